@@ -1,0 +1,29 @@
+"""The exceptions of ikz-inbox: one root, a few documented subclasses."""
+
+
+class IkzInboxError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class ConfigError(IkzInboxError):
+    """Raised when the configuration file or environment holds an invalid value."""
+
+
+class ParseError(IkzInboxError):
+    """Raised when a message cannot be decoded at all; the message is quarantined."""
+
+
+class MailboxError(IkzInboxError):
+    """Raised when the IMAP server cannot be reached or refuses an operation."""
+
+
+class ModelError(IkzInboxError):
+    """Raised when a trained model is missing, broken or does not match the taxonomy."""
+
+
+class StoreError(IkzInboxError):
+    """Raised when the database is unreachable or its schema is not what we expect."""
+
+
+class LockError(IkzInboxError):
+    """Raised when another worker already holds the mailbox lock."""

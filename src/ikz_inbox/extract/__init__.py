@@ -1,0 +1,1 @@
+"""The extract stage: message kind, new text, questions, sender organisation, event."""

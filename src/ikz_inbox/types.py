@@ -1,0 +1,203 @@
+"""Plain, frozen data objects passed between the pipeline stages.
+
+Nothing here imports any other module of ours; every stage takes and returns these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+
+class MessageKind(StrEnum):
+    """What a message is, as staff would sort it."""
+
+    FRAGE = "frage"
+    ANMELDUNG = "anmeldung"
+    ABWESENHEIT = "abwesenheit"
+    UNZUSTELLBAR = "unzustellbar"
+    NEWSLETTER = "newsletter"
+    SPAM = "spam"
+    SONSTIGES = "sonstiges"
+
+
+class MessageStatus(StrEnum):
+    """Whether the pipeline finished on a message."""
+
+    PROCESSED = "processed"
+    QUARANTINED = "quarantined"
+
+
+class TopicSource(StrEnum):
+    """Who set a question's topic; staff topics are never overwritten by a model."""
+
+    MODEL = "model"
+    RULES = "rules"
+    STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class RawMail:
+    """The bytes of one message exactly as received, and where they came from."""
+
+    raw: bytes
+    source: str  # "file:/path/x.eml", "mbox:/path#12", "imap:host/INBOX;UIDVALIDITY=1;UID=7"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """An attachment; ``text`` holds extracted text for .txt/.pdf/.docx, else ""."""
+
+    filename: str
+    content_type: str
+    size: int
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ParsedMail:
+    """A decoded message: headers, the readable body text, attachments, embedded mails."""
+
+    message_id: str | None  # with angle brackets, as in the header; None when absent
+    subject: str
+    from_name: str
+    from_address: str  # lower-cased addr-spec, "" when unparseable
+    to: tuple[str, ...]
+    date: datetime | None  # timezone-aware when the header had a zone
+    headers: tuple[tuple[str, str], ...]  # (lower-cased name, decoded value), in order
+    body_text: str  # text/plain if real, else HTML turned into text; "" if none
+    body_html: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    embedded: tuple[ParsedMail, ...] = ()  # attached message/rfc822 parts
+    delivery_status: str = ""  # text of a message/delivery-status part (RFC 3464), if any
+    defects: tuple[str, ...] = ()
+
+    def header(self, name: str) -> str | None:
+        """Return the first value of header ``name`` (case-insensitive), or None."""
+        wanted = name.lower()
+        return next((value for key, value in self.headers if key == wanted), None)
+
+
+@dataclass(frozen=True)
+class QuestionSpan:
+    """One question found in a message's new text (or in its subject)."""
+
+    position: int  # 0-based order within the message
+    text: str
+    start: int  # character span in ``Extraction.new_text``; -1/-1 for the subject
+    end: int
+    topic_hint: str | None = None  # e.g. "organisation" when rules are sure
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """What the extract stage understood of one message."""
+
+    kind: MessageKind
+    new_text: str
+    questions: tuple[QuestionSpan, ...]
+    sender_org: str | None
+    event_id: str | None
+
+
+@dataclass(frozen=True)
+class TopicPrediction:
+    """A topic for one question with the classifier's confidence."""
+
+    topic: str
+    confidence: float
+    source: TopicSource
+    model_version: str
+    secondary: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event questions are collected for (from ``config/events.toml``)."""
+
+    id: str
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    themes: tuple[str, ...]
+    keywords: tuple[str, ...]
+    questions_from: date
+    questions_until: date
+
+
+@dataclass(frozen=True)
+class Topic:
+    """One entry of the topic taxonomy."""
+
+    id: str
+    label: str
+    description: str
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DedupItem:
+    """A question as the dedup stage sees it."""
+
+    question_id: int
+    text: str
+    topic: str
+    asker: str  # sender organisation, else sender address: one asker counts once
+    event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClusterConstraints:
+    """Staff decisions every automatic clustering must respect."""
+
+    must_link: frozenset[tuple[int, int]] = frozenset()
+    cannot_link: frozenset[tuple[int, int]] = frozenset()
+
+
+@dataclass(frozen=True)
+class ClusterMember:
+    """A stored question inside a cluster, as the ranking stage reads it."""
+
+    question_id: int
+    text: str
+    topic: str
+    asker: str
+    received_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ClusterSummary:
+    """A cluster with everything ranking needs."""
+
+    cluster_id: int
+    event_id: str | None
+    topic: str
+    members: tuple[ClusterMember, ...]
+    pinned: bool = False
+    excluded: bool = False
+    answered: bool = False
+
+
+@dataclass(frozen=True)
+class RankedCluster:
+    """A cluster's place in the moderator's list, with a German reason."""
+
+    cluster_id: int
+    rank: int | None  # None for organisation questions and excluded clusters
+    score: float
+    reason: str
+    representative: ClusterMember
+    summary: ClusterSummary
+
+
+@dataclass(frozen=True)
+class Briefing:
+    """Everything the report renders for one event (or all events)."""
+
+    title: str
+    event: Event | None
+    generated_at: datetime
+    content: tuple[RankedCluster, ...]
+    organisation: tuple[RankedCluster, ...]
+    stats: dict[str, int] = field(default_factory=dict)
