@@ -27,3 +27,7 @@ class StoreError(IkzInboxError):
 
 class LockError(IkzInboxError):
     """Raised when another worker already holds the mailbox lock."""
+
+
+class NotFoundError(IkzInboxError):
+    """Raised when a message, question or cluster id named by staff does not exist."""

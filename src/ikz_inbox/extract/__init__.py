@@ -1,1 +1,139 @@
-"""The extract stage: message kind, new text, questions, sender organisation, event."""
+"""The extract stage: message kind, new text, questions, sender organisation, event.
+
+In: a ``ParsedMail`` and the resources of ``load_extract_resources`` (sentence pipeline,
+gazetteer, events). Out: an ``Extraction``.
+
+Automatic mail (bounce, auto-reply, newsletter, spam) has no questions and no event; an
+auto-reply names the sender's organisation and a newsletter its publisher from the
+signature. A human mail's new text is what the sender wrote plus the new text of every
+attached message/rfc822 (a colleague's forwarded mail counts); its questions decide
+between "frage" and the other human kinds. "frage" and "anmeldung" always get an event
+when events exist; "sonstiges" only when the message names one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from spacy.language import Language
+
+from ikz_inbox.extract.event import assign_event
+from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
+from ikz_inbox.extract.newtext import isolate_new_text_with_subject
+from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
+from ikz_inbox.extract.sender import Gazetteer, find_sender_org, load_gazetteer
+from ikz_inbox.types import Event, Extraction, MessageKind, ParsedMail, QuestionSpan
+
+__all__ = ["ExtractResources", "extract_message", "load_extract_resources"]
+
+logger = logging.getLogger(__name__)
+
+# Kinds whose sender organisation the signature still names (the sender or publisher).
+_ORG_KINDS = frozenset({MessageKind.ABWESENHEIT, MessageKind.NEWSLETTER})
+# Between the sender's new text and the new text of each attached mail.
+_JOINER = "\n\n"
+# Human kinds that always belong to an event (the next one when none is named).
+_EVENT_KINDS = frozenset({MessageKind.FRAGE, MessageKind.ANMELDUNG})
+
+
+@dataclass(frozen=True)
+class ExtractResources:
+    """What the extract stage needs besides the message; built once per process."""
+
+    nlp: Language
+    gazetteer: Gazetteer
+    events: tuple[Event, ...]
+
+
+def load_extract_resources(gazetteer_path: Path, events: Sequence[Event]) -> ExtractResources:
+    """Build the sentence pipeline and read the gazetteer (ConfigError when it is bad)."""
+    return ExtractResources(
+        nlp=build_sentence_pipeline(),
+        gazetteer=load_gazetteer(gazetteer_path),
+        events=tuple(events),
+    )
+
+
+def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extraction:
+    """Return kind, new text, questions, sender organisation and event of one message."""
+    automatic = detect_automatic_kind(parsed, parsed.body_text)
+    if automatic is not None:
+        return _automatic_extraction(parsed, automatic, resources)
+    parts = _new_text_parts(parsed)
+    new_text = _JOINER.join(parts)
+    questions = _questions(parts, parsed.subject, resources.nlp)
+    kind = detect_human_kind(parsed, new_text, bool(questions))
+    if kind is not MessageKind.FRAGE:
+        questions = ()
+    sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)
+    event_id = _event_for(kind, parsed, new_text, resources.events)
+    logger.debug(
+        "%s kind=%s questions=%s org=%s event=%s",
+        parsed.message_id,
+        kind,
+        len(questions),
+        sender_org,
+        event_id,
+    )
+    return Extraction(kind, new_text, questions, sender_org, event_id)
+
+
+def _automatic_extraction(
+    parsed: ParsedMail, kind: MessageKind, resources: ExtractResources
+) -> Extraction:
+    sender_org = None
+    if kind in _ORG_KINDS:
+        sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)
+    new_text = isolate_new_text_with_subject(parsed.body_text, parsed.subject)
+    logger.debug("%s automatic kind=%s org=%s", parsed.message_id, kind, sender_org)
+    return Extraction(kind, new_text, (), sender_org, None)
+
+
+def _new_text_parts(parsed: ParsedMail) -> list[str]:
+    """The sender's new text followed by that of each attached message/rfc822."""
+    parts = [isolate_new_text_with_subject(parsed.body_text, parsed.subject)]
+    parts.extend(_embedded_texts(parsed.embedded))
+    return [part for part in parts if part.strip()]
+
+
+def _questions(parts: Sequence[str], subject: str, nlp: Language) -> tuple[QuestionSpan, ...]:
+    """Questions of each part, with spans in the joined new text; else the subject's."""
+    found: list[QuestionSpan] = []
+    offset = 0
+    for part in parts:
+        for question in extract_questions(part, "", nlp):
+            found.append(
+                replace(
+                    question,
+                    position=len(found),
+                    start=question.start + offset,
+                    end=question.end + offset,
+                )
+            )
+        offset += len(part) + len(_JOINER)
+    if found:
+        return tuple(found)
+    return extract_questions("", subject, nlp)
+
+
+def _embedded_texts(embedded: Sequence[ParsedMail]) -> list[str]:
+    texts: list[str] = []
+    for mail in embedded:
+        texts.append(isolate_new_text_with_subject(mail.body_text, mail.subject))
+        texts.extend(_embedded_texts(mail.embedded))
+    return texts
+
+
+def _event_for(
+    kind: MessageKind, parsed: ParsedMail, new_text: str, events: Sequence[Event]
+) -> str | None:
+    """The named event (new text first, then the quoted mail); by date for frage/anmeldung."""
+    named = assign_event(parsed.subject, new_text, parsed.date, events, fallback=False)
+    if named is not None:
+        return named
+    return assign_event(
+        parsed.subject, parsed.body_text, parsed.date, events, fallback=kind in _EVENT_KINDS
+    )

@@ -1,0 +1,47 @@
+# Everyday tasks. `make demo` and `make test` are the two set-up commands of the README.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit system-deps model train bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# The shipped topic model is rebuilt only when it is missing.
+models/topics/ikz-model.json: | $(STAMP)
+	$(BIN)/ikz-inbox train
+
+model: models/topics/ikz-model.json
+
+## demo: set up, import the sample inbox into var/ikz-inbox.sqlite3, write var/briefing.{html,md}
+demo: $(STAMP) model
+	$(BIN)/ikz-inbox import examples/inbox
+	$(BIN)/ikz-inbox briefing
+
+## test: set up (incl. Dovecot, Chromium, PostgreSQL where root), lint, type-check, run all tests
+test: $(STAMP) system-deps lint typecheck
+	$(BIN)/pytest
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+train: $(STAMP)
+	$(BIN)/ikz-inbox train
+
+clean:
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,274 @@
+"""Benchmark of the dedup stage; run by hand, prints figures.
+
+    .venv/bin/python bench/bench_dedup.py [dev] [sts] [scale] [calibrate]
+
+dev        pairwise F1 of cluster_questions on ../shared/evalsets/dev (labelled questions,
+           labelled topic and event, resends dropped) next to a TF-IDF cosine baseline whose
+           threshold is the best in hindsight. Measures only; nothing is tuned on it.
+sts        Spearman rho of question_similarity on stsb-multi-mt-de test next to TF-IDF cosine.
+scale      time and peak RSS of adding 1,000 new questions to 10k / 100k synthetic stored
+           ones through DedupIndex, next to brute-force all-pairs similarity on 10k.
+calibrate  similarity threshold with the best F1 on tests/data/dedup/pairs.jsonl (pairs the
+           team wrote), the figure that goes into config/lexicon.toml [model] threshold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import resource
+import statistics
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.metrics.pairwise import cosine_similarity
+
+from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions, load_dedup_model
+from ikz_inbox.dedup.lexicon import read_lexicon
+from ikz_inbox.dedup.similarity import analysis_similarity, question_similarity
+from ikz_inbox.types import DedupItem
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT / ".." / "shared"
+LEXICON = ROOT / "config" / "lexicon.toml"
+PAIRS = ROOT / "tests" / "data" / "dedup" / "pairs.jsonl"
+SEED = 20241009
+
+
+def main(argv: Sequence[str]) -> None:
+    wanted = set(argv) or {"dev", "sts", "scale", "calibrate"}
+    model = load_dedup_model(LEXICON)
+    for name, run in (
+        ("calibrate", bench_calibrate),
+        ("dev", bench_dev),
+        ("sts", bench_sts),
+        ("scale", bench_scale),
+    ):
+        if name in wanted:
+            print(f"== {name}")
+            run(model)
+
+
+# ---------------------------------------------------------------- calibration
+def bench_calibrate(model: DedupModel) -> None:
+    rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
+    scores = [
+        question_similarity(r["a"], r["b"], model, r.get("topic_a"), r.get("topic_b"))
+        for r in rows
+    ]
+    gold = [bool(r["same"]) for r in rows]
+    grid = _threshold_grid()
+    best_f1 = max(_binary_f1(scores, gold, t) for t in grid)
+    best = [t for t in grid if _binary_f1(scores, gold, t) == best_f1]
+    middle = best[len(best) // 2]
+    print(f"pairs: {len(rows)} ({sum(gold)} same)")
+    print(f"configured threshold {model.threshold:.2f}: F1 {_binary_f1(scores, gold, model.threshold):.3f}")
+    print(f"best F1 on own pairs {best_f1:.3f} for thresholds {best[0]:.2f}..{best[-1]:.2f}; middle {middle:.2f}")
+    for row, score, same in zip(rows, scores, gold, strict=True):
+        if (score >= model.threshold) != same:
+            print(f"  miss {score:.2f} same={same}: {row['a']} | {row['b']}")
+
+
+def _binary_f1(scores: list[float], gold: list[bool], threshold: float) -> float:
+    tp = sum(s >= threshold and g for s, g in zip(scores, gold, strict=True))
+    fp = sum(s >= threshold and not g for s, g in zip(scores, gold, strict=True))
+    fn = sum(s < threshold and g for s, g in zip(scores, gold, strict=True))
+    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+
+
+def _threshold_grid() -> list[float]:
+    return [round(0.05 + 0.01 * i, 2) for i in range(91)]
+
+
+# ---------------------------------------------------------------- dev set
+def bench_dev(model: DedupModel) -> None:
+    labels = SHARED / "evalsets" / "dev" / "labels.jsonl"
+    if not labels.exists():
+        print(f"skipped: {labels} not found")
+        return
+    items, groups = _dev_items(labels)
+    gold_pairs = sum(n * (n - 1) // 2 for n in _sizes(groups.values()).values())
+    started = time.perf_counter()
+    ours = cluster_questions(items, model)
+    elapsed = time.perf_counter() - started
+    p, r, f = _pairwise(items, groups, ours, gold_pairs)
+    print(f"questions {len(items)}, gold pairs {gold_pairs}, clustering took {elapsed:.3f} s")
+    print(f"ikz_inbox.dedup   threshold {model.threshold:.2f}: P {p:.3f} R {r:.3f} F1 {f:.3f}")
+    best = max(
+        ((t, *_pairwise(items, groups, _tfidf_clusters(items, t), gold_pairs)) for t in _threshold_grid()),
+        key=lambda row: row[3],
+    )
+    print(f"TF-IDF cosine     best threshold {best[0]:.2f}: P {best[1]:.3f} R {best[2]:.3f} F1 {best[3]:.3f}")
+
+
+def _dev_items(labels: Path) -> tuple[list[DedupItem], dict[int, str]]:
+    items: list[DedupItem] = []
+    groups: dict[int, str] = {}
+    for line in labels.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        if row.get("resend_of"):
+            continue
+        for question in row.get("questions") or []:
+            qid = len(items) + 1
+            items.append(
+                DedupItem(qid, question["text"], question["topic"], row.get("sender_org") or "", row.get("event"))
+            )
+            groups[qid] = question["group"]
+    return items, groups
+
+
+def _sizes(values: Sequence[str] | object) -> dict[str, int]:
+    sizes: dict[str, int] = defaultdict(int)
+    for value in values:  # type: ignore[attr-defined]
+        sizes[value] += 1
+    return sizes
+
+
+def _pairwise(
+    items: list[DedupItem], groups: dict[int, str], clusters: dict[int, int], gold_pairs: int
+) -> tuple[float, float, float]:
+    """The pairwise precision/recall/F1 of ../shared/evalsets/score.py."""
+    tp = fp = 0
+    ids = [item.question_id for item in items]
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            same_pred = clusters[a] == clusters[b]
+            tp += same_pred and groups[a] == groups[b]
+            fp += same_pred and groups[a] != groups[b]
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / gold_pairs if gold_pairs else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _tfidf_clusters(items: list[DedupItem], threshold: float) -> dict[int, int]:
+    """Plain baseline: word TF-IDF cosine, each question joins its best earlier match."""
+    matrix = TfidfVectorizer(lowercase=True).fit_transform([item.text for item in items])
+    sims = cosine_similarity(matrix)
+    cluster: dict[int, int] = {}
+    for i, item in enumerate(items):
+        best = max(range(i), key=lambda j: sims[i, j], default=None)
+        if best is not None and sims[i, best] >= threshold:
+            cluster[item.question_id] = cluster[items[best].question_id]
+        else:
+            cluster[item.question_id] = item.question_id
+    return cluster
+
+
+# ---------------------------------------------------------------- STS benchmark
+def bench_sts(model: DedupModel) -> None:
+    data = SHARED / "corpora" / "stsb-multi-mt-de" / "data"
+    if not (data / "stsb-de-test.csv").exists():
+        print(f"skipped: {data} not found")
+        return
+    test = _read_sts(data / "stsb-de-test.csv")
+    train = _read_sts(data / "stsb-de-train.csv")
+    gold = [score for _, _, score in test]
+    started = time.perf_counter()
+    ours = [question_similarity(a, b, model) for a, b, _ in test]
+    per_pair = (time.perf_counter() - started) / len(test)
+    vectorizer = TfidfVectorizer(lowercase=True).fit([s for a, b, _ in train for s in (a, b)])
+    left = vectorizer.transform([a for a, _, _ in test])
+    right = vectorizer.transform([b for _, b, _ in test])
+    baseline = np.asarray(left.multiply(right).sum(axis=1)).ravel()
+    print(f"pairs {len(test)}; question_similarity {per_pair * 1e6:.0f} us per pair")
+    print(f"Spearman question_similarity: {spearmanr(ours, gold).statistic:.4f}")
+    print(f"Spearman TF-IDF cosine:       {spearmanr(baseline, gold).statistic:.4f}")
+    print("published (MANIFEST): cross-en-de-roberta 0.8550, paraphrase-multilingual-mpnet 0.8355")
+
+
+def _read_sts(path: Path) -> list[tuple[str, str, float]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return [(a, b, float(score)) for a, b, score in csv.reader(handle)]
+
+
+# ---------------------------------------------------------------- scale
+def bench_scale(model: DedupModel) -> None:
+    generator = QuestionGenerator(LEXICON, random.Random(SEED))
+    new = [generator.item(200_000 + i) for i in range(1_000)]
+    for stored_count in (10_000, 100_000):
+        index = DedupIndex(model)
+        started = time.perf_counter()
+        for qid in range(1, stored_count + 1):
+            index.add(generator.item(qid))
+        load_time = time.perf_counter() - started
+        timings = []
+        started = time.perf_counter()
+        for item in new:
+            t0 = time.perf_counter()
+            index.add(item)
+            timings.append(time.perf_counter() - t0)
+        add_time = time.perf_counter() - started
+        clusters = len(set(index.assignments().values()))
+        print(
+            f"stored {stored_count:>7}: building took {load_time:.1f} s, {clusters} clusters; "
+            f"adding 1,000 took {add_time:.2f} s (median {statistics.median(timings) * 1e3:.2f} ms), "
+            f"peak RSS {_peak_rss_mb():.0f} MB"
+        )
+    _bench_brute_force(model, generator)
+
+
+def _bench_brute_force(model: DedupModel, generator: QuestionGenerator) -> None:
+    items = [generator.item(i) for i in range(1, 10_001)]
+    analyses = [model.analyse(item.text) for item in items]
+    sample = 200
+    started = time.perf_counter()
+    for i in range(sample):
+        for j in range(len(analyses)):
+            analysis_similarity(analyses[i], analyses[j], model, items[i].topic, items[j].topic)
+    per_row = (time.perf_counter() - started) / sample
+    print(
+        f"brute force on 10k: {per_row * 1e3:.0f} ms per new question against all stored "
+        f"(1,000 new: {per_row * 1000:.0f} s; all pairs of 10k: {per_row * 10_000 / 2:.0f} s)"
+    )
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class QuestionGenerator:
+    """Varied synthetic questions from templates and the lexicon's concept terms."""
+
+    TEMPLATES = (
+        "Wie ist das mit {a} bei {place}?",
+        "Wir planen mit {place} eine Kooperation. Was gilt für {a} und {b}?",
+        "Können Sie etwas zu {a} sagen, insbesondere im Hinblick auf {b}?",
+        "Frage aus {place}: {a} – wie gehen andere Kommunen damit um?",
+        "Bis wann und in welcher Höhe gibt es Hinweise zu {a}?",
+        "Welche Erfahrungen gibt es mit {a} in {place}?",
+        "Is there guidance on {a} for {place}?",
+        "Brauchen wir für {a} eine Genehmigung, wenn {place} mitmacht?",
+    )
+    PLACES = (
+        "Lemgo", "Kalletal", "Detmold", "Höxter", "Brilon", "Attendorn", "Olpe", "Soest",
+        "Lippstadt", "Bad Salzuflen", "Extertal", "Dörentrup", "Marsberg", "Winterberg",
+        "den Kreis Lippe", "den Hochsauerlandkreis", "die Nachbargemeinde", "unseren Verbund",
+    )
+    EVENTS = ("sprechstunde", "spotlight-gesundheit", "erfahrungsaustausch-tourismus")
+
+    def __init__(self, lexicon_path: Path, rng: random.Random) -> None:
+        lexicon = read_lexicon(lexicon_path)
+        self._terms = [term for concept in lexicon.concepts for term in concept.terms]
+        self._topics = [concept.id for concept in lexicon.concepts]
+        self._rng = rng
+
+    def item(self, qid: int) -> DedupItem:
+        rng = self._rng
+        text = rng.choice(self.TEMPLATES).format(
+            a=rng.choice(self._terms), b=rng.choice(self._terms), place=rng.choice(self.PLACES)
+        )
+        return DedupItem(qid, f"{text} (Az. {rng.randrange(10_000)})", rng.choice(self._topics[:12]),
+                         f"asker-{rng.randrange(5_000)}", rng.choice(self.EVENTS))
+
+
+Baseline = Callable[[str, str], float]
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,5 @@
+"""Allow ``python -m ikz_inbox``."""
+
+from ikz_inbox.cli import main
+
+main()

@@ -1,0 +1,318 @@
+"""Topic classification of single questions.
+
+In: question texts (``Sequence[str]``) and the topic taxonomy (``config/taxonomy.toml``).
+Out: one :class:`~ikz_inbox.types.TopicPrediction` per text, carrying the topic id, a
+confidence, who decided (model or keyword rules) and the version of the deciding model.
+
+``load_topic_classifier`` is the stage's entry point: it returns the trained spaCy model
+from ``models/topics`` when it is present and matches the taxonomy, otherwise the keyword
+rules with version ``"rules-fallback"``. ``load_topic_model`` is the strict variant for the
+``train`` and ``status`` commands and raises :class:`~ikz_inbox.errors.ModelError`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import tomllib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ikz_inbox.errors import ConfigError, ModelError
+from ikz_inbox.types import Topic, TopicPrediction, TopicSource
+
+logger = logging.getLogger(__name__)
+
+FALLBACK_TOPIC = "sonstiges"
+RULES_VERSION = "rules-fallback"
+MODEL_INFO_FILE = "ikz-model.json"
+# Bumped whenever the saved model layout or the text normalisation changes.
+MODEL_FORMAT_VERSION = 1
+# Confidence reported when no keyword matches: low enough that staff review it first.
+NO_MATCH_CONFIDENCE = 0.1
+# A secondary topic must get at least this share of the model's probability mass.
+SECONDARY_MIN_SCORE = 0.25
+# Texts per nlp.pipe batch; short questions, so larger batches only cost memory.
+PIPE_BATCH_SIZE = 64
+
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_TOKEN_RE = re.compile(r"[a-z0-9§]+")
+_SPACES_RE = re.compile(r"\s+")
+
+
+def normalise_text(text: str) -> str:
+    """Lower-case, fold umlauts to ae/oe/ue and ß to ss, and squeeze white space.
+
+    Applied to every text before it reaches the model, in training and in prediction,
+    so that "Foerderquote", "Förderquote" and "FÖRDERQUOTE" are one feature.
+    """
+    composed = unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    return _SPACES_RE.sub(" ", composed).strip()
+
+
+class TopicClassifier(Protocol):
+    """Anything that assigns one topic per question text."""
+
+    @property
+    def version(self) -> str:
+        """Name and version recorded with each prediction."""
+        ...
+
+    def predict(self, texts: Sequence[str]) -> list[TopicPrediction]:
+        """Return one prediction per text, in order."""
+        ...
+
+
+# --------------------------------------------------------------------------- taxonomy
+
+
+def load_taxonomy(path: Path) -> tuple[Topic, ...]:
+    """Read ``[[topic]]`` tables (id, label, description, keywords) from a TOML file.
+
+    Raises ConfigError naming the offending key when the file is unreadable or invalid.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"taxonomy {path}: cannot read: {exc}") from exc
+    entries = data.get("topic")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"taxonomy {path}: key 'topic' must be a non-empty [[topic]] list")
+    topics = tuple(_parse_topic(path, index, entry) for index, entry in enumerate(entries))
+    _check_unique_ids(path, topics)
+    return topics
+
+
+def _parse_topic(path: Path, index: int, entry: object) -> Topic:
+    where = f"taxonomy {path}: topic[{index}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} must be a table")
+    for key in ("id", "label", "description"):
+        value = entry.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"{where}: key '{key}' must be a non-empty string")
+    if not re.fullmatch(r"[a-z][a-z0-9_]*", entry["id"]):
+        raise ConfigError(f"{where}: key 'id' must be lower-case letters, digits and _")
+    keywords = entry.get("keywords", [])
+    if not isinstance(keywords, list) or not all(isinstance(k, str) and k for k in keywords):
+        raise ConfigError(f"{where}: key 'keywords' must be a list of non-empty strings")
+    return Topic(
+        id=entry["id"],
+        label=entry["label"],
+        description=entry["description"],
+        keywords=tuple(keywords),
+    )
+
+
+def _check_unique_ids(path: Path, topics: Sequence[Topic]) -> None:
+    seen: set[str] = set()
+    for topic in topics:
+        if topic.id in seen:
+            raise ConfigError(f"taxonomy {path}: key 'id' repeats {topic.id!r}")
+        seen.add(topic.id)
+
+
+# --------------------------------------------------------------------------- keyword rules
+
+
+@dataclass(frozen=True)
+class _KeywordRule:
+    """One keyword of one topic, normalised, with its weight."""
+
+    topic: str
+    words: tuple[str, ...]
+    weight: float
+    infix: bool  # "*quote" also matches inside a compound ("foerderquote")
+
+
+def _parse_keyword(topic: str, keyword: str) -> _KeywordRule:
+    """Turn ``"förderquote"``, ``"*quote"`` or ``"2b ustg^3"`` into a rule.
+
+    Each word matches a token that starts with it (so inflected forms and compounds whose
+    first part it is match too); a leading ``*`` lets the first word match anywhere inside
+    a token; ``^w`` sets the weight (default 1, multi-word phrases default to 1.5).
+    """
+    text, _, weight_text = keyword.partition("^")
+    infix = text.startswith("*")
+    words = tuple(_TOKEN_RE.findall(normalise_text(text.lstrip("*"))))
+    if not words:
+        raise ConfigError(f"taxonomy: topic {topic!r}: key 'keywords' has empty {keyword!r}")
+    try:
+        weight = float(weight_text) if weight_text else (1.5 if len(words) > 1 else 1.0)
+    except ValueError as exc:
+        raise ConfigError(f"taxonomy: topic {topic!r}: bad keyword weight {keyword!r}") from exc
+    return _KeywordRule(topic=topic, words=words, weight=weight, infix=infix)
+
+
+def _rule_matches(rule: _KeywordRule, tokens: Sequence[str]) -> bool:
+    first, rest = rule.words[0], rule.words[1:]
+    for start, token in enumerate(tokens):
+        hit = first in token if rule.infix else token.startswith(first)
+        if not hit:
+            continue
+        following = tokens[start + 1 : start + 1 + len(rest)]
+        if len(following) == len(rest) and all(
+            tok.startswith(word) for tok, word in zip(following, rest, strict=True)
+        ):
+            return True
+    return False
+
+
+class KeywordClassifier:
+    """Weighted keyword rules from the taxonomy's ``keywords``; the fallback classifier.
+
+    Texts and keywords are lower-cased and umlaut-folded; a keyword matches tokens that
+    begin with it, which covers German inflection and compounds. Each matching keyword adds
+    its weight to its topic; the best-scoring topic wins. With no match the prediction is
+    ``sonstiges`` with a low confidence.
+    """
+
+    def __init__(self, taxonomy: Sequence[Topic], version: str = RULES_VERSION) -> None:
+        self._version = version
+        self._topic_ids = tuple(topic.id for topic in taxonomy)
+        self._fallback = FALLBACK_TOPIC if FALLBACK_TOPIC in self._topic_ids else None
+        self._rules = tuple(
+            _parse_keyword(topic.id, keyword) for topic in taxonomy for keyword in topic.keywords
+        )
+
+    @property
+    def version(self) -> str:
+        """Always ``rules-fallback`` unless given otherwise, so ``status`` can flag it."""
+        return self._version
+
+    def predict(self, texts: Sequence[str]) -> list[TopicPrediction]:
+        """Score every text against all keyword rules."""
+        return [self._predict_one(text) for text in texts]
+
+    def scores(self, text: str) -> dict[str, float]:
+        """Summed weights of the matching keywords per topic (topics without a match omitted)."""
+        tokens = _TOKEN_RE.findall(normalise_text(text))
+        totals: dict[str, float] = {}
+        for rule in self._rules:
+            if _rule_matches(rule, tokens):
+                totals[rule.topic] = totals.get(rule.topic, 0.0) + rule.weight
+        return totals
+
+    def _predict_one(self, text: str) -> TopicPrediction:
+        totals = self.scores(text)
+        if not totals:
+            topic = self._fallback or self._topic_ids[-1]
+            return TopicPrediction(topic, NO_MATCH_CONFIDENCE, TopicSource.RULES, self._version)
+        ranked = sorted(totals.items(), key=lambda item: (-item[1], self._topic_ids.index(item[0])))
+        best_topic, best_score = ranked[0]
+        confidence = best_score / (sum(totals.values()) + 1.0)
+        secondary = tuple(topic for topic, score in ranked[1:] if score >= best_score / 2)
+        return TopicPrediction(
+            topic=best_topic,
+            confidence=round(confidence, 4),
+            source=TopicSource.RULES,
+            model_version=self._version,
+            secondary=secondary,
+        )
+
+
+# --------------------------------------------------------------------------- spaCy model
+
+
+class SpacyTopicClassifier:
+    """A trained spaCy ``textcat`` pipeline (as written by ``train_topic_model``)."""
+
+    def __init__(self, nlp: Any, info: dict[str, Any]) -> None:
+        self._nlp = nlp
+        self._version = str(info["model_version"])
+        self._labels = tuple(str(label) for label in info["labels"])
+
+    @property
+    def version(self) -> str:
+        """The model version, e.g. ``topics-2026-11-25-1a2b3c4d``."""
+        return self._version
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """The topic ids the model can predict."""
+        return self._labels
+
+    def predict(self, texts: Sequence[str]) -> list[TopicPrediction]:
+        """Classify the texts in batches with ``nlp.pipe``."""
+        normalised = [normalise_text(text) for text in texts]
+        docs = self._nlp.pipe(normalised, batch_size=PIPE_BATCH_SIZE)
+        return [self._prediction(doc.cats) for doc in docs]
+
+    def _prediction(self, cats: dict[str, float]) -> TopicPrediction:
+        ranked = sorted(cats.items(), key=lambda item: -item[1])
+        topic, score = ranked[0]
+        secondary = tuple(label for label, value in ranked[1:] if value >= SECONDARY_MIN_SCORE)
+        return TopicPrediction(
+            topic=topic,
+            confidence=round(float(score), 4),
+            source=TopicSource.MODEL,
+            model_version=self._version,
+            secondary=secondary,
+        )
+
+
+def read_model_info(model_dir: Path) -> dict[str, Any]:
+    """Read ``ikz-model.json`` of a model directory; raise ModelError when absent or bad."""
+    info_path = model_dir / MODEL_INFO_FILE
+    try:
+        info = json.loads(info_path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(f"no topic model at {model_dir} ({MODEL_INFO_FILE} missing)") from exc
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"topic model {model_dir}: unreadable {MODEL_INFO_FILE}: {exc}") from exc
+    if not isinstance(info, dict) or info.get("format_version") != MODEL_FORMAT_VERSION:
+        found = info.get("format_version") if isinstance(info, dict) else None
+        raise ModelError(
+            f"topic model {model_dir}: format version {found!r}, expected {MODEL_FORMAT_VERSION}"
+        )
+    return info
+
+
+def _check_labels(model_dir: Path, labels: Sequence[str], taxonomy: Sequence[Topic]) -> None:
+    expected = {topic.id for topic in taxonomy}
+    found = set(labels)
+    if found != expected:
+        missing = ", ".join(sorted(expected - found)) or "-"
+        extra = ", ".join(sorted(found - expected)) or "-"
+        raise ModelError(
+            f"topic model {model_dir} does not match the taxonomy "
+            f"(missing in model: {missing}; unknown to taxonomy: {extra}); retrain it"
+        )
+
+
+def load_topic_model(model_dir: Path, taxonomy: Sequence[Topic]) -> SpacyTopicClassifier:
+    """Load the trained model strictly; raise ModelError when missing, broken or mismatched."""
+    import spacy  # imported here: loading spaCy takes a second and the rules do not need it
+
+    info = read_model_info(model_dir)
+    try:
+        nlp = spacy.load(model_dir)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"topic model {model_dir}: spaCy cannot load it: {exc}") from exc
+    if "textcat" not in nlp.pipe_names:
+        raise ModelError(f"topic model {model_dir}: pipeline has no 'textcat' component")
+    textcat: Any = nlp.get_pipe("textcat")
+    model_labels = tuple(textcat.labels)
+    if set(model_labels) != set(info.get("labels", ())):
+        raise ModelError(f"topic model {model_dir}: labels differ from {MODEL_INFO_FILE}")
+    _check_labels(model_dir, model_labels, taxonomy)
+    return SpacyTopicClassifier(nlp, info)
+
+
+def load_topic_classifier(model_dir: Path, taxonomy: Sequence[Topic]) -> TopicClassifier:
+    """Return the trained model, or the keyword rules (version ``rules-fallback``) if unusable.
+
+    The reason a model is unusable is logged as an error; ``status`` sees the fallback
+    through the classifier's ``version``.
+    """
+    try:
+        classifier = load_topic_model(model_dir, taxonomy)
+    except ModelError as exc:
+        logger.error("topic model unusable, falling back to keyword rules: %s", exc)
+        return KeywordClassifier(taxonomy)
+    logger.info("loaded topic model %s from %s", classifier.version, model_dir)
+    return classifier

@@ -1,0 +1,652 @@
+"""The ``ikz-inbox`` command line: thin commands, each calling one service function.
+
+Messages to staff are German; ``--json`` gives machine-readable output for scripts.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from ikz_inbox import __version__, service
+from ikz_inbox.app import App, open_app
+from ikz_inbox.errors import IkzInboxError
+from ikz_inbox.evaluation import MetricLine, load_labels, score_export
+from ikz_inbox.publish import write_atomically, write_briefing_files
+from ikz_inbox.report import ReportFormat, render_briefing
+from ikz_inbox.sources import iter_raw_mails
+from ikz_inbox.store import repository, session_scope
+from ikz_inbox.types import Briefing
+
+app = typer.Typer(
+    name="ikz-inbox",
+    help="Fragen aus dem Postfach IKZ@Interkommunales.NRW als Briefing für Veranstaltungen.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+questions_app = typer.Typer(help="Gespeicherte Fragen lesen und korrigieren.", no_args_is_help=True)
+clusters_app = typer.Typer(
+    help="Fragengruppen lesen, zusammenführen, teilen, anheften.", no_args_is_help=True
+)
+app.add_typer(questions_app, name="questions")
+app.add_typer(clusters_app, name="clusters")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Konfigurationsdatei (TOML).")]
+DbOption = Annotated[str | None, typer.Option("--db", help="Datenbank-URL (überschreibt Datei).")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Ausgabe als JSON.")]
+EventOption = Annotated[str | None, typer.Option("--event", help="Veranstaltungs-ID.")]
+ByOption = Annotated[
+    str | None, typer.Option("--by", help="Name der Bearbeiterin / des Bearbeiters.")
+]
+NoteOption = Annotated[str | None, typer.Option("--note", help="Begründung fürs Protokoll.")]
+
+
+class _State:
+    """Global options, and the App opened on first use."""
+
+    def __init__(self, config: Path | None, db: str | None) -> None:
+        self.config = config
+        self.db = db
+        self._app: App | None = None
+
+    @property
+    def app(self) -> App:
+        if self._app is None:
+            self._app = open_app(self.config, self.db)
+        return self._app
+
+
+def _state(ctx: typer.Context) -> _State:
+    state = ctx.find_root().obj
+    assert isinstance(state, _State)
+    return state
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    db: DbOption = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Mehr Protokoll.")
+    ] = 0,
+) -> None:
+    """Global options for every command."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx.obj = _State(config, db)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _actor(by: str | None) -> str:
+    return by or os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+@contextmanager
+def _session(ctx: typer.Context) -> Iterator[tuple[App, Session]]:
+    application = _state(ctx).app
+    with session_scope(application.database) as session:
+        yield application, session
+
+
+def _print_json(data: Any) -> None:
+    out.print_json(json.dumps(data, ensure_ascii=False, default=str))
+
+
+# --- setup and ingest -------------------------------------------------------------------
+
+
+@app.command()
+def version() -> None:
+    """Version ausgeben."""
+    out.print(f"ikz-inbox {__version__}")
+
+
+@app.command()
+def migrate(ctx: typer.Context) -> None:
+    """Datenbankschema anlegen oder aktualisieren."""
+    application = _state(ctx).app
+    out.print(f"Datenbank ist aktuell: {application.database.url}")
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[
+        list[Path], typer.Argument(help=".eml-Dateien, Ordner, mbox-Dateien, Maildirs")
+    ],
+) -> None:
+    """Nachrichten aus Dateien einlesen, verarbeiten und gruppieren."""
+    with _session(ctx) as (application, session):
+        summary = _import_paths(application, session, paths)
+        service.regroup(session, application.dedup, application.events, _now())
+    out.print(
+        f"Importiert: {summary.stored} gespeichert, {summary.duplicates} Duplikate übersprungen, "
+        f"{summary.quarantined} in Quarantäne."
+    )
+
+
+def _import_paths(application: App, session: Session, paths: list[Path]) -> service.IngestSummary:
+    mails = list(iter_raw_mails(paths))
+    summary = service.IngestSummary()
+    resources = application.pipeline
+    with Progress(
+        TextColumn("[bold]Import"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+        disable=len(mails) < 20,
+    ) as progress:
+        task = progress.add_task("import", total=len(mails))
+        for raw in mails:
+            result = service.ingest_mail(
+                session, raw, resources, application.settings.review_threshold, _now()
+            )
+            summary = summary.add(result)
+            progress.advance(task)
+    return summary
+
+
+@app.command()
+def reprocess(
+    ctx: typer.Context,
+    classify: Annotated[bool, typer.Option("--classify", help="Nur Themen neu zuordnen.")] = False,
+) -> None:
+    """Gespeicherte Nachrichten neu verarbeiten (ohne Postfachzugriff)."""
+    with _session(ctx) as (application, session):
+        threshold = application.settings.review_threshold
+        if classify:
+            changed = service.reclassify_with_model(session, application.pipeline, threshold)
+            out.print(f"Themen neu zugeordnet; {changed} Fragen haben ein anderes Thema.")
+        else:
+            count = service.reprocess_messages(session, application.pipeline, threshold, _now())
+            out.print(f"{count} Nachrichten neu verarbeitet.")
+        service.regroup(session, application.dedup, application.events, _now())
+
+
+@app.command()
+def train(
+    ctx: typer.Context,
+    with_corrections: Annotated[
+        bool, typer.Option("--with-corrections", help="Korrekturen des Teams einbeziehen.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Zufallsstartwert.")] = 0,
+) -> None:
+    """Themenmodell aus den Trainingsdaten (und Korrekturen) neu trainieren."""
+    from ikz_inbox.train import train_topic_model
+
+    state = _state(ctx)
+    application = state.app
+    extra: list[tuple[str, str]] = []
+    if with_corrections:
+        with session_scope(application.database) as session:
+            extra = service.staff_corrections(session)
+    settings = application.settings
+    result = train_topic_model(
+        settings.training_dir,
+        application.taxonomy,
+        settings.topic_model_dir,
+        config_path=settings.spacy_config_path,
+        extra_examples=extra,
+        seed=seed,
+    )
+    out.print(f"Modell {result.model_version} gespeichert in {settings.topic_model_dir}.")
+    out.print(
+        f"Korrekturen einbezogen: {len(extra)}. Kennzahlen (Testanteil): "
+        f"Makro-F1 {result.macro_f1:.3f}, Genauigkeit {result.accuracy:.3f}."
+    )
+    out.print("Mit 'ikz-inbox reprocess --classify' die gespeicherten Fragen neu zuordnen.")
+
+
+# --- reports ----------------------------------------------------------------------------
+
+
+@app.command()
+def report(
+    ctx: typer.Context,
+    event: EventOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="html oder md")] = "html",
+    output: Annotated[
+        Path | None, typer.Option("--output", help="Zieldatei, '-' für Ausgabe")
+    ] = None,
+) -> None:
+    """Briefing für eine Veranstaltung (oder alle) schreiben."""
+    if fmt not in ("html", "md"):
+        raise IkzInboxError("--format muss 'html' oder 'md' sein.")
+    with _session(ctx) as (application, session):
+        briefing = service.build_briefing(session, application.events, event, _now())
+        document = render_briefing(briefing, fmt_checked(fmt), application.topic_labels)
+        target = output or application.settings.report_dir / f"briefing.{fmt}"
+    if str(target) == "-":
+        sys.stdout.write(document)
+        return
+    write_atomically(target, document)
+    out.print(f"Briefing geschrieben: {target}")
+
+
+def fmt_checked(fmt: str) -> ReportFormat:
+    return "md" if fmt == "md" else "html"
+
+
+@app.command()
+def briefing(ctx: typer.Context, event: EventOption = None) -> None:
+    """Briefing als HTML und Markdown schreiben und die fünf wichtigsten Fragen zeigen."""
+    with _session(ctx) as (application, session):
+        result = service.build_briefing(session, application.events, event, _now())
+        paths = write_briefing_files(
+            result, application.settings.report_dir, application.topic_labels
+        )
+    for path in paths:
+        out.print(f"Briefing geschrieben: {path}")
+    _print_top(result)
+
+
+def _print_top(result: Briefing, count: int = 5) -> None:
+    out.print(f"\nDie {count} wichtigsten Fragen:")
+    for entry in result.content[:count]:
+        out.print(f"  {entry.rank}. {entry.representative.text}  [{entry.reason}]")
+    if not result.content:
+        out.print("  (noch keine Fragen)")
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    output: Annotated[Path, typer.Option("--output", help="Zieldatei (JSON).")],
+    event: EventOption = None,
+) -> None:
+    """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1)."""
+    with _session(ctx) as (_application, session):
+        document = service.build_export(session, event)
+    write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    out.print(f"Export geschrieben: {output}")
+
+
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    directory: Annotated[Path, typer.Argument(help="Ordner mit NNNN.eml und labels.jsonl")],
+    as_json: JsonOption = False,
+    export_to: Annotated[Path | None, typer.Option("--export", help="Export hier ablegen.")] = None,
+) -> None:
+    """Ordner in eine Wegwerf-Datenbank einlesen und gegen labels.jsonl bewerten."""
+    labels_path = directory / "labels.jsonl"
+    if not labels_path.is_file():
+        raise IkzInboxError(f"{labels_path} fehlt.")
+    state = _state(ctx)
+    with tempfile.TemporaryDirectory(prefix="ikz-evaluate-") as scratch:
+        application = open_app(state.config, f"sqlite:///{scratch}/evaluate.sqlite3")
+        with session_scope(application.database) as session:
+            _import_paths(application, session, sorted(directory.glob("*.eml")))
+            service.regroup(session, application.dedup, application.events, _now())
+            document = service.build_export(session)
+    if export_to is not None:
+        write_atomically(export_to, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
+    metrics = score_export(load_labels(labels_path), document)
+    if as_json:
+        sys.stdout.write(json.dumps(metrics, sort_keys=True) + "\n")
+        return
+    for name, value in metrics.items():
+        out.print(str(MetricLine(name, value)))
+
+
+# --- questions --------------------------------------------------------------------------
+
+
+@questions_app.command("list")
+def questions_list(
+    ctx: typer.Context,
+    event: EventOption = None,
+    topic: Annotated[str | None, typer.Option(help="Nur dieses Thema.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Fragen auflisten."""
+    with _session(ctx) as (_application, session):
+        rows = repository.list_questions(session, event_id=event, topic=topic)
+    _show_questions(rows, as_json)
+
+
+@questions_app.command("review")
+def questions_review(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Fragen mit unsicherem Thema zur Prüfung auflisten."""
+    with _session(ctx) as (_application, session):
+        rows = repository.list_questions(session, needs_review=True)
+    _show_questions(rows, as_json)
+
+
+def _show_questions(rows: list[Any], as_json: bool) -> None:
+    if as_json:
+        _print_json([_question_dict(row) for row in rows])
+        return
+    table = Table("ID", "Thema", "Sicherheit", "Gruppe", "Absender", "Frage")
+    for row in rows:
+        table.add_row(
+            str(row.id),
+            row.topic,
+            f"{row.confidence:.2f}",
+            str(row.cluster_id or "-"),
+            row.sender_org or row.from_address,
+            row.text,
+        )
+    out.print(table)
+    out.print(f"{len(rows)} Fragen.")
+
+
+def _question_dict(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "message_id": row.message_id,
+        "text": row.text,
+        "topic": row.topic,
+        "secondary_topics": list(row.secondary_topics),
+        "confidence": row.confidence,
+        "topic_source": row.topic_source,
+        "model_version": row.model_version,
+        "needs_review": row.needs_review,
+        "cluster_id": row.cluster_id,
+        "event": row.event_id,
+        "sender_org": row.sender_org,
+    }
+
+
+@questions_app.command("show")
+def questions_show(ctx: typer.Context, question_id: int, as_json: JsonOption = False) -> None:
+    """Eine Frage mit allen Angaben zeigen."""
+    with _session(ctx) as (_application, session):
+        row = repository.get_question(session, question_id)
+    data = _question_dict(row)
+    if as_json:
+        _print_json(data)
+        return
+    for key, value in data.items():
+        out.print(f"{key:18s} {value}")
+
+
+@questions_app.command("reclassify")
+def questions_reclassify(
+    ctx: typer.Context, question_id: int, topic: str, by: ByOption = None, note: NoteOption = None
+) -> None:
+    """Thema einer Frage korrigieren (wird protokolliert; das Modell überschreibt es nie)."""
+    with _session(ctx) as (application, session):
+        previous = service.reclassify_question(
+            session,
+            question_id,
+            topic,
+            application.topic_ids,
+            actor=_actor(by),
+            note=note,
+            now=_now(),
+        )
+    out.print(f"Frage {question_id}: Thema {previous} → {topic} (protokolliert).")
+
+
+# --- clusters ---------------------------------------------------------------------------
+
+
+@clusters_app.command("list")
+def clusters_list(
+    ctx: typer.Context, event: EventOption = None, as_json: JsonOption = False
+) -> None:
+    """Fragengruppen in Rangfolge auflisten."""
+    with _session(ctx) as (_application, session):
+        clusters = [
+            c for c in repository.list_clusters(session) if event is None or c.event_id == event
+        ]
+        texts = {q.id: q.text for q in repository.list_questions(session, event_id=event)}
+    clusters.sort(key=lambda c: (c.rank is None, c.rank or 0, c.id))
+    if as_json:
+        _print_json(
+            [
+                {
+                    **c.__dict__,
+                    "question_ids": list(c.question_ids),
+                    "representative": texts.get(c.representative_question_id or -1),
+                }
+                for c in clusters
+            ]
+        )
+        return
+    table = Table("Rang", "Gruppe", "Thema", "Fragen", "Begründung", "Repräsentative Frage")
+    for c in clusters:
+        table.add_row(
+            str(c.rank or "-"),
+            str(c.id),
+            c.topic,
+            str(len(c.question_ids)),
+            c.reason,
+            texts.get(c.representative_question_id or -1, ""),
+        )
+    out.print(table)
+
+
+@clusters_app.command("show")
+def clusters_show(ctx: typer.Context, cluster_id: int) -> None:
+    """Eine Gruppe mit allen Fragen zeigen."""
+    with _session(ctx) as (_application, session):
+        cluster = repository.get_cluster(session, cluster_id)
+        members = repository.list_questions(session, cluster_id=cluster_id)
+    out.print(
+        f"Gruppe {cluster.id} · Rang {cluster.rank or '-'} · {cluster.topic} · {cluster.reason}"
+    )
+    for member in members:
+        out.print(f"  [{member.id}] {member.text} ({member.sender_org or member.from_address})")
+
+
+@clusters_app.command("merge")
+def clusters_merge(
+    ctx: typer.Context, cluster_ids: list[int], by: ByOption = None, note: NoteOption = None
+) -> None:
+    """Gruppen zusammenführen (bleibt bei jeder Neugruppierung erhalten)."""
+    with _session(ctx) as (application, session):
+        service.merge_clusters(
+            session,
+            cluster_ids,
+            application.dedup,
+            application.events,
+            actor=_actor(by),
+            note=note,
+            now=_now(),
+        )
+    out.print(f"Gruppen {', '.join(map(str, cluster_ids))} zusammengeführt (protokolliert).")
+
+
+@clusters_app.command("split")
+def clusters_split(
+    ctx: typer.Context,
+    cluster_id: int,
+    question_ids: list[int],
+    by: ByOption = None,
+    note: NoteOption = None,
+) -> None:
+    """Fragen aus einer Gruppe herauslösen (bleibt bei jeder Neugruppierung erhalten)."""
+    with _session(ctx) as (application, session):
+        service.split_cluster(
+            session,
+            cluster_id,
+            question_ids,
+            application.dedup,
+            application.events,
+            actor=_actor(by),
+            note=note,
+            now=_now(),
+        )
+    out.print(
+        f"Fragen {', '.join(map(str, question_ids))} aus Gruppe {cluster_id} gelöst "
+        "(protokolliert)."
+    )
+
+
+def _flag_command(action: str, message: str) -> None:
+    def command(
+        ctx: typer.Context, cluster_id: int, by: ByOption = None, note: NoteOption = None
+    ) -> None:
+        with _session(ctx) as (application, session):
+            service.flag_cluster(
+                session,
+                cluster_id,
+                action,
+                application.events,
+                actor=_actor(by),
+                note=note,
+                now=_now(),
+            )
+        out.print(message.format(cluster_id=cluster_id))
+
+    command.__doc__ = message.format(cluster_id="ID").replace(" (protokolliert)", "")
+    clusters_app.command(action)(command)
+
+
+_flag_command("pin", "Gruppe {cluster_id} angeheftet (protokolliert).")
+_flag_command("unpin", "Gruppe {cluster_id} nicht mehr angeheftet (protokolliert).")
+_flag_command("exclude", "Gruppe {cluster_id} aus dem Briefing ausgeschlossen (protokolliert).")
+_flag_command("include", "Gruppe {cluster_id} wieder im Briefing (protokolliert).")
+_flag_command("answered", "Gruppe {cluster_id} als beantwortet markiert (protokolliert).")
+
+
+@app.command()
+def audit(ctx: typer.Context, limit: int = 50, as_json: JsonOption = False) -> None:
+    """Protokoll der Korrekturen des Teams zeigen."""
+    with _session(ctx) as (_application, session):
+        entries = repository.list_audit(session, limit)
+    if as_json:
+        _print_json([entry.__dict__ for entry in entries])
+        return
+    table = Table("Zeit", "Wer", "Aktion", "Ziel", "Details", "Notiz")
+    for entry in entries:
+        table.add_row(
+            entry.at.strftime("%d.%m.%Y %H:%M"),
+            entry.actor,
+            entry.action,
+            f"{entry.target_type} {entry.target_id}",
+            json.dumps(entry.details),
+            entry.note or "",
+        )
+    out.print(table)
+
+
+# --- worker -----------------------------------------------------------------------------
+
+
+@app.command()
+def poll(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="Einmal abrufen und beenden.")] = True,
+) -> None:
+    """Neue Nachrichten aus den konfigurierten Postfächern abrufen und verarbeiten."""
+    from ikz_inbox.worker import poll_all
+
+    del once  # polling once is the only mode of this command; `run` is the service
+    results = poll_all(_state(ctx).app)
+    for result in results:
+        summary = result.summary
+        out.print(
+            f"{result.mailbox}/{result.folder}: {summary.stored} gespeichert, "
+            f"{summary.duplicates} Duplikate, {summary.quarantined} in Quarantäne"
+            + (", vollständig neu abgeglichen (UIDVALIDITY)" if result.resynced else "")
+        )
+
+
+@app.command()
+def run(ctx: typer.Context) -> None:
+    """Als Dienst laufen: Postfach regelmäßig (oder per IDLE) abrufen, Briefing schreiben."""
+    from ikz_inbox.worker import run_service
+
+    run_service(_state(ctx).app)
+
+
+@app.command()
+def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Zustand zeigen; Exit-Code 1, wenn der letzte erfolgreiche Abruf zu alt ist."""
+    from ikz_inbox.worker import collect_status
+
+    report_ = collect_status(_state(ctx).app, _now())
+    if as_json:
+        _print_json(
+            {
+                "healthy": report_.healthy,
+                "overdue": list(report_.overdue),
+                "counts": report_.counts,
+                "model_version": report_.model_version,
+                "model_fallback": report_.model_fallback,
+                "mailboxes": [state.__dict__ for state in report_.mailboxes],
+            }
+        )
+    else:
+        _print_status(report_)
+    if not report_.healthy:
+        raise typer.Exit(1)
+
+
+def _print_status(report_: Any) -> None:
+    for state in report_.mailboxes:
+        last = (
+            state.last_success_at.strftime("%d.%m.%Y %H:%M:%S UTC")
+            if state.last_success_at
+            else "nie"
+        )
+        out.print(
+            f"Postfach {state.mailbox}/{state.folder}: letzter erfolgreicher Abruf {last}, "
+            f"Rückstand {state.backlog}, UID {state.last_uid}"
+            + (f", letzter Fehler: {state.last_error}" if state.last_error else "")
+        )
+    counts = report_.counts
+    out.print(
+        f"Nachrichten: {counts.get('status:processed', 0)} verarbeitet, "
+        f"{counts.get('status:quarantined', 0)} in Quarantäne"
+    )
+    model = report_.model_version
+    out.print(
+        f"Themenmodell: {model}"
+        + (
+            " [yellow](Ersatz: Stichwortregeln – Modell fehlt oder ist defekt)[/]"
+            if report_.model_fallback
+            else ""
+        )
+    )
+    for name in report_.overdue:
+        out.print(f"[bold red]Abruf überfällig:[/] {name}")
+
+
+def main() -> None:
+    """Console entry point: German error messages instead of tracebacks."""
+    try:
+        app(standalone_mode=False)
+    except IkzInboxError as exc:
+        err.print(f"[bold red]Fehler:[/] {exc}")
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("Abgebrochen.")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors are ClickException subclasses
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,240 @@
+"""Turn a question into what the similarity compares: canonical tokens, concepts, aspects.
+
+In: question text (German or English). Out: an ``Analysis`` with the canonical tokens
+(spaCy lookup lemmas, lower case, umlauts folded, legal references merged to "§2b",
+"abs6", "art26", synonyms replaced by their canonical token), the content tokens (stop
+words removed) and the lexicon's concepts and aspects found in the text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ikz_inbox.dedup.lexicon import Lexicon
+from ikz_inbox.errors import ConfigError
+
+LemmaLookup = Callable[[str], str | None]
+
+_WORD = re.compile(r"§+|[^\W_]+")
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_SECTION_WORDS = frozenset({"§", "§§", "paragraf", "paragraph", "paragrafen", "paragraphen"})
+_LEGAL_PREFIXES = {
+    **dict.fromkeys(_SECTION_WORDS | {"section", "sec"}, "§"),
+    **dict.fromkeys(("abs", "absatz", "subsection"), "abs"),
+    **dict.fromkeys(("art", "artikel", "article"), "art"),
+}
+# Compound parts shorter than this match too much by accident ("satz" in "Umsatz").
+_MIN_COMPOUND_PART = 5
+# The other half of a compound must keep at least this many letters.
+_MIN_COMPOUND_REST = 3
+# Shortest inflected head a compound may be lemmatised by ("Förder|sätze").
+_MIN_HEAD = 4
+# Only words this long are tried as compounds.
+_MIN_COMPOUND_WORD = 7
+# Shortest unknown ASCII word from which a plural "s" is stripped ("projects").
+_MIN_PLURAL = 5
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """What the similarity needs to know about one question."""
+
+    tokens: tuple[str, ...]
+    content: frozenset[str]
+    concepts: frozenset[str]
+    aspects: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _TermIndex:
+    """Analysed lexicon terms, indexed for matching against a question's tokens."""
+
+    single: Mapping[str, frozenset[str]]
+    compound_part: Mapping[str, frozenset[str]]
+    bag: Mapping[str, tuple[tuple[frozenset[str], str], ...]]  # keyed by one term token
+    phrase: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]  # keyed by first token
+
+    def match(self, tokens: tuple[str, ...], token_set: frozenset[str]) -> frozenset[str]:
+        """Return the labels of every term found in the tokens."""
+        found: set[str] = set()
+        for position, token in enumerate(tokens):
+            found.update(self.single.get(token, ()))
+            found.update(self._compound_labels(token))
+            for bag, label in self.bag.get(token, ()):
+                if bag <= token_set:
+                    found.add(label)
+            for phrase, label in self.phrase.get(token, ()):
+                if tokens[position : position + len(phrase)] == phrase:
+                    found.add(label)
+        return frozenset(found)
+
+    def _compound_labels(self, token: str) -> set[str]:
+        found: set[str] = set()
+        shortest = _MIN_COMPOUND_PART + _MIN_COMPOUND_REST
+        if len(token) < shortest or not token.isalpha():
+            return found
+        for cut in range(_MIN_COMPOUND_REST, len(token) - _MIN_COMPOUND_PART + 1):
+            found.update(self.compound_part.get(token[cut:], ()))
+        for cut in range(_MIN_COMPOUND_PART, len(token) - _MIN_COMPOUND_REST + 1):
+            found.update(self.compound_part.get(token[:cut], ()))
+        return found
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """Lemmatises, folds and canonicalises text and finds the lexicon's terms in it."""
+
+    lemma_of: LemmaLookup
+    stop_words: frozenset[str]
+    synonyms: Mapping[str, str]
+    concepts: _TermIndex
+    aspects: _TermIndex
+
+    def analyse(self, text: str) -> Analysis:
+        """Return the analysis of one question text."""
+        tokens = canonical_tokens(text, self.lemma_of, self.synonyms)
+        token_set = frozenset(tokens)
+        return Analysis(
+            tokens=tokens,
+            content=frozenset(t for t in tokens if t not in self.stop_words and len(t) > 1),
+            concepts=self.concepts.match(tokens, token_set),
+            aspects=self.aspects.match(tokens, token_set),
+        )
+
+
+def build_analyzer(lexicon: Lexicon, lemma_of: LemmaLookup, stop_words: Iterable[str]) -> Analyzer:
+    """Analyse the lexicon's synonyms and terms once and index them."""
+    synonyms = _canonical_synonyms(lexicon, lemma_of)
+    folded_stops = frozenset(fold(word) for word in stop_words)
+
+    def analyse_term(term: str) -> tuple[str, ...]:
+        return canonical_tokens(term, lemma_of, synonyms)
+
+    concept_terms = [(c.id, analyse_term(t)) for c in lexicon.concepts for t in c.terms]
+    aspect_terms = [(a.id, analyse_term(t)) for a in lexicon.aspects for t in a.terms]
+    return Analyzer(
+        lemma_of=lemma_of,
+        stop_words=folded_stops,
+        synonyms=synonyms,
+        concepts=_index_terms(concept_terms, folded_stops),
+        aspects=_index_terms(aspect_terms, folded_stops),
+    )
+
+
+def fold(text: str) -> str:
+    """Lower-case, fold umlauts and ß, and drop other diacritics."""
+    lowered = unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    decomposed = unicodedata.normalize("NFKD", lowered)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def canonical_tokens(
+    text: str, lemma_of: LemmaLookup, synonyms: Mapping[str, str]
+) -> tuple[str, ...]:
+    """Tokenise, lemmatise, fold, merge legal references and apply synonyms."""
+    words = _WORD.findall(unicodedata.normalize("NFC", text))
+    folded = [fold(_lemma(word, lemma_of)) for word in words]
+    merged = _merge_legal_references(folded)
+    return tuple(synonyms.get(token, token) for token in merged)
+
+
+def _lemma(word: str, lemma_of: LemmaLookup) -> str:
+    for form in (word, word.lower(), word.capitalize()):
+        lemma = lemma_of(form)
+        if lemma is not None:
+            return lemma
+    head_lemma = _compound_head_lemma(word, lemma_of)
+    if head_lemma is not None:
+        return head_lemma
+    return _strip_english_plural(word)
+
+
+def _compound_head_lemma(word: str, lemma_of: LemmaLookup) -> str | None:
+    """Lemmatise an unknown compound by its head: "Fördersätze" -> "Fördersatz"."""
+    if len(word) < _MIN_COMPOUND_WORD or not word.isalpha():
+        return None
+    for cut in range(_MIN_COMPOUND_REST, len(word) - _MIN_HEAD + 1):
+        head = word[cut:]
+        lemma = lemma_of(head.capitalize()) or lemma_of(head)
+        # An inflected head keeps its first letter ("Sätze" -> "Satz", "Ärzte" -> "Arzt").
+        if lemma is not None and fold(lemma)[:1] == fold(head)[:1]:
+            return word[:cut] + lemma.lower()
+    return None
+
+
+def _strip_english_plural(word: str) -> str:
+    lowered = word.lower()
+    if (
+        len(lowered) >= _MIN_PLURAL
+        and lowered.isascii()
+        and lowered.endswith("s")
+        and not lowered.endswith(("ss", "us", "is"))
+    ):
+        return lowered[:-1]
+    return word
+
+
+def _merge_legal_references(tokens: list[str]) -> list[str]:
+    """Join "§ 2b", "Paragraf 2b", "Abs. 6" and "Art. 26" into one token each."""
+    merged: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        prefix = _LEGAL_PREFIXES.get(token)
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if prefix is not None and following[:1].isdigit():
+            merged.append(prefix + following)
+            index += 2
+            continue
+        if token in _SECTION_WORDS:
+            index += 1  # a lone "§" carries nothing
+            continue
+        merged.append(token)
+        index += 1
+    return merged
+
+
+def _canonical_synonyms(lexicon: Lexicon, lemma_of: LemmaLookup) -> dict[str, str]:
+    synonyms: dict[str, str] = {}
+    for canonical, variants in lexicon.synonyms:
+        target = _single_token(canonical, lemma_of)
+        for variant in variants:
+            synonyms[_single_token(variant, lemma_of)] = target
+    return synonyms
+
+
+def _single_token(word: str, lemma_of: LemmaLookup) -> str:
+    tokens = canonical_tokens(word, lemma_of, {})
+    if len(tokens) != 1:
+        raise ConfigError(f"synonym {word!r} must be exactly one word")
+    return tokens[0]
+
+
+def _index_terms(
+    terms: list[tuple[str, tuple[str, ...]]], stop_words: frozenset[str]
+) -> _TermIndex:
+    single: dict[str, set[str]] = {}
+    compound_part: dict[str, set[str]] = {}
+    bag: dict[str, list[tuple[frozenset[str], str]]] = {}
+    phrase: dict[str, list[tuple[tuple[str, ...], str]]] = {}
+    for label, tokens in terms:
+        if not tokens:
+            raise ConfigError(f"a term of {label!r} has no words")
+        if len(tokens) == 1:
+            single.setdefault(tokens[0], set()).add(label)
+            if len(tokens[0]) >= _MIN_COMPOUND_PART and tokens[0].isalpha():
+                compound_part.setdefault(tokens[0], set()).add(label)
+        elif all(token in stop_words for token in tokens):
+            phrase.setdefault(tokens[0], []).append((tokens, label))
+        else:
+            key = next(token for token in tokens if token not in stop_words)
+            bag.setdefault(key, []).append((frozenset(tokens), label))
+    return _TermIndex(
+        single={k: frozenset(v) for k, v in single.items()},
+        compound_part={k: frozenset(v) for k, v in compound_part.items()},
+        bag={k: tuple(v) for k, v in bag.items()},
+        phrase={k: tuple(v) for k, v in phrase.items()},
+    )

@@ -1,0 +1,135 @@
+"""Read and validate ``config/lexicon.toml``: concepts, aspects, synonyms, model settings.
+
+In: the path of the TOML file. Out: a frozen ``Lexicon`` holding the raw (not yet
+analysed) terms. Turning terms into lemma sequences is the analyser's job.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ikz_inbox.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Concept:
+    """Something a question asks about, with the words that name it."""
+
+    id: str
+    weight: float
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Aspect:
+    """What a question asks of its concept (when, how much, who)."""
+
+    id: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The numbers of the similarity blend and the clustering cut."""
+
+    threshold: float
+    concept_share: float
+    topic_mismatch_factor: float
+    aspect_conflict_factor: float
+    one_sided_factor: float
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Everything ``lexicon.toml`` holds, validated."""
+
+    settings: Settings
+    synonyms: tuple[tuple[str, tuple[str, ...]], ...]  # canonical, variants
+    concepts: tuple[Concept, ...]
+    aspects: tuple[Aspect, ...]
+
+
+_SETTING_NAMES = (
+    "threshold",
+    "concept_share",
+    "topic_mismatch_factor",
+    "aspect_conflict_factor",
+    "one_sided_factor",
+)
+
+
+def read_lexicon(path: Path) -> Lexicon:
+    """Parse the lexicon at ``path``; raise ``ConfigError`` on any invalid entry."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read lexicon {path}: {exc}") from exc
+    return Lexicon(
+        settings=_read_settings(data.get("model"), path),
+        synonyms=_read_synonyms(data.get("synonyms", {}), path),
+        concepts=tuple(_read_concept(entry, path) for entry in _entries(data, "concept", path)),
+        aspects=tuple(_read_aspect(entry, path) for entry in _entries(data, "aspect", path)),
+    )
+
+
+def _read_settings(table: Any, path: Path) -> Settings:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: missing [model] table")
+    values: dict[str, float] = {}
+    for name in _SETTING_NAMES:
+        value = table.get(name)
+        if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
+            raise ConfigError(f"{path}: [model] {name} must be a number in 0..1, got {value!r}")
+        values[name] = float(value)
+    return Settings(**values)
+
+
+def _read_synonyms(table: Any, path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [synonyms] must be a table")
+    result = []
+    for canonical, variants in table.items():
+        if not _is_str_list(variants):
+            raise ConfigError(f"{path}: synonyms of {canonical!r} must be a list of strings")
+        result.append((canonical, tuple(variants)))
+    return tuple(result)
+
+
+def _entries(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
+    entries = data.get(key, [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ConfigError(f"{path}: [[{key}]] must be an array of tables")
+    ids = [entry.get("id") for entry in entries]
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"{path}: duplicate [[{key}]] id")
+    return entries
+
+
+def _read_concept(entry: dict[str, Any], path: Path) -> Concept:
+    concept_id, terms = _id_and_terms(entry, "concept", path)
+    weight = entry.get("weight", 1.0)
+    if not isinstance(weight, int | float) or weight <= 0:
+        raise ConfigError(f"{path}: concept {concept_id!r} needs a positive weight")
+    return Concept(id=concept_id, weight=float(weight), terms=terms)
+
+
+def _read_aspect(entry: dict[str, Any], path: Path) -> Aspect:
+    aspect_id, terms = _id_and_terms(entry, "aspect", path)
+    return Aspect(id=aspect_id, terms=terms)
+
+
+def _id_and_terms(entry: dict[str, Any], kind: str, path: Path) -> tuple[str, tuple[str, ...]]:
+    entry_id = entry.get("id")
+    terms = entry.get("terms")
+    if not isinstance(entry_id, str) or not entry_id:
+        raise ConfigError(f"{path}: a [[{kind}]] has no id")
+    if not _is_str_list(terms) or not terms:
+        raise ConfigError(f"{path}: {kind} {entry_id!r} needs a non-empty list of terms")
+    return entry_id, tuple(terms)
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)

@@ -1,0 +1,149 @@
+"""How alike two questions are, on a 0..1 scale.
+
+In: two question texts (or their ``Analysis``), the ``DedupModel`` and optionally each
+question's topic. Out: a similarity in 0..1. The concept signature (what is asked about,
+weighted by how specific it is) drives the score; a lexical similarity over lemmas and
+character trigrams covers what the lexicon does not know. Different topics and different
+aspects (when vs. how much) lower the score.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import spacy
+from spacy.lang.de.stop_words import STOP_WORDS as GERMAN_STOP_WORDS
+from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
+
+from ikz_inbox.dedup.analysis import Analysis, Analyzer, LemmaLookup, build_analyzer
+from ikz_inbox.dedup.lexicon import Settings, read_lexicon
+from ikz_inbox.errors import ModelError
+
+logger = logging.getLogger(__name__)
+
+# Character n-gram length of the lexical part: trigrams catch inflection and compounds.
+_GRAM = 3
+# Share of token overlap (vs. character trigrams) in the lexical part.
+_TOKEN_SHARE = 0.5
+
+
+@dataclass(frozen=True, eq=False)
+class DedupModel:
+    """The analysed lexicon, the lemmatizer and the calibrated settings, built once."""
+
+    analyzer: Analyzer
+    concept_weights: Mapping[str, float]
+    settings: Settings
+
+    @property
+    def threshold(self) -> float:
+        """Similarity at or above which two questions count as the same question."""
+        return self.settings.threshold
+
+    def analyse(self, text: str) -> Analysis:
+        """Return the analysis of one question text."""
+        return self.analyzer.analyse(text)
+
+
+def load_dedup_model(lexicon_path: Path) -> DedupModel:
+    """Read ``lexicon_path`` and build the model with spaCy's German lookup lemmatizer."""
+    lexicon = read_lexicon(lexicon_path)
+    analyzer = build_analyzer(
+        lexicon, _german_lemma_lookup(), GERMAN_STOP_WORDS | ENGLISH_STOP_WORDS
+    )
+    logger.info(
+        "dedup model loaded from %s: %s concepts, threshold %s",
+        lexicon_path,
+        len(lexicon.concepts),
+        lexicon.settings.threshold,
+    )
+    return DedupModel(
+        analyzer=analyzer,
+        concept_weights={concept.id: concept.weight for concept in lexicon.concepts},
+        settings=lexicon.settings,
+    )
+
+
+def question_similarity(
+    a: str,
+    b: str,
+    model: DedupModel,
+    topic_a: str | None = None,
+    topic_b: str | None = None,
+) -> float:
+    """Return how alike questions ``a`` and ``b`` are, 0 (unrelated) to 1 (the same)."""
+    return analysis_similarity(model.analyse(a), model.analyse(b), model, topic_a, topic_b)
+
+
+def analysis_similarity(
+    a: Analysis,
+    b: Analysis,
+    model: DedupModel,
+    topic_a: str | None = None,
+    topic_b: str | None = None,
+) -> float:
+    """Return the similarity of two analysed questions (see ``question_similarity``)."""
+    settings = model.settings
+    lexical = lexical_similarity(a, b)
+    if a.concepts and b.concepts:
+        concept = _weighted_dice(a.concepts, b.concepts, model.concept_weights)
+        score = settings.concept_share * concept + (1 - settings.concept_share) * lexical
+    elif a.concepts or b.concepts:
+        score = settings.one_sided_factor * lexical
+    else:
+        score = lexical
+    if a.aspects and b.aspects and a.aspects.isdisjoint(b.aspects):
+        score *= settings.aspect_conflict_factor
+    if topic_a is not None and topic_b is not None and topic_a != topic_b:
+        score *= settings.topic_mismatch_factor
+    return min(1.0, max(0.0, score))
+
+
+def lexical_similarity(a: Analysis, b: Analysis) -> float:
+    """Blend of Dice over content lemmas and Dice over their character trigrams."""
+    if not a.content or not b.content:
+        return 0.0
+    tokens = _dice(a.content, b.content)
+    grams = _dice(_char_grams(a.content), _char_grams(b.content))
+    return _TOKEN_SHARE * tokens + (1 - _TOKEN_SHARE) * grams
+
+
+def _char_grams(tokens: frozenset[str]) -> frozenset[str]:
+    grams: set[str] = set()
+    for token in tokens:
+        padded = f" {token} "
+        grams.update(padded[i : i + _GRAM] for i in range(len(padded) - _GRAM + 1))
+    return frozenset(grams)
+
+
+def _dice(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return 2 * len(a & b) / (len(a) + len(b))
+
+
+def _weighted_dice(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
+    shared = sum(weights[c] for c in a & b)
+    total = sum(weights[c] for c in a) + sum(weights[c] for c in b)
+    return 2 * shared / total if total else 0.0
+
+
+def _german_lemma_lookup() -> LemmaLookup:
+    """The lookup table of spaCy's German lemmatizer (from spacy-lookups-data)."""
+    nlp = spacy.blank("de")
+    lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    try:
+        nlp.initialize()
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"spaCy German lookup lemmatizer unavailable: {exc}") from exc
+    table = lemmatizer.lookups.get_table("lemma_lookup")
+
+    def lemma_of(word: str) -> str | None:
+        lemma = table.get(word)
+        return lemma if isinstance(lemma, str) else None
+
+    return lemma_of

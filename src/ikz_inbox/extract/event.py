@@ -1,0 +1,138 @@
+"""Decide which event a message's questions are meant for.
+
+In: the subject, the (new) text, the send date and the configured events. Out: an event
+id, or None when there are no events (or, with ``fallback=False``, when the message names
+none).
+
+A message names an event through the event's keywords ("Sprechstunde", "Spotlight
+Gesundheit"), its themes and its date ("09.10.", "9. Oktober"). The subject and the
+sentences that ask or speak of questions weigh more than the rest; a sentence that says
+the sender will not take part, or has no questions for an event, does not count. If no
+event is named, the event whose question window holds the date is chosen, else the next
+event after the date.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+from ikz_inbox.types import Event
+
+logger = logging.getLogger(__name__)
+
+SUBJECT_WEIGHT = 3.0  # the subject usually names the event the mail is for
+QUESTION_WEIGHT = 2.0  # sentences that ask or announce questions
+TEXT_WEIGHT = 1.0
+KEYWORD_SCORE = 1.0
+DATE_SCORE = 1.5  # a date is more specific than a keyword
+THEME_SCORE = 0.5  # themes are topics, shared with questions for other events
+PAST_EVENT_FACTOR = 0.5  # an event already over when the mail was sent rarely gets questions
+
+_MONTHS_DE = (
+    "januar", "februar", "maerz", "april", "mai", "juni", "juli", "august", "september",
+    "oktober", "november", "dezember",
+)  # fmt: skip
+_MONTHS_EN = (
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december",
+)  # fmt: skip
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])|\n\s*\n")
+_ASKING = re.compile(r"\?|\bfrage|\bquestion", re.IGNORECASE)
+_NOT_ATTENDING = re.compile(
+    r"\b(?:nicht\s+teilnehmen|leider\s+nicht|keine\s+(?:eigenen\s+)?fragen|"
+    r"nehmen\s+wir\s+(?:leider\s+)?nicht|abmeld\w*|cannot\s+attend|no\s+questions)\b",
+    re.IGNORECASE,
+)
+
+
+def assign_event(
+    subject: str,
+    text: str,
+    sent_at: datetime | None,
+    events: Sequence[Event],
+    *,
+    fallback: bool = True,
+) -> str | None:
+    """Return the id of the event the message is for (see the module docstring)."""
+    if not events:
+        return None
+    scores = {event.id: _score(event, subject, text, sent_at) for event in events}
+    best = max(events, key=lambda event: (scores[event.id], -_distance(event, sent_at)))
+    if scores[best.id] > 0:
+        logger.debug("event %s named (score %.1f)", best.id, scores[best.id])
+        return best.id
+    if not fallback:
+        return None
+    return _event_by_date(events, sent_at).id
+
+
+def _score(event: Event, subject: str, text: str, sent_at: datetime | None) -> float:
+    keywords = [_fold(keyword) for keyword in event.keywords if keyword.strip()]
+    themes = [_fold(theme) for theme in event.themes if theme.strip()]
+    dates = _date_patterns(event)
+    total = 0.0
+    for weight, sentence in _weighted_sentences(subject, text):
+        folded = _fold(sentence)
+        total += weight * KEYWORD_SCORE * sum(_count(folded, k) for k in keywords)
+        total += weight * THEME_SCORE * sum(_count(folded, t) for t in themes)
+        total += weight * DATE_SCORE * sum(len(p.findall(folded)) for p in dates)
+    if sent_at is not None and _aware(event.ends_at) < _aware(sent_at):
+        total *= PAST_EVENT_FACTOR
+    return total
+
+
+def _weighted_sentences(subject: str, text: str) -> Iterator[tuple[float, str]]:
+    yield SUBJECT_WEIGHT, subject
+    for sentence in _SENTENCE_END.split(text):
+        if _NOT_ATTENDING.search(sentence):
+            continue
+        yield (QUESTION_WEIGHT if _ASKING.search(sentence) else TEXT_WEIGHT), sentence
+
+
+def _fold(text: str) -> str:
+    return " ".join(text.lower().translate(_FOLD).split())
+
+
+def _count(folded_text: str, folded_keyword: str) -> int:
+    """Occurrences of a keyword at a word start ("spotlight" in "online-spotlight")."""
+    pattern = r"(?<![a-z0-9])" + re.escape(folded_keyword)
+    return len(re.findall(pattern, folded_text))
+
+
+def _date_patterns(event: Event) -> list[re.Pattern[str]]:
+    """The event's date written as "09.10.", "9.10.2024", "9. oktober", "9 october"."""
+    day, month = event.starts_at.day, event.starts_at.month
+    numeric = rf"(?<![\d.])0?{day}\.\s?0?{month}\.(?:\s?(?:20)?\d\d(?!\d))?"
+    spoken = rf"(?<!\d)0?{day}\.?\s+(?:{_MONTHS_DE[month - 1]}|{_MONTHS_EN[month - 1]})\b"
+    return [re.compile(numeric), re.compile(spoken)]
+
+
+def _aware(moment: datetime) -> datetime:
+    """Naive datetimes are taken as UTC so that they compare with aware ones."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _distance(event: Event, sent_at: datetime | None) -> float:
+    """Seconds from the send date to the event start; past events count as far away."""
+    if sent_at is None:
+        return 0.0
+    delta = (_aware(event.starts_at) - _aware(sent_at)).total_seconds()
+    return delta if delta >= 0 else 10 * abs(delta)
+
+
+def _event_by_date(events: Sequence[Event], sent_at: datetime | None) -> Event:
+    """The event whose questions window holds the date, else the next one, else the last."""
+    ordered = sorted(events, key=lambda event: _aware(event.starts_at))
+    if sent_at is None:
+        return ordered[-1]
+    day = sent_at.date()
+    upcoming = [e for e in ordered if _aware(e.ends_at) >= _aware(sent_at)]
+    in_window = [e for e in ordered if e.questions_from <= day <= e.questions_until]
+    open_upcoming = [e for e in in_window if e in upcoming]
+    if open_upcoming or in_window:
+        return (open_upcoming or in_window)[0]
+    return upcoming[0] if upcoming else ordered[-1]

@@ -1,0 +1,346 @@
+"""Tell what kind of message a mail is: auto-reply, bounce, newsletter, spam or a human one.
+
+In: a :class:`ParsedMail` plus its decoded body text (for automatic kinds) or its isolated
+new text and whether questions were found (for human kinds).
+Out: a :class:`MessageKind`.
+
+:func:`detect_automatic_kind` checks, in this order, so that the more specific kind wins:
+  1. bounce (UNZUSTELLBAR): a delivery-status part, a multipart/report Content-Type, a
+     MAILER-DAEMON/postmaster sender, or a bounce Subject or bounce wording in the body;
+  2. auto-reply (ABWESENHEIT): RFC 3834 Auto-Submitted other than "no", X-Autoreply,
+     X-Autorespond, Precedence auto_reply, an auto-reply Subject prefix, or out-of-office
+     wording (German and English; Lotus Notes sends it without any header): three
+     distinct phrases, or two with an empty Return-Path. Outlook's
+     X-Auto-Response-Suppress is ignored, as Outlook sets it on human mail too;
+  3. spam (SPAM): X-Spam-Flag YES / X-Spam-Status Yes, else a score of independent signs
+     (phishing and urgency wording, marketing/prize/crypto/loan wording, an opt-out footer
+     without list headers, a brand in the display name that the domain does not match,
+     a Reply-To domain other than the From domain, no greeting to a person, a spam-checker
+     score close to its threshold);
+  4. newsletter (NEWSLETTER): List-Id, List-Unsubscribe, Precedence bulk/list/junk, or
+     newsletter footer wording.
+:func:`detect_human_kind` separates questions, registrations/cancellations and the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ikz_inbox.types import MessageKind, ParsedMail
+
+__all__ = ["detect_automatic_kind", "detect_human_kind"]
+
+logger = logging.getLogger(__name__)
+
+# Spam needs this many points from independent signs; one sign alone is never enough.
+SPAM_THRESHOLD = 3
+# A spam checker's score this close below its own threshold is one point of suspicion.
+SPAM_SCORE_SUSPICIOUS = 3.0
+# Marketing wording counts at most this much, so a chatty human mail cannot reach spam alone.
+MARKETING_MAX_POINTS = 2
+# Out-of-office wording needs this many distinct phrases when no header or Subject says so.
+AUTO_REPLY_TEXT_PHRASES = 2
+# Bounce wording needs this many distinct phrases when no header or Subject says so.
+BOUNCE_TEXT_PHRASES = 2
+# Only the start of a long body is searched for automatic wording; it always stands there.
+TEXT_SEARCH_CHARS = 6000
+
+_BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|bounce[s]?)@", re.I)
+_BOUNCE_SUBJECT = re.compile(
+    r"^\s*(?:(?:unzustellbar|nicht zustellbar|undeliverable|non remis)\s*:"
+    r"|undelivered mail returned|returned mail:|delivery status notification \(failure"
+    r"|mail delivery failed|delivery has failed|failure notice|zustellung fehlgeschlagen)",
+    re.IGNORECASE,
+)
+_BOUNCE_TEXT = (
+    re.compile(r"could not be delivered|couldn't be delivered|delivery has failed", re.I),
+    re.compile(r"mail delivery failed|undeliverable|unzustellbar|nicht zugestellt werden", re.I),
+    re.compile(r"permanent(?: fatal)? error|recipient address rejected|user unknown", re.I),
+    re.compile(r"hat .{1,80} nicht erreicht|wurde nicht gefunden unter|mailbox (?:is )?full", re.I),
+    re.compile(r"\b5\d\d[ -]5\.\d{1,3}\.\d{1,3}\b|diagnoseinformationen für administratoren", re.I),
+    re.compile(r"returned message|transcript of session|this is the mail system", re.I),
+)
+_AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(?:automatische antwort|abwesenheitsnotiz|abwesend|abwesenheit|out of office"
+    r"|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|urlaubsnotiz"
+    r"|réponse automatique|respuesta automática|risposta automatica)\s*:",
+    re.IGNORECASE,
+)
+_AUTO_REPLY_TEXT = (
+    re.compile(r"nicht im (?:büro|dienst|hause?|amt)|außer haus|ausser haus", re.I),
+    re.compile(r"\babwesend\b|\bim urlaub\b|elternzeit|mutterschutz|dienstreise", re.I),
+    re.compile(r"(?:nachricht|e-?mail|mail) wird (?:nicht|nach meiner rückkehr)", re.I),
+    re.compile(r"kehre .{0,30}zurück|nach meiner rückkehr|ab dem .{0,20} wieder", re.I),
+    re.compile(r"out of (?:the )?office|(?:i am|i'm) (?:currently )?away", re.I),
+    re.compile(r"on (?:annual )?leave|will not be forwarded", re.I),
+    re.compile(r"limited access to (?:my )?e-?mail|eingeschränkt zugriff", re.I),
+    re.compile(r"in dringenden (?:fällen|angelegenheiten)|for urgent matters", re.I),
+)
+_NO_VALUES = {"no", "false", "0", ""}
+_SPAM_FLAG = re.compile(r"^\s*yes\b", re.IGNORECASE)
+_SPAM_SCORE = re.compile(r"\bscore=(-?\d+(?:\.\d+)?)")
+_PHISHING = (
+    re.compile(r"konto (?:wird|wurde|werden) .{0,30}(?:gesperrt|deaktiviert|eingeschränkt)", re.I),
+    re.compile(r"passwort .{0,20}(?:bestätigen|verifizieren|läuft .{0,10}ab)", re.I),
+    re.compile(r"bestätigen sie .{0,40}(?:konto|identität|zugangsdaten|passwort)", re.I),
+    re.compile(r"postfach .{0,40}(?:voll|speicherlimit|speicherplatz)", re.I),
+    re.compile(r"speicher .{0,10}freigeben|speicherlimit erreicht", re.I),
+    re.compile(r"verify your (?:account|identity|password)|mailbox (?:is )?full", re.I),
+    re.compile(r"your (?:account|mailbox) (?:has been|will be) (?:suspended|locked|closed)", re.I),
+    re.compile(r"dokument zur (?:prüfung und )?unterzeichnung|review (?:the )?document", re.I),
+    re.compile(r"zahlung .{0,20}fehlgeschlagen|rechnung .{0,20}offen .{0,40}link", re.I),
+)
+_URGENCY = re.compile(
+    r"innerhalb von \d+ stunden|within \d+ hours|aktion erforderlich|action required"
+    r"|letzte (?:mahnung|warnung)|final notice|umgehend handeln",
+    re.IGNORECASE,
+)
+_MARKETING = (
+    re.compile(r"kostenlos|unverbindlich|100 ?% free|free of charge", re.I),
+    re.compile(r"jetzt .{0,30}(?:buchen|bestellen|kaufen|anfragen|testen)\b", re.I),
+    re.compile(r"expertenteam|bis zu \d+ ?% (?:zuschuss|förderung|rabatt)|bares geld", re.I),
+    re.compile(r"\bseo\b|suchmaschinenoptimierung|google[- ]ranking|backlinks|\bleads\b", re.I),
+    re.compile(r"gewinnspiel|gewonnen|gewinner|lottery|\bprize\b|\bwinner\b", re.I),
+    re.compile(r"krypto|bitcoin|crypto|rendite|investment|sofortkredit|darlehen|\bloan\b", re.I),
+)
+_OPT_OUT = re.compile(
+    r"keine weiteren e-?mails|opt-?out|unsubscribe|abmelden|abbestellen", re.IGNORECASE
+)
+_IMPERSONAL_GREETING = re.compile(
+    r"nutzer/?in|lieber kunde|liebe kundin|dear (?:user|customer|client)|sehr geehrte/r", re.I
+)
+_PERSONAL_GREETING = re.compile(
+    r"^\s*(?:sehr geehrte[rs]?|liebe[rs]?|hallo|guten (?:tag|morgen|abend)|moin|hi|hello"
+    r"|dear|servus|grüß gott)\b",
+    re.IGNORECASE | re.MULTILINE,
+)
+_SHOUTING = re.compile(r"\b[A-ZÄÖÜ]{6,}\b")
+# Display names that phishing borrows; a real sender's domain contains the brand.
+_BRANDS = (
+    "microsoft",
+    "office 365",
+    "m365",
+    "outlook",
+    "docusign",
+    "paypal",
+    "sparkasse",
+    "volksbank",
+    "telekom",
+    "dhl",
+    "amazon",
+    "apple",
+    "google",
+    "adobe",
+    "dropbox",
+    "wetransfer",
+)
+_NEWSLETTER_TEXT = (
+    re.compile(r"sie erhalten diese[nr]? (?:newsletter|e-?mail|nachricht),? weil", re.I),
+    re.compile(r"newsletter (?:abbestellen|abmelden)|vom newsletter abmelden", re.I),
+    re.compile(r"you are receiving this|to unsubscribe|unsubscribe from", re.I),
+    re.compile(r"im browser (?:ansehen|anzeigen|öffnen)|view (?:this|it) in your browser", re.I),
+    re.compile(r"\bnewsletter\b", re.I),
+)
+_BULK_PRECEDENCE = {"bulk", "list", "junk"}
+# First-person verbs of registering or cancelling, matched within one sentence.
+_REGISTRATION_VERB = re.compile(
+    r"\bmelde[nt]?\b.{0,160}?\b(?:an|ab)\b|\b(?:an|ab)zumelden\b|\bnehme[n]?\b.{0,80}\bteil\b"
+    r"|\bteilnehmen\b|\babsagen\b|\bsage[n]?\b.{0,80}\bab\b|\bzurückziehen\b"
+    r"|streichen sie .{0,60}(?:liste|teilnehmer)|\bregister\b|\bsign (?:me|us) up\b"
+    r"|\battend\b|\bcancel (?:my|our) (?:registration|participation)\b",
+    re.IGNORECASE,
+)
+# Nouns that also stand in a thank-you ("Danke für die Bestätigung der Anmeldung").
+_REGISTRATION_NOUN = re.compile(
+    r"\b(?:anmeldung|abmeldung|teilnahme|registrierung|registration)\b", re.IGNORECASE
+)
+_THANKS = re.compile(r"\bdank|\bthank", re.IGNORECASE)
+_LIST_WORDS = re.compile(r"newsletter|verteiler|mailing-?liste|mailing list", re.IGNORECASE)
+_REGISTRATION_SUBJECT = re.compile(
+    r"^\s*(?:anmeldung|abmeldung|registrierung|teilnahme|absage|registration)\b", re.I
+)
+# "Wir melden uns, sobald ..." promises a reply; it registers nobody.
+_REPLY_ME_BACK = re.compile(
+    r"\bmelde[nt]? (?:uns|mich)\b[^.?!]{0,60}?\b(?:sobald|wieder|bei|zurück|nochmal|noch)\b",
+    re.IGNORECASE,
+)
+# A sentence ends after a word, not after "9." in a date.
+_SENTENCE_END = re.compile(r"(?<=[^\W\d]{2}[.!?])\s+|\n\s*\n")
+
+
+def detect_automatic_kind(parsed: ParsedMail, text: str) -> MessageKind | None:
+    """Return ABWESENHEIT, UNZUSTELLBAR, NEWSLETTER or SPAM for such a mail, else None.
+
+    ``text`` is the full decoded body, not the isolated new text.
+    """
+    head = text[:TEXT_SEARCH_CHARS]
+    kind: MessageKind | None = None
+    if _is_bounce(parsed, head):
+        kind = MessageKind.UNZUSTELLBAR
+    elif _is_auto_reply(parsed, head):
+        kind = MessageKind.ABWESENHEIT
+    elif _is_spam(parsed, head):
+        kind = MessageKind.SPAM
+    elif _is_newsletter(parsed, head):
+        kind = MessageKind.NEWSLETTER
+    if kind is not None:
+        logger.debug("%s automatic kind %s", parsed.message_id, kind)
+    return kind
+
+
+def detect_human_kind(parsed: ParsedMail, new_text: str, has_questions: bool) -> MessageKind:
+    """Return FRAGE, ANMELDUNG (registration or cancellation) or SONSTIGES for a human mail.
+
+    A request to join or leave a newsletter or mailing list is NEWSLETTER.
+    """
+    if has_questions:
+        return MessageKind.FRAGE
+    if _is_list_request(parsed.subject, new_text):
+        return MessageKind.NEWSLETTER
+    if _is_registration(parsed.subject, new_text):
+        return MessageKind.ANMELDUNG
+    return MessageKind.SONSTIGES
+
+
+def _is_registration(subject: str, new_text: str) -> bool:
+    for sentence in _SENTENCE_END.split(_REPLY_ME_BACK.sub(" ", new_text)):
+        if _REGISTRATION_VERB.search(sentence):
+            return True
+        if _REGISTRATION_NOUN.search(sentence) and not _THANKS.search(sentence):
+            return True
+    return bool(_REGISTRATION_SUBJECT.match(subject)) and bool(new_text.strip())
+
+
+def _is_list_request(subject: str, new_text: str) -> bool:
+    """A human asking to join or leave a newsletter or mailing list."""
+    return bool(_LIST_WORDS.search(f"{subject}\n{new_text}")) and bool(
+        re.search(
+            r"\b(?:an|ab)melden\b|\bmelde[nt]?\b|\bsubscribe|\bunsubscribe|\bstreichen\b",
+            new_text,
+            re.IGNORECASE,
+        )
+    )
+
+
+def _header_values(parsed: ParsedMail, name: str) -> list[str]:
+    wanted = name.lower()
+    return [value for key, value in parsed.headers if key == wanted]
+
+
+def _is_bounce(parsed: ParsedMail, text: str) -> bool:
+    if parsed.delivery_status.strip():
+        return True
+    content_type = (parsed.header("content-type") or "").lower()
+    if "multipart/report" in content_type and "delivery-status" in content_type:
+        return True
+    if _BOUNCE_SENDER.match(parsed.from_address) or _BOUNCE_SUBJECT.match(parsed.subject):
+        return True
+    return _count(_BOUNCE_TEXT, text) >= BOUNCE_TEXT_PHRASES and _is_null_sender(parsed)
+
+
+def _is_null_sender(parsed: ParsedMail) -> bool:
+    """True for an empty Return-Path, or when the header is missing (no evidence either way)."""
+    return_path = parsed.header("return-path")
+    return return_path is None or return_path.strip() in {"<>", ""}
+
+
+def _is_auto_reply(parsed: ParsedMail, text: str) -> bool:
+    if _auto_reply_header(parsed) or _AUTO_REPLY_SUBJECT.match(parsed.subject):
+        return True
+    if _has_list_headers(parsed):
+        return False
+    # Auto-replies go out with an empty Return-Path (RFC 3834); X-Auto-Response-Suppress
+    # is no support, because Outlook sets it on human mail too.
+    needed = AUTO_REPLY_TEXT_PHRASES if _empty_return_path(parsed) else AUTO_REPLY_TEXT_PHRASES + 1
+    return _count(_AUTO_REPLY_TEXT, text) >= needed
+
+
+def _empty_return_path(parsed: ParsedMail) -> bool:
+    return (parsed.header("return-path") or "").strip() == "<>"
+
+
+def _auto_reply_header(parsed: ParsedMail) -> bool:
+    auto_submitted = (parsed.header("auto-submitted") or "no").strip().lower()
+    if auto_submitted.split(";")[0].strip() not in _NO_VALUES and not _has_list_headers(parsed):
+        return True
+    if parsed.header("x-autoreply") or parsed.header("x-autorespond"):
+        return True
+    precedence = (parsed.header("precedence") or "").strip().lower()
+    return precedence in {"auto_reply", "auto-reply"}
+
+
+def _has_list_headers(parsed: ParsedMail) -> bool:
+    return bool(parsed.header("list-id") or parsed.header("list-unsubscribe"))
+
+
+def _is_spam(parsed: ParsedMail, text: str) -> bool:
+    if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-flag")):
+        return True
+    if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-status")):
+        return True
+    return _spam_points(parsed, text) >= SPAM_THRESHOLD
+
+
+def _spam_points(parsed: ParsedMail, text: str) -> int:
+    words = f"{parsed.subject}\n{text}"
+    points = 2 * _count(_PHISHING, words)
+    points += int(bool(_URGENCY.search(words)))
+    points += min(_count(_MARKETING, words), MARKETING_MAX_POINTS)
+    points += int(len(_SHOUTING.findall(text)) >= 2)
+    points += int(bool(_OPT_OUT.search(text)) and not _has_list_headers(parsed))
+    points += int(bool(_IMPERSONAL_GREETING.search(text)))
+    points += int(not _PERSONAL_GREETING.search(text))
+    points += _brand_mismatch(parsed) + _reply_to_mismatch(parsed) + _checker_suspicion(parsed)
+    return points
+
+
+def _brand_mismatch(parsed: ParsedMail) -> int:
+    name = parsed.from_name.lower()
+    domain = _domain(parsed.from_address)
+    borrowed = [brand for brand in _BRANDS if brand in name]
+    if not borrowed or not domain:
+        return 0
+    compact = domain.replace("-", "")
+    return 2 if all(brand.replace(" ", "") not in compact for brand in borrowed) else 0
+
+
+def _reply_to_mismatch(parsed: ParsedMail) -> int:
+    reply_to = parsed.header("reply-to") or ""
+    match = re.search(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)", reply_to)
+    if match is None or not parsed.from_address:
+        return 0
+    return int(_registrable(match.group(1)) != _registrable(_domain(parsed.from_address)))
+
+
+def _checker_suspicion(parsed: ParsedMail) -> int:
+    for value in _header_values(parsed, "x-spam-status"):
+        match = _SPAM_SCORE.search(value)
+        if match is not None and float(match.group(1)) >= SPAM_SCORE_SUSPICIOUS:
+            return 1
+    return 0
+
+
+def _domain(address: str) -> str:
+    return address.rpartition("@")[2].lower()
+
+
+def _registrable(domain: str) -> str:
+    """The last two labels of a domain ("news.kommunen.nrw" -> "kommunen.nrw")."""
+    return ".".join(domain.lower().split(".")[-2:])
+
+
+def _is_newsletter(parsed: ParsedMail, text: str) -> bool:
+    if _has_list_headers(parsed):
+        return True
+    precedence = (parsed.header("precedence") or "").strip().lower()
+    if precedence in _BULK_PRECEDENCE:
+        return True
+    cues = _count(_NEWSLETTER_TEXT[:-1], text)
+    if re.search(r"\bnewsletter\b", parsed.subject, re.IGNORECASE):
+        cues += 1
+    return cues >= 2
+
+
+def _count(patterns: tuple[re.Pattern[str], ...], text: str) -> int:
+    return sum(1 for pattern in patterns if pattern.search(text))

@@ -1,0 +1,373 @@
+"""Find the individual questions in a message's new text.
+
+In: the isolated new text of a message, its subject and a sentence pipeline from
+``build_sentence_pipeline``. Out: a tuple of ``QuestionSpan`` in body order, each with its
+character span in the new text (subject questions have ``start == end == -1``).
+
+A question is a sentence ending in "?", an indirect question ("Mich würde interessieren,
+wie ..."), or an item of a list that asks. Rhetorical questions, du-form requests to a
+colleague, greetings and everything in signatures, disclaimers and quoted header blocks
+are left out. A short question that leans on the sentence before it ("Gibt es dafür ...?")
+is kept together with that sentence as one span.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import spacy
+from spacy.language import Language
+from spacy.tokenizer import Tokenizer
+from spacy.tokens import Doc, Span
+
+from ikz_inbox.types import QuestionSpan
+
+logger = logging.getLogger(__name__)
+
+BOUNDARY_COMPONENT = "ikz_sentence_boundaries"
+
+# Abbreviations the blank German tokenizer splits into "Xyz" + "." (so the sentencizer
+# would end a sentence after them); common in administrative mail.
+EXTRA_ABBREVIATIONS = (
+    "Drs.", "Az.", "Ziff.", "Rn.", "Rdnr.", "Tz.", "Art.", "Kap.", "Anl.", "Anh.", "insbes.",
+    "Gem.", "Einw.", "Kto.", "Min.", "ff.", "Buchst.", "lfd.", "Nrn.", "Abschn.", "Pkt.",
+    "Bek.", "Verw.", "Tsd.", "Stk.", "Ref.", "Dez.", "Reg.", "Bez.", "Kr.", "Nds.", "Vors.",
+)  # fmt: skip
+
+# A list marker at the start of a line: "1.", "2)", "a)", "(b)", "-", "•", "*", "–".
+_LIST_MARKER = re.compile(r"[ \t]*(?:\(?\d{1,2}[.)]|\(?[a-hA-H]\)|[-•*–·▪])[ \t]+")
+_CLOSING = re.compile(
+    r"^\s*(?:mit\s+(?:den\s+)?(?:besten|freundlichen|herzlichen|kollegialen|vielen)\s+gr|"
+    r"(?:viele|beste|liebe|herzliche|freundliche|schöne|sonnige)\s+grüße|"
+    r"(?:vielen\s+dank\s+und\s+|danke\s+und\s+)?(?:viele\s+|beste\s+|liebe\s+)?gr(?:uß|üße)\b|"
+    r"mfg\b|lg\b|(?:kind|best|warm)\s+regards|regards,?\s*$|sincerely|yours\s+(?:sincerely|faithfully)|"
+    r"--\s*$|__+\s*$|von\s+meinem\s+(?:iphone|ipad|smartphone)|gesendet\s+von|sent\s+from)",
+    re.IGNORECASE,
+)
+_HEADER_LINE = re.compile(
+    r"^\s*(?:von|gesendet|an|cc|betreff|datum|from|sent|to|subject|date)\s*:", re.IGNORECASE
+)
+_QUOTE_LINE = re.compile(r"^\s*>")
+
+_INTERROGATIVE = (
+    r"(?:wie|was|wann|wo|wer|wen|wem|wessen|welche[rsmn]?|warum|weshalb|wieso|weswegen|"
+    r"wodurch|womit|wofür|wozu|woran|worauf|woraus|wonach|worüber|wovon|woher|wohin|"
+    r"inwieweit|inwiefern|ob|bis\s+wann|ab\s+wann|seit\s+wann|bis\s+zu\s+welche[rmn]?|"
+    r"in\s+welche[rmn]?|unter\s+welche[rmn]?|aus\s+welche[rmn]?|an\s+welche[rmn]?|"
+    r"mit\s+welche[rmn]?|nach\s+welche[rmn]?|für\s+welche[rmn]?|auf\s+welche[rmn]?|"
+    r"von\s+welche[rmn]?|zu\s+welche[rmn]?|wie\s+viele?|what|how|when|where|which|who|whether)"
+)
+# "Mich würde interessieren, wie ...", "Bitte teilen Sie mit, ob ...", "Ich bitte um eine
+# Einschätzung, ob ...": a request or interest, a comma, then an interrogative clause.
+_INDIRECT = re.compile(
+    r"\b(?:interessier\w*|wissen|erfahren|auskunft|einschätzung|mitteilen|teilen\s+sie|"
+    r"erläutern|erklären|klären|klärung|sagen|beantworten|beantwortung|hinweis\w*|"
+    r"frage\s+(?:ist|wäre|lautet)|fragen\s+(?:uns|mich)|frage\s+mich|bitten|bitte|"
+    r"know|tell|advise|clarify|wonder\w*)\b[^.?!]{0,80}?,\s*(?P<wh>" + _INTERROGATIVE + r")\b",
+    re.IGNORECASE,
+)
+_INTERROGATIVE_START = re.compile(r"^" + _INTERROGATIVE + r"\b", re.IGNORECASE)
+# "wie besprochen", "wie vereinbart": an interrogative word that does not ask.
+_NOT_ASKING = re.compile(
+    r"\b(?:wie|was)\s+(?:besprochen|vereinbart|gewünscht|angekündigt|erwähnt|erbeten|"
+    r"telefonisch|folgt|gesagt|immer|gewohnt|oben|unten|bereits|schon|ausgeführt|"
+    r"beschrieben|dargestellt|mitgeteilt|discussed|agreed|requested|mentioned)\b",
+    re.IGNORECASE,
+)
+# Finite verbs that open a German yes/no question ("Gibt es ...", "Kann ein ...").
+_VERB_FIRST = re.compile(
+    r"^(?:ist|sind|gibt|gilt|gelten|kann|können|könnte|könnten|muss|müssen|müsste|darf|"
+    r"dürfen|dürfte|soll|sollen|sollte|sollten|wird|werden|würde|würden|wäre|wären|hat|"
+    r"haben|hätte|braucht|brauchen|reicht|genügt|fällt|fallen|bleibt|bleiben|entsteht|"
+    r"lässt|besteht|bestehen|erhalten|erhält|unterliegt|unterliegen|zählt|zählen|"
+    r"benötigen|benötigt|trägt|tragen|übernimmt|übernehmen|greift|greifen|kommt|kommen|"
+    r"geht|gehen|macht|machen|steht|stehen|liegt|liegen|hängt|hängen|empfiehlt|"
+    r"empfehlen|rechnet|rechnen|kennt|kennen|bekommen|bekommt|gäbe|entfällt|entfallen|"
+    r"betrifft|betreffen|umfasst|deckt|fördert|fördern|passt|funktioniert|klappt|lohnt|"
+    r"sieht|sehen|plant|planen|nutzt|nutzen|bietet|bieten|beteiligt|beteiligen|findet|"
+    r"finden|läuft|laufen|ändert|ändern|wissen|weiß|is|are|can|"
+    r"could|does|do|will|would|should|must|may)\b",
+    re.IGNORECASE,
+)
+# Second person singular (a request to a colleague, not to us).
+_DU_FORM = re.compile(
+    r"\b(?:du|dir|dich|kannst|könntest|hast|bist|würdest|schickst|gibst|leitest|magst|"
+    r"schaust|sendest|weißt)\b",
+    re.IGNORECASE,
+)
+_RHETORICAL = re.compile(
+    r"(?:wer\s+kennt\s+das\s+nicht|(?:^|\W)sie\s+haben\s+(?:noch\s+)?fragen|"
+    r"haben\s+sie\s+(?:noch\s+)?(?:fragen|anregungen|themenwünsche)|noch\s+fragen\s*\?|"
+    r"neugierig\s+auf|was\s+will\s+man\s+mehr|wie\s+geht\s+es\s+(?:ihnen|dir)|"
+    r"möchten\s+sie\s+(?:vorab\s+)?fragen|"
+    r"kennen\s+sie\s+das|wer\s+hätte\s+das\s+gedacht|"
+    r"warum\s+(?:auch\s+)?nicht\s*\?|oder\s+etwa\s+nicht|nicht\s+wahr\s*\?)",
+    re.IGNORECASE,
+)
+# The sentence after a rhetorical or inviting question answers or uses it.
+_RHETORICAL_FOLLOW = re.compile(
+    r"^(?:dann\b|diese\s+frage\b|genau\s+(?:diese|das)\b|die\s+antwort\b|"
+    r"das\s+fragen\s+(?:wir|sich)\b|antwort\s*:)",
+    re.IGNORECASE,
+)
+# Words that make a short question lean on the sentence before it.
+_ANAPHORIC = re.compile(
+    r"\b(?i:dafür|hierfür|dazu|hierzu|davon|darauf|darüber|damit|dabei|hierbei|hiervon|"
+    r"so\s+(?:ein|eine|einen|einem|einer|etwas)|solche[rsmn]?)\b|"
+    r"\b(?:[Dd]as|[Dd]ies|[Dd]ieses)(?=\s+[a-zäöüß]|\s*[?,])"
+)
+_ANAPHORA_MAX_WORDS = 9  # "Gilt das auch für Kreise und Gemeinden?" and similar
+_MIN_QUESTION_WORDS = 3  # "Und dann?" alone is not a question a moderator can read out
+_LEAD_IN_MAX_WORDS = 4  # "Zweitens:", "Frage 2:", "Und ganz praktisch:"
+# "Zweitens:", "Frage 2:", "Und ganz praktisch:", "kurze Frage vorab ...:" before a question.
+_LEAD_IN = re.compile(r"^.{0,160}?:\s+(?=[A-ZÄÖÜ])", re.DOTALL)
+_ORGANISATION = re.compile(
+    r"(?:zugangs\w*|einwahl\w*|\blink\b|aufzeichn\w*|aufgezeichnet|mitschnitt\w*|"
+    r"\bfolien\b|präsentation\w*|teilnahmebescheinigung\w*|\bbescheinigung\w*|"
+    r"teilnahme\b|teilnehmen|telefonisch|videokonferenz\w*|\bwebex\b|\bzoom\b|"
+    r"\bteams\b|\bbrowser\b|anschauen|nachschauen|nachträglich\s+ansehen|\bverschoben\b|"
+    r"verschieb\w*|\bverlegt\b|\bausfall\w*|\brecording\b|\brecorded\b|\bslides\b|"
+    r"\bcertificate\b|access\s+link)",
+    re.IGNORECASE,
+)
+_SUBJECT_PREFIX = re.compile(
+    r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
+_WORD = re.compile(r"\w+")
+# "... am 30.09.2024. Können wir ...": the tokenizer keeps the full stop on the date or year.
+_YEAR_END = re.compile(r"^(?:\d{1,2}\.\d{1,2}\.)?(?:19|20)\d\d\.$")
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0]*\n")
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    """One sentence of the new text with the facts the question rules need."""
+
+    start: int
+    end: int
+    text: str
+    block: int  # paragraph or list item index
+    list_item: bool
+
+
+@Language.component(BOUNDARY_COMPONENT)
+def _set_boundaries(doc: Doc) -> Doc:
+    """Fix sentence starts before the sentencizer fills in the rest."""
+    text = doc.text
+    for token in doc[1:]:
+        previous = doc[token.i - 1]
+        gap = text[previous.idx + len(previous.text) : token.idx]
+        if token.is_space:
+            continue
+        line_start = text.rfind("\n", 0, token.idx) + 1
+        if ("\n" in gap or previous.is_space) and not text[line_start : token.idx].strip():
+            if _is_block_start(text, line_start):
+                token.is_sent_start = True
+                continue
+        if previous.text in {".", ":"} and (token.text[:1].islower() or token.text[:1].isdigit()):
+            token.is_sent_start = False
+        elif _YEAR_END.match(previous.text) and token.text[:1].isupper():
+            token.is_sent_start = True
+    return doc
+
+
+def _is_block_start(text: str, line_start: int) -> bool:
+    """True where a line begins a paragraph, a list item or follows a short/ended line."""
+    if _LIST_MARKER.match(text, line_start):
+        return True
+    before = text[: max(line_start - 1, 0)].rstrip(" \t\u00a0")
+    if before.endswith("\n") or not before:
+        return True
+    previous_line = before[before.rfind("\n") + 1 :].strip()
+    return previous_line.endswith((".", "?", "!", ":", ";")) or len(previous_line) < 40
+
+
+def build_sentence_pipeline() -> Language:
+    """Return a blank German spaCy pipeline with our abbreviation and boundary rules."""
+    nlp = spacy.blank("de")
+    tokenizer = nlp.tokenizer
+    if isinstance(tokenizer, Tokenizer):
+        for abbreviation in EXTRA_ABBREVIATIONS:
+            tokenizer.add_special_case(abbreviation, [{"ORTH": abbreviation}])
+    nlp.add_pipe(BOUNDARY_COMPONENT)
+    nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def extract_questions(new_text: str, subject: str, nlp: Language) -> tuple[QuestionSpan, ...]:
+    """Return every question in ``new_text``; the subject's question if the body has none."""
+    sentences = list(_sentences(new_text, nlp))
+    spans = _question_spans(sentences, new_text)
+    if not spans:
+        subject_question = _subject_question(subject)
+        if subject_question:
+            spans = [(-1, -1, subject_question)]
+    return tuple(
+        QuestionSpan(
+            position=index,
+            text=text,
+            start=start,
+            end=end,
+            topic_hint="organisation" if _ORGANISATION.search(text) else None,
+        )
+        for index, (start, end, text) in enumerate(spans)
+    )
+
+
+def _sentences(new_text: str, nlp: Language) -> Iterator[_Sentence]:
+    """Yield the sentences outside signatures, header blocks and quotes."""
+    excluded = _excluded_lines(new_text)
+    doc = nlp(new_text)
+    block = 0
+    last_end = 0
+    for sent in doc.sents:
+        start, end = _trim(new_text, sent)
+        if start >= end:
+            continue
+        if _starts_block(new_text, last_end, start):
+            block += 1
+        last_end = end
+        line_index = new_text.count("\n", 0, start)
+        if line_index in excluded:
+            continue
+        marker = _LIST_MARKER.match(new_text, start)
+        list_item = bool(marker) and _at_line_start(new_text, start)
+        if marker and list_item:
+            start = marker.end()
+        yield _Sentence(start, end, new_text[start:end], block, list_item)
+
+
+def _trim(text: str, sent: Span) -> tuple[int, int]:
+    """Return the sentence's character span without surrounding whitespace."""
+    start, end = sent.start_char, sent.end_char
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _starts_block(text: str, previous_end: int, start: int) -> bool:
+    """True after a blank line and at a list item: the unit anaphora may not cross."""
+    return bool(
+        _BLANK_LINE.search(text[previous_end:start]) or _LIST_MARKER.match(_line_of(text, start))
+    )
+
+
+def _line_of(text: str, index: int) -> str:
+    line_start = text.rfind("\n", 0, index) + 1
+    line_end = text.find("\n", index)
+    return text[line_start : line_end if line_end >= 0 else len(text)]
+
+
+def _at_line_start(text: str, index: int) -> bool:
+    return not text[text.rfind("\n", 0, index) + 1 : index].strip()
+
+
+def _excluded_lines(text: str) -> set[int]:
+    """Line numbers of signatures, disclaimers, quoted lines and mail header blocks.
+
+    Lines after a closing formula ("Mit freundlichen Grüßen", "-- ") are skipped until a
+    forwarded mail's header block ("Von: ...") starts; header lines and ">" quotes too.
+    """
+    excluded: set[int] = set()
+    in_signature = False
+    for number, line in enumerate(text.split("\n")):
+        if _HEADER_LINE.match(line):
+            in_signature = False
+            excluded.add(number)
+        elif _QUOTE_LINE.match(line):
+            excluded.add(number)
+        elif in_signature or _CLOSING.match(line):
+            in_signature = True
+            excluded.add(number)
+    return excluded
+
+
+def _question_spans(sentences: list[_Sentence], text: str) -> list[tuple[int, int, str]]:
+    """Apply the question rules sentence by sentence; merge anaphoric follow-ups."""
+    spans: list[tuple[int, int, str]] = []
+    previous: _Sentence | None = None
+    previous_was_question = False
+    for index, sentence in enumerate(sentences):
+        following = sentences[index + 1] if index + 1 < len(sentences) else None
+        if not _is_question(sentence, following):
+            previous, previous_was_question = sentence, False
+            continue
+        start = _strip_lead_in(text, sentence.start, sentence.end)
+        if previous is not None and _leans_on_previous(sentence, previous):
+            if previous_was_question and spans:
+                start = spans.pop()[0]
+            else:
+                start = previous.start
+        spans.append((start, sentence.end, " ".join(text[start : sentence.end].split())))
+        previous, previous_was_question = sentence, True
+    return spans
+
+
+def _is_question(sentence: _Sentence, following: _Sentence | None) -> bool:
+    text = sentence.text.strip()
+    if len(_WORD.findall(text)) < _MIN_QUESTION_WORDS:
+        return False
+    if _DU_FORM.search(text) or _RHETORICAL.search(text):
+        return False
+    if text.rstrip("\"'“”»« )").endswith("?"):
+        if following is not None and following.block == sentence.block:
+            if _RHETORICAL_FOLLOW.match(following.text):
+                return False
+        return True
+    if text.endswith(":"):
+        return False
+    indirect = _INDIRECT.search(text)
+    if indirect and not _NOT_ASKING.match(text, indirect.start("wh")):
+        return True
+    return sentence.list_item and _opens_question(_LEAD_IN.sub("", text))
+
+
+def _leans_on_previous(sentence: _Sentence, previous: _Sentence) -> bool:
+    """A short question with "das/dafür/so ein" right after a sentence of its paragraph."""
+    if previous.block != sentence.block or sentence.list_item:
+        return False
+    words = _WORD.findall(sentence.text)
+    if len(words) > _ANAPHORA_MAX_WORDS:
+        return False
+    return bool(_ANAPHORIC.search(sentence.text))
+
+
+def _strip_lead_in(text: str, start: int, end: int) -> int:
+    """Move ``start`` past a lead-in such as "Zweitens:" when a full question follows."""
+    sentence = text[start:end]
+    match = _LEAD_IN.match(sentence)
+    if match is None:
+        return start
+    lead_in, rest = sentence[: match.end()], sentence[match.end() :]
+    if len(_WORD.findall(rest)) < _MIN_QUESTION_WORDS:
+        return start
+    short_lead_in = len(_WORD.findall(lead_in)) <= _LEAD_IN_MAX_WORDS
+    if _opens_question(rest) or (short_lead_in and not _INTERROGATIVE_START.match(lead_in)):
+        return start + match.end()
+    return start
+
+
+def _opens_question(text: str) -> bool:
+    """True where ``text`` starts like a question: "Wie ...", "Gibt es ...", "Ob ..."."""
+    if _NOT_ASKING.match(text):
+        return False
+    return bool(_INTERROGATIVE_START.match(text) or _VERB_FIRST.match(text))
+
+
+def _subject_question(subject: str) -> str | None:
+    """The subject without "Re:/AW:" and "Frage ...:" lead-ins, if it asks something."""
+    text = _SUBJECT_PREFIX.sub("", subject).strip()
+    match = _LEAD_IN.match(text)
+    if match is not None:
+        text = text[match.end() :]
+    text = " ".join(text.split())
+    if len(_WORD.findall(text)) < _MIN_QUESTION_WORDS:
+        return None
+    if _DU_FORM.search(text) or _RHETORICAL.search(text):
+        return None
+    return text if text.endswith("?") or _opens_question(text) else None

@@ -1,0 +1,708 @@
+"""Parse stage: raw RFC 5322 bytes in, one decoded :class:`ParsedMail` out.
+
+``parse_message(raw)`` takes the bytes of one message exactly as received and returns its
+decoded headers, the readable body text, attachments (with text from .txt/.pdf/.docx),
+forwarded messages (``message/rfc822`` parts, recursively) and the text of an RFC 3464
+delivery-status part. Problems are recorded in ``ParsedMail.defects``; ``ParseError`` is
+raised only when nothing usable can be decoded, and no other exception escapes.
+
+Library choice (measured with ``bench/bench_parse.py``):
+
+* The MIME tree is parsed with the standard library's compat32 parser and walked here.
+  ``mailparser.parse_from_bytes`` costs about 8x and ``email.policy.default`` about 4x the
+  time of a compat32 parse, so neither can meet the stage's "within 2x of stdlib" budget,
+  and both decide charsets in ways we must override anyway (lying ``iso-8859-1``/
+  ``us-ascii`` declarations, unknown charsets).
+* Subject and every other header are decoded with ``email.header.decode_header`` after
+  unfolding, because mail-parser drops the space between folded RFC 2047 words; each
+  encoded word's bytes then go through the same tolerant charset decoder as the bodies.
+* mail-parser is used where it is better than the stdlib: its structural address
+  recovery (``mailparser.utils.get_addresses``) resolves From values the stdlib misreads,
+  such as the display-name trap ``alice@example.com <bob@example.com>`` (Python 3.11's
+  ``getaddresses`` returns two mailboxes there). The cheap stdlib result is kept when it
+  is unambiguous.
+
+Bounces: for ``multipart/report`` the text of the ``message/delivery-status`` part goes
+to ``delivery_status``; the returned original (``message/rfc822`` or
+``text/rfc822-headers``) is neither merged into ``body_text`` nor put in ``embedded`` (it
+is not the sender's text, so no question may ever be extracted from it); a defect notes
+that it was left out. Forwarded messages attached elsewhere go to ``embedded`` (up to
+``MAX_EMBED_DEPTH`` levels) and are not repeated in ``attachments``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import email
+import email.header
+import email.message
+import email.utils
+import html
+import io
+import logging
+import re
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ikz_inbox.errors import ParseError
+from ikz_inbox.types import Attachment, ParsedMail
+
+logger = logging.getLogger(__name__)
+
+# Attachments larger than this are listed but not read: no real question PDF is that big.
+MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+# Text kept per attachment; far more than any question needs, small enough for the store.
+MAX_TEXT_CHARS = 100_000
+# pypdf can be slow on hostile PDFs: read at most this many pages ...
+MAX_PDF_PAGES = 50
+# ... and stop reading further pages after this many seconds.
+MAX_PDF_SECONDS = 5.0
+# Forwarded-in-forwarded-in-forwarded is the deepest anyone does on purpose.
+MAX_EMBED_DEPTH = 3
+# Deeper MIME nesting is only ever an attack on the parser.
+MAX_MIME_DEPTH = 30
+# A text/plain alternative shorter than this may be a "this is an HTML message" stub.
+STUB_MAX_CHARS = 400
+
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
+# "Name <a@b.de>", "<a@b.de>" or "a@b.de" with a plain name (no quotes, comments, specials):
+# the stdlib address parser would give the same answer, only slower.
+_SIMPLE_MAILBOX = re.compile(
+    r"(?:([^\"<>()@,;:\\\[\]]*?)\s*<([^<>\s\"(),;:@]+@[^<>\s\"(),;:@]+)>"
+    r"|([^<>\s\"(),;:@]+@[^<>\s\"(),;:@]+))\s*\Z"
+)
+_TAG = re.compile(r"<[^>]*>")
+_INVISIBLE = re.compile(r"<(head|style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_LINE_END = re.compile(r"\r\n?")
+_FFFD_RUN = re.compile("\ufffd{2,}")
+_STUB = re.compile(
+    r"this is an? (html|multi-?part)"
+    r"|(e-?mail|mail)[- ]?(programm|client|reader|software).{0,60}"
+    r"(kann keine|nicht|unterst|does ?n.?t|cannot|can.?t|not support)"
+    r"|to view this (message|e-?mail)"
+    r"|(diese|die) (nachricht|e-?mail|mail) (ist|wurde) .{0,30}html"
+    r"|(use|enable|switch to) (an )?html|html[- ]?(version|ansicht|darstellung)"
+    r"|ihr e-?mail-?programm",
+    re.IGNORECASE,
+)
+# Names under which mail declares windows-1252 while meaning it (the WHATWG mapping).
+_LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "iso_8859-1"})
+_ASCII_NAMES = frozenset({"us-ascii", "ascii", "ansi_x3.4-1968", "646", "us"})
+_UTF8_NAMES = frozenset({"utf-8", "utf8"})
+# Charsets whose bytes are a subset of a more complete codec that decodes the same text.
+_SUPERSETS = {"gb2312": "gb18030", "gbk": "gb18030", "ks_c_5601-1987": "cp949", "euc-kr": "cp949"}
+# Text codecs that turn escape sequences into characters: never a real mail charset.
+_REFUSED_CODECS = frozenset({"unicode_escape", "raw_unicode_escape", "idna", "punycode"})
+
+
+@dataclass
+class _Collected:
+    """Everything the MIME walk finds in one message (one per message, never shared)."""
+
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    embedded: list[ParsedMail] = field(default_factory=list)
+    delivery: list[str] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+def parse_message(raw: bytes) -> ParsedMail:
+    """Decode one raw message into a ParsedMail.
+
+    In: the message bytes as received (CRLF or LF line ends). Out: a ParsedMail with
+    decoded headers, body text, attachments, embedded messages and defects. Raises
+    ParseError when the input holds nothing decodable; never raises anything else.
+    """
+    try:
+        data = bytes(raw)
+    except Exception as exc:
+        raise ParseError(f"input is not bytes: {type(raw).__name__}") from exc
+    if not data.strip():
+        raise ParseError("empty message")
+    try:
+        message = email.message_from_bytes(data)
+        parsed = _build_mail(message, depth=0)
+    except ParseError:
+        raise
+    except Exception as exc:
+        raise ParseError(f"unexpected {type(exc).__name__} while parsing: {exc}") from exc
+    if not parsed.headers and not parsed.attachments and not _has_words(parsed.body_text):
+        raise ParseError("no headers and no decodable text")
+    if parsed.defects:
+        logger.debug("%s parsed with defects: %s", parsed.message_id, parsed.defects)
+    return parsed
+
+
+def _has_words(text: str) -> bool:
+    """Tell whether decoded text holds any letter or digit at all."""
+    return any(char.isalnum() for char in text)
+
+
+def _build_mail(message: email.message.Message, depth: int) -> ParsedMail:
+    """Turn one parsed message (top level or embedded) into a ParsedMail."""
+    defects: list[str] = []
+    fields = _fields(message, defects)
+    headers = tuple((name.lower(), _decode_words(value)) for name, value in fields)
+    found = _Collected()
+    _walk(message, found, depth=depth, mime_depth=0)
+    body_text, body_html = _choose_body(found)
+    from_name, from_address = _parse_from(_raw_header(fields, "from"), defects)
+    return ParsedMail(
+        message_id=_message_id(_first(headers, "message-id")),
+        subject=_first(headers, "subject") or "",
+        from_name=from_name,
+        from_address=from_address,
+        to=_parse_to(_raw_header(fields, "to")),
+        date=_parse_date(_first(headers, "date"), defects),
+        headers=headers,
+        body_text=body_text,
+        body_html=body_html,
+        attachments=tuple(found.attachments),
+        embedded=tuple(found.embedded),
+        delivery_status="\n\n".join(found.delivery),
+        defects=tuple(dict.fromkeys(defects + found.defects)),
+    )
+
+
+# --- headers -------------------------------------------------------------------------
+
+
+def _fields(message: email.message.Message, defects: list[str]) -> list[tuple[str, str]]:
+    """Return the header fields as (stripped name, unfolded value, 8-bit bytes decoded).
+
+    RFC 2047 encoded words are still encoded here: addresses are split before their
+    display names are decoded, so that an encoded comma (``=2C``) cannot split a mailbox.
+    """
+    return [(name.strip(), _raw_value(name, value, defects)) for name, value in message.raw_items()]
+
+
+def _raw_value(name: str, value: object, defects: list[str]) -> str:
+    """Unfold one header value and decode raw 8-bit bytes; encoded words stay as they are."""
+    text = str(value)
+    if not text.isascii():
+        text = _unescape_8bit(text, defects, "header " + name.lower())
+    if "\n" in text:
+        text = _FOLD.sub("", text)
+    return text.strip()
+
+
+def _raw_header(fields: list[tuple[str, str]], name: str) -> str | None:
+    """Return the first raw (not RFC 2047-decoded) value of header ``name``, or None."""
+    return next((value for key, value in fields if key.lower() == name), None)
+
+
+def _unescape_8bit(text: str, defects: list[str], where: str) -> str:
+    """Turn raw 8-bit bytes (kept as surrogates by the parser) back into characters."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        defects.append(f"{where}: raw 8-bit bytes")
+        return _decode_bytes(text.encode("utf-8", "surrogateescape"), None)[0]
+    return text
+
+
+def _decode_words(value: str) -> str:
+    """Decode the RFC 2047 encoded words of one unfolded header value."""
+    if "=?" not in value:
+        return value
+    try:
+        chunks = email.header.decode_header(value)
+    except Exception:
+        return _ENCODED_WORD.sub(_decode_one_word, value)
+    parts = []
+    for chunk, charset in chunks:
+        if isinstance(chunk, str):
+            parts.append(chunk)
+        else:
+            parts.append(_decode_bytes(chunk, charset)[0])
+    text = "".join(parts)
+    return _ENCODED_WORD.sub(_decode_one_word, text) if "=?" in text else text
+
+
+def _decode_one_word(match: re.Match[str]) -> str:
+    """Decode one encoded word the stdlib left alone (broken padding, odd charset)."""
+    charset, encoding, payload = match.groups()
+    try:
+        if encoding in "bB":
+            data = binascii.a2b_base64(payload + "=" * (-len(payload) % 4))
+        else:
+            data = binascii.a2b_qp(payload.encode("ascii", "replace"), header=True)
+    except (binascii.Error, ValueError):
+        return match.group(0)
+    return _decode_bytes(data, charset)[0]
+
+
+def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
+    """Return the first value of header ``name`` or None."""
+    return next((value for key, value in headers if key == name), None)
+
+
+def _message_id(value: str | None) -> str | None:
+    """Return the Message-ID without whitespace, angle brackets kept; None when empty."""
+    if value is None:
+        return None
+    compact = "".join(value.split())
+    return compact or None
+
+
+def _parse_date(value: str | None, defects: list[str]) -> datetime | None:
+    """Parse the Date header; a date without zone is taken as UTC (with a defect)."""
+    if value is None:
+        defects.append("no Date header")
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except Exception:
+        defects.append(f"unparseable Date: {value[:80]!r}")
+        return None
+    if parsed.tzinfo is None:
+        defects.append("Date without time zone, assumed UTC")
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def _parse_from(value: str | None, defects: list[str]) -> tuple[str, str]:
+    """Return (display name, lower-cased address) of the From header."""
+    if value is None:
+        defects.append("no From header")
+        return "", ""
+    name, address = _stdlib_mailbox(value)
+    name = _decode_words(name)
+    if not address:
+        name, address = _recovered_mailbox(value, defects)
+    if not address:
+        defects.append(f"unparseable From: {value[:80]!r}")
+    return name.strip(), address.lower()
+
+
+def _stdlib_mailbox(value: str) -> tuple[str, str]:
+    """Return the stdlib's reading of a From value when it is unambiguous, else ("", "")."""
+    if value.count("@") != 1:
+        return "", ""
+    simple = _SIMPLE_MAILBOX.match(value)
+    if simple:
+        return (simple.group(1) or "").strip(), simple.group(2) or simple.group(3)
+    pairs = [pair for pair in email.utils.getaddresses([value]) if pair[1]]
+    if len(pairs) != 1 or "@" not in pairs[0][1]:
+        return "", ""
+    return pairs[0]
+
+
+def _recovered_mailbox(value: str, defects: list[str]) -> tuple[str, str]:
+    """Use mail-parser's structural recovery (display-name traps, odd lists)."""
+    from mailparser.utils import get_addresses
+
+    diagnostics: list[dict[str, object]] = []
+    pairs = [pair for pair in get_addresses(value, defects=diagnostics) if "@" in pair[1]]
+    defects.extend(f"From: {item.get('reason')}" for item in diagnostics)
+    if not pairs:
+        return "", ""
+    name, address = pairs[0]
+    return _decode_words(str(name)), str(address)
+
+
+def _parse_to(value: str | None) -> tuple[str, ...]:
+    """Return the lower-cased addresses of the To header."""
+    if not value:
+        return ()
+    if not any(char in value for char in '"(\\'):
+        items = [_SIMPLE_MAILBOX.match(item.strip()) for item in value.split(",")]
+        if all(items):
+            return tuple((m.group(2) or m.group(3)).lower() for m in items if m)
+    pairs = email.utils.getaddresses([value])
+    return tuple(address.lower() for _, address in pairs if "@" in address)
+
+
+# --- charsets ------------------------------------------------------------------------
+
+
+def _decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
+    """Decode text bytes whatever the declared charset; return (text, defect or None).
+
+    Valid UTF-8 wins over a declared us-ascii/iso-8859-1; iso-8859-1 is read as cp1252;
+    an unknown or wrong charset falls back to UTF-8, then cp1252, and yields a defect.
+    """
+    name = _normalise_charset(declared)
+    if name is None or name in _ASCII_NAMES or name in _LATIN1_NAMES or name in _UTF8_NAMES:
+        if data.isascii():
+            return data.decode("ascii"), None
+        return _decode_guessing(data, name)
+    codec = _lookup_codec(name)
+    if codec is None:
+        text, _ = _decode_guessing(data, None)
+        return text, f"unknown charset {name!r}"
+    try:
+        return data.decode(codec), None
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("utf-8"), f"declared {name!r} but bytes are UTF-8"
+    except UnicodeDecodeError:
+        return data.decode(codec, "replace"), f"invalid bytes for charset {name!r}"
+
+
+def _normalise_charset(declared: str | None) -> str | None:
+    """Lower-case a charset label and drop quotes and an RFC 2231 language suffix."""
+    if not declared:
+        return None
+    name = declared.strip().strip("\"'").lower().split("*", 1)[0]
+    return name or None
+
+
+def _lookup_codec(name: str) -> str | None:
+    """Return a Python codec name for a mail charset, or None when unusable."""
+    name = _SUPERSETS.get(name, name)
+    try:
+        info = codecs.lookup(name)
+    except (LookupError, ValueError):
+        return None
+    if info.name in _REFUSED_CODECS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
+
+
+def _decode_guessing(data: bytes, name: str | None) -> tuple[str, str | None]:
+    """Decode non-ASCII bytes labelled utf-8/ascii/latin-1/nothing: UTF-8 first, then cp1252."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        lying = name is not None and name not in _UTF8_NAMES
+        return text, f"declared {name!r} but bytes are UTF-8" if lying else None
+    if name in _UTF8_NAMES:
+        return _decode_utf8_mixed(data), "invalid UTF-8 bytes read as cp1252"
+    text = _decode_cp1252(data)
+    if name in _LATIN1_NAMES:
+        return text, None
+    return text, f"8-bit bytes declared {name or 'nothing'!r}, read as cp1252"
+
+
+def _decode_cp1252(data: bytes) -> str:
+    """Decode as windows-1252, with latin-1 for the five bytes cp1252 leaves undefined."""
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        return "".join(_decode_cp1252_byte(byte) for byte in data)
+
+
+def _decode_cp1252_byte(byte: int) -> str:
+    """Decode one byte as cp1252, falling back to latin-1."""
+    try:
+        return bytes([byte]).decode("cp1252")
+    except UnicodeDecodeError:
+        return chr(byte)
+
+
+def _decode_utf8_mixed(data: bytes) -> str:
+    """Decode mostly-UTF-8 bytes, reading each invalid stretch as cp1252."""
+    pieces: list[str] = []
+    rest = data
+    while rest:
+        try:
+            pieces.append(rest.decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            pieces.append(rest[: exc.start].decode("utf-8"))
+            pieces.append(_decode_cp1252(rest[exc.start : exc.end]))
+            rest = rest[exc.end :]
+    return "".join(pieces)
+
+
+# --- MIME walk -----------------------------------------------------------------------
+
+
+def _walk(part: email.message.Message, found: _Collected, depth: int, mime_depth: int) -> None:
+    """Visit one MIME part and file what it holds into ``found``."""
+    found.defects.extend(type(defect).__name__ for defect in part.defects)
+    if mime_depth > MAX_MIME_DEPTH:
+        found.defects.append("MIME nesting too deep, rest ignored")
+        return
+    ctype = part.get_content_type()
+    if ctype == "message/rfc822":
+        _add_embedded(part, found, depth)
+    elif ctype == "message/delivery-status":
+        found.delivery.append(_delivery_status_text(part, found.defects))
+    elif part.is_multipart():
+        _walk_multipart(part, found, depth, mime_depth)
+    elif part.get_content_maintype() == "multipart":
+        found.defects.append("multipart without parts, read as text")
+        found.plain.append(_part_text(part, found.defects))
+    elif _is_inline_text(part, ctype):
+        text = _part_text(part, found.defects)
+        if ctype == "text/html":
+            found.html.append(text)
+        else:
+            found.plain.append(_unflow(part, text))
+    else:
+        found.attachments.append(_make_attachment(part, ctype, found.defects))
+
+
+def _walk_multipart(
+    part: email.message.Message, found: _Collected, depth: int, mime_depth: int
+) -> None:
+    """Visit the children of a multipart: alternatives, reports and plain containers."""
+    payload = part.get_payload()
+    children = [child for child in payload if isinstance(child, email.message.Message)]
+    subtype = part.get_content_subtype()
+    if subtype == "alternative":
+        _walk_alternative(children, found, depth, mime_depth)
+        return
+    for index, child in enumerate(children):
+        if subtype == "report" and index > 0 and _is_returned_original(child):
+            found.defects.append("bounce: returned original message left out")
+            continue
+        _walk(child, found, depth, mime_depth + 1)
+
+
+def _delivery_status_text(part: email.message.Message, defects: list[str]) -> str:
+    """Return the field blocks of a message/delivery-status part as text."""
+    payload = part.get_payload()
+    if not isinstance(payload, list):
+        return _part_text(part, defects).strip()
+    blocks = []
+    for block in payload:
+        if isinstance(block, email.message.Message):
+            fields = _fields(block, defects)
+            blocks.append("\n".join(f"{name}: {value}" for name, value in fields))
+    return "\n\n".join(blocks).strip()
+
+
+def _is_returned_original(part: email.message.Message) -> bool:
+    """Tell whether a report's part is the returned original message."""
+    return part.get_content_type() in {"message/rfc822", "text/rfc822-headers"}
+
+
+def _walk_alternative(
+    children: list[email.message.Message], found: _Collected, depth: int, mime_depth: int
+) -> None:
+    """Keep one real plain-text alternative (if any) and the HTML alternative."""
+    options = []
+    for child in children:
+        option = _Collected()
+        _walk(child, option, depth, mime_depth + 1)
+        options.append(option)
+        found.attachments.extend(option.attachments)
+        found.embedded.extend(option.embedded)
+        found.delivery.extend(option.delivery)
+        found.defects.extend(option.defects)
+    html_parts = next((o.html for o in reversed(options) if o.html), [])
+    plain_parts = next((o.plain for o in options if _is_real_plain(o.plain, html_parts)), [])
+    if not plain_parts and not html_parts:
+        plain_parts = next((o.plain for o in options if o.plain), [])
+    found.plain.extend(plain_parts)
+    found.html.extend(html_parts)
+
+
+def _is_real_plain(plain: list[str], html_parts: list[str]) -> bool:
+    """Tell whether a text/plain alternative holds the message rather than a stub."""
+    text = "\n".join(plain).strip()
+    if not text:
+        return False
+    if len(text) >= STUB_MAX_CHARS or not html_parts:
+        return True
+    if _STUB.search(text):
+        return False
+    return _rough_text_length("\n".join(html_parts)) < 10 * max(len(text), 8)
+
+
+def _rough_text_length(markup: str) -> int:
+    """Estimate the visible text length of HTML cheaply (only to spot stub alternatives)."""
+    visible = _TAG.sub(" ", _INVISIBLE.sub(" ", markup))
+    return len("".join(html.unescape(visible).split()))
+
+
+def _is_inline_text(part: email.message.Message, ctype: str) -> bool:
+    """Tell whether a part is body text rather than an attachment."""
+    if ctype not in {"text/plain", "text/html"}:
+        return False
+    disposition = part.get("content-disposition")
+    if disposition is None and "name" not in str(part.get("content-type", "")).lower():
+        return True
+    if part.get_filename():
+        return False
+    return not str(disposition or "").strip().lower().startswith("attachment")
+
+
+def _part_text(part: email.message.Message, defects: list[str]) -> str:
+    """Return a leaf part's payload decoded to str with "\\n" line ends."""
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, str):
+        data = payload.encode("utf-8", "surrogateescape")
+    elif isinstance(payload, bytes):
+        data = payload
+    else:
+        data = b""
+    text, defect = _decode_bytes(data, part.get_content_charset())
+    if defect:
+        defects.append(f"{part.get_content_type()}: {defect}")
+    if _FFFD_RUN.search(text):
+        defects.append(f"{part.get_content_type()}: undecodable byte runs")
+    return _LINE_END.sub("\n", text).replace("\x00", "")
+
+
+def _unflow(part: email.message.Message, text: str) -> str:
+    """Join the soft line breaks of format=flowed text (RFC 3676), respecting DelSp."""
+    if str(part.get_param("format", "")).lower() != "flowed":
+        return text
+    delsp = str(part.get_param("delsp", "")).lower() == "yes"
+    lines: list[str] = []
+    pending: str | None = None
+    pending_depth = 0
+    for raw_line in text.split("\n"):
+        stripped = raw_line.lstrip(">")
+        depth = len(raw_line) - len(stripped)
+        line = stripped[1:] if stripped.startswith(" ") else stripped
+        if pending is not None and depth != pending_depth:
+            lines.append(_quote(pending, pending_depth))
+            pending = None
+        content = line if pending is None else pending + line
+        if line.endswith(" ") and line != "-- ":
+            pending, pending_depth = (content[:-1] if delsp else content), depth
+            continue
+        lines.append(_quote(content, depth))
+        pending = None
+    if pending is not None:
+        lines.append(_quote(pending, pending_depth))
+    return "\n".join(lines)
+
+
+def _quote(line: str, depth: int) -> str:
+    """Put the quote markers of a flowed line back in front of it."""
+    return ">" * depth + " " + line if depth else line
+
+
+def _add_embedded(part: email.message.Message, found: _Collected, depth: int) -> None:
+    """Parse a message/rfc822 part into ``found.embedded`` (bounded depth)."""
+    if depth >= MAX_EMBED_DEPTH:
+        found.defects.append("embedded message nested too deep, left out")
+        return
+    payload = part.get_payload()
+    if isinstance(payload, list) and payload and isinstance(payload[0], email.message.Message):
+        inner = payload[0]
+    else:
+        data = part.get_payload(decode=True)
+        if not isinstance(data, bytes) or not data.strip():
+            found.defects.append("empty message/rfc822 part")
+            return
+        inner = email.message_from_bytes(data)
+    found.embedded.append(_build_mail(inner, depth + 1))
+
+
+def _choose_body(found: _Collected) -> tuple[str, str]:
+    """Return (body_text, body_html): real plain text if any, else the HTML as text."""
+    body_html = "\n".join(found.html)
+    plain = "\n".join(found.plain)
+    if plain.strip() or not body_html.strip():
+        return plain, body_html
+    return _html_to_text(body_html), body_html
+
+
+def _html_to_text(markup: str) -> str:
+    """Render HTML as text, keeping paragraphs and list items, entities decoded."""
+    if not markup.strip():
+        return ""
+    from inscriptis import get_text
+    from inscriptis.css_profiles import CSS_PROFILES
+    from inscriptis.model.config import ParserConfig
+
+    try:
+        # The strict profile adds no indentation to <div>/<p> (Outlook wraps everything).
+        text = str(get_text(markup, ParserConfig(css=CSS_PROFILES["strict"])))
+    except Exception as exc:
+        logger.debug("inscriptis failed (%s), stripping tags instead", exc)
+        text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
+    text = text.replace("\xa0", " ").replace("\u200b", "")
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.split("\n")))
+
+
+# --- attachments ---------------------------------------------------------------------
+
+
+def _make_attachment(part: email.message.Message, ctype: str, defects: list[str]) -> Attachment:
+    """Describe one attachment and extract its text where we can."""
+    filename = _decode_words(str(part.get_filename() or ""))
+    payload = part.get_payload(decode=True)
+    data = payload if isinstance(payload, bytes) else b""
+    text = ""
+    kind = _text_kind(filename, ctype)
+    if kind and len(data) > MAX_ATTACHMENT_BYTES:
+        defects.append(f"attachment {filename!r} too large to read ({len(data)} bytes)")
+    elif kind:
+        text = _attachment_text(kind, data, part, defects, filename)
+    return Attachment(filename=filename, content_type=ctype, size=len(data), text=text)
+
+
+def _text_kind(filename: str, ctype: str) -> str | None:
+    """Return "txt", "pdf" or "docx" when we can read text from this attachment."""
+    lower = filename.lower()
+    if lower.endswith(".pdf") or ctype == "application/pdf":
+        return "pdf"
+    if lower.endswith(".docx") or ctype.endswith("wordprocessingml.document"):
+        return "docx"
+    if lower.endswith(".txt") or ctype == "text/plain":
+        return "txt"
+    return None
+
+
+def _attachment_text(
+    kind: str, data: bytes, part: email.message.Message, defects: list[str], filename: str
+) -> str:
+    """Extract the text of a .txt/.pdf/.docx attachment; never raises."""
+    try:
+        if kind == "pdf":
+            text = _pdf_text(data, defects, filename)
+        elif kind == "docx":
+            text = _docx_text(data)
+        else:
+            text = _part_text(part, defects)
+    except Exception as exc:
+        defects.append(f"attachment {filename!r}: text not readable ({type(exc).__name__})")
+        return ""
+    return _LINE_END.sub("\n", text)[:MAX_TEXT_CHARS]
+
+
+def _pdf_text(data: bytes, defects: list[str], filename: str) -> str:
+    """Read text from a PDF in memory, bounded in pages, time and characters."""
+    from pypdf import PdfReader
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            defects.append(f"attachment {filename!r}: encrypted PDF")
+            return ""
+        return _pdf_pages_text(reader, defects, filename)
+
+
+def _pdf_pages_text(reader: object, defects: list[str], filename: str) -> str:
+    """Collect page texts until a page, time or character bound is hit."""
+    pages = getattr(reader, "pages", [])
+    deadline = time.monotonic() + MAX_PDF_SECONDS
+    texts: list[str] = []
+    total = 0
+    for number, page in enumerate(pages):
+        if number >= MAX_PDF_PAGES or time.monotonic() > deadline or total > MAX_TEXT_CHARS:
+            defects.append(f"attachment {filename!r}: PDF read only up to page {number}")
+            break
+        text = str(page.extract_text() or "")
+        texts.append(text)
+        total += len(text)
+    return "\n".join(texts)
+
+
+def _docx_text(data: bytes) -> str:
+    """Read paragraph and table text from a .docx in memory."""
+    from docx import Document
+
+    document = Document(io.BytesIO(data))
+    texts = [paragraph.text for paragraph in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            texts.append("\t".join(cell.text for cell in row.cells))
+    return "\n".join(texts)

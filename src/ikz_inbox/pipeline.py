@@ -1,0 +1,133 @@
+"""The stage order, in one place, and the one per-message ``except``.
+
+    raw bytes ──parse──▶ ParsedMail ──extract──▶ Extraction ──classify──▶ topics
+
+``process_mail`` runs the stages for one message and never raises: any failure becomes a
+quarantined result carrying the reason, so one bad message never blocks the rest and is
+never lost (the caller stores the raw bytes either way). Grouping (dedup) and ranking work
+on all stored questions at once and are run by the service after a batch.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+from dataclasses import dataclass
+from email.utils import parseaddr, parsedate_to_datetime
+
+from ikz_inbox.classify import TopicClassifier
+from ikz_inbox.errors import ParseError
+from ikz_inbox.extract import ExtractResources, extract_message
+from ikz_inbox.parse import parse_message
+from ikz_inbox.types import (
+    Extraction,
+    MessageStatus,
+    ParsedMail,
+    RawMail,
+    TopicPrediction,
+    TopicSource,
+)
+
+logger = logging.getLogger(__name__)
+
+ORGANISATION_TOPIC = "organisation"
+
+
+@dataclass(frozen=True)
+class PipelineResources:
+    """Models and lookups the stages need, loaded once per process."""
+
+    extract: ExtractResources
+    classifier: TopicClassifier
+    max_message_bytes: int = 25_000_000
+
+
+@dataclass(frozen=True)
+class ProcessedMail:
+    """What the stages made of one message; ``parsed`` is a header-only fallback on failure."""
+
+    raw: RawMail
+    parsed: ParsedMail
+    extraction: Extraction | None
+    topics: tuple[TopicPrediction, ...]
+    status: MessageStatus
+    error: str | None
+
+
+def process_mail(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
+    """Run parse, extract and classify on one message; quarantine it on any failure."""
+    if len(raw.raw) > resources.max_message_bytes:
+        reason = f"Nachricht zu groß ({len(raw.raw)} Bytes > {resources.max_message_bytes})"
+        return _quarantined(raw, reason)
+    try:
+        parsed = parse_message(raw.raw)
+        extraction = extract_message(parsed, resources.extract)
+        topics = classify_questions(extraction, resources.classifier)
+    except ParseError as exc:
+        return _quarantined(raw, f"nicht lesbar: {exc}")
+    except Exception as exc:  # the one place that turns any stage failure into quarantine
+        logger.exception("stage failure for %s", raw.source)
+        return _quarantined(raw, f"Verarbeitungsfehler: {type(exc).__name__}: {exc}")
+    return ProcessedMail(raw, parsed, extraction, topics, MessageStatus.PROCESSED, None)
+
+
+def classify_questions(
+    extraction: Extraction, classifier: TopicClassifier
+) -> tuple[TopicPrediction, ...]:
+    """Topic for each extracted question; an "organisation" hint from extraction wins."""
+    if not extraction.questions:
+        return ()
+    predictions = classifier.predict([question.text for question in extraction.questions])
+    return tuple(
+        _apply_hint(prediction, question.topic_hint)
+        for prediction, question in zip(predictions, extraction.questions, strict=True)
+    )
+
+
+def _apply_hint(prediction: TopicPrediction, hint: str | None) -> TopicPrediction:
+    if hint != ORGANISATION_TOPIC or prediction.topic == ORGANISATION_TOPIC:
+        return prediction
+    return TopicPrediction(
+        topic=ORGANISATION_TOPIC,
+        confidence=max(prediction.confidence, 0.9),
+        source=TopicSource.RULES,
+        model_version=prediction.model_version,
+        secondary=prediction.secondary,
+    )
+
+
+def _quarantined(raw: RawMail, reason: str) -> ProcessedMail:
+    logger.warning("quarantined %s: %s", raw.source, reason)
+    return ProcessedMail(
+        raw=raw,
+        parsed=fallback_headers(raw.raw),
+        extraction=None,
+        topics=(),
+        status=MessageStatus.QUARANTINED,
+        error=reason,
+    )
+
+
+def fallback_headers(raw: bytes) -> ParsedMail:
+    """Best-effort headers of a message the parser could not handle (never raises)."""
+    try:
+        message = email.message_from_bytes(raw[:200_000], policy=email.policy.compat32)
+        message_id = (message.get("Message-ID") or "").strip() or None
+        name, address = parseaddr(str(message.get("From") or ""))
+        subject = str(message.get("Subject") or "")
+        date = parsedate_to_datetime(str(message["Date"])) if message.get("Date") else None
+    except Exception:  # a broken header must not lose the message
+        message_id, name, address, subject, date = None, "", "", "", None
+    if date is not None and date.tzinfo is None:
+        date = None
+    return ParsedMail(
+        message_id=message_id,
+        subject=subject[:998],
+        from_name=name,
+        from_address=address.lower(),
+        to=(),
+        date=date,
+        headers=(),
+        body_text="",
+    )

@@ -1,0 +1,496 @@
+"""Service functions shared by the CLI and the worker: one function per user-facing job.
+
+They take an open Session (the caller owns the transaction boundaries per message or per
+command), the loaded resources and the current time, and call the pipeline and the store.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ikz_inbox.dedup import DedupModel, cluster_questions
+from ikz_inbox.errors import IkzInboxError
+from ikz_inbox.fingerprint import content_sha256, raw_sha256
+from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail
+from ikz_inbox.rank import rank_clusters
+from ikz_inbox.store import repository
+from ikz_inbox.store.records import (
+    NewMessage,
+    NewQuestion,
+    StoredCluster,
+    StoredMessage,
+    StoredQuestion,
+)
+from ikz_inbox.types import (
+    Briefing,
+    ClusterMember,
+    ClusterSummary,
+    DedupItem,
+    Event,
+    RankedCluster,
+    RawMail,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class IngestResult(StrEnum):
+    """What happened to one incoming message."""
+
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True)
+class IngestSummary:
+    """Counts of one import or poll."""
+
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+
+    def add(self, result: IngestResult) -> IngestSummary:
+        return IngestSummary(
+            stored=self.stored + (result is IngestResult.STORED),
+            duplicates=self.duplicates + (result is IngestResult.DUPLICATE),
+            quarantined=self.quarantined + (result is IngestResult.QUARANTINED),
+        )
+
+
+# --- ingest -----------------------------------------------------------------------------
+
+
+def ingest_mail(
+    session: Session,
+    raw: RawMail,
+    resources: PipelineResources,
+    review_threshold: float,
+    now: datetime,
+) -> IngestResult:
+    """Store one message exactly once (by content fingerprint) and commit it."""
+    fingerprint = content_sha256(raw.raw)
+    if repository.content_exists(session, fingerprint):
+        logger.debug("duplicate content from %s", raw.source)
+        return IngestResult.DUPLICATE
+    processed = process_mail(raw, resources)
+    new = _new_message(processed, fingerprint, review_threshold, now)
+    collision = new.message_id is not None and repository.message_id_taken(session, new.message_id)
+    if collision:
+        logger.warning(
+            "%s: Message-ID reused with different content; stored and flagged", new.message_id
+        )
+    try:
+        repository.add_message(session, new, collision=collision)
+        session.commit()
+    except IntegrityError:  # a concurrent worker stored the same content first
+        session.rollback()
+        return IngestResult.DUPLICATE
+    logger.info("%s: stored as %s (%s)", new.message_id, new.kind, new.status)
+    return IngestResult.QUARANTINED if new.status == "quarantined" else IngestResult.STORED
+
+
+def _new_message(
+    processed: ProcessedMail, fingerprint: str, review_threshold: float, now: datetime
+) -> NewMessage:
+    parsed, extraction = processed.parsed, processed.extraction
+    questions: tuple[NewQuestion, ...] = ()
+    if extraction is not None:
+        questions = tuple(
+            NewQuestion(
+                position=question.position,
+                text=question.text,
+                span_start=question.start,
+                span_end=question.end,
+                topic=prediction.topic,
+                secondary_topics=prediction.secondary,
+                confidence=prediction.confidence,
+                topic_source=prediction.source,
+                model_version=prediction.model_version,
+                needs_review=prediction.confidence < review_threshold,
+            )
+            for question, prediction in zip(extraction.questions, processed.topics, strict=True)
+        )
+    return NewMessage(
+        message_id=parsed.message_id,
+        content_sha256=fingerprint,
+        raw_sha256=raw_sha256(processed.raw.raw),
+        raw=processed.raw.raw,
+        source=processed.raw.source,
+        subject=parsed.subject,
+        from_name=parsed.from_name,
+        from_address=parsed.from_address,
+        sent_at=parsed.date,
+        received_at=now,
+        sender_org=extraction.sender_org if extraction else None,
+        kind=extraction.kind.value if extraction else None,
+        event_id=extraction.event_id if extraction else None,
+        status=processed.status.value,
+        error=processed.error,
+        new_text=extraction.new_text if extraction else "",
+        questions=questions,
+    )
+
+
+# --- reprocessing -----------------------------------------------------------------------
+
+
+def reprocess_messages(
+    session: Session, resources: PipelineResources, review_threshold: float, now: datetime
+) -> int:
+    """Re-run every stage from the stored raw bytes; staff topics are kept. Commits."""
+    count = 0
+    for record in list(repository.iter_raw_messages(session)):
+        processed = process_mail(RawMail(raw=record.raw, source=record.source), resources)
+        new = _new_message(
+            processed, content_sha256(record.raw), review_threshold, record.received_at
+        )
+        repository.replace_message_results(session, record.id, new)
+        session.commit()
+        count += 1
+    return count
+
+
+def reclassify_with_model(
+    session: Session, resources: PipelineResources, review_threshold: float
+) -> int:
+    """Re-label every non-staff question with the current classifier; commits."""
+    questions = [q for q in repository.list_questions(session) if q.topic_source != "staff"]
+    predictions = resources.classifier.predict([q.text for q in questions])
+    by_id = {
+        question.id: prediction
+        for question, prediction in zip(questions, predictions, strict=True)
+        if question.topic != "organisation" or prediction.topic == "organisation"
+    }
+    changed = repository.apply_model_topics(session, by_id, review_threshold)
+    session.commit()
+    return changed
+
+
+# --- grouping and ranking ---------------------------------------------------------------
+
+
+def regroup(session: Session, model: DedupModel, events: Sequence[Event], now: datetime) -> None:
+    """Cluster every stored question (respecting staff constraints), then rank. Commits."""
+    questions = repository.list_questions(session)
+    items = [_dedup_item(question) for question in questions]
+    groups = cluster_questions(items, model, repository.load_constraints(session))
+    repository.apply_clustering(session, groups, now)
+    rerank(session, events, now)
+    session.commit()
+
+
+def rerank(session: Session, events: Sequence[Event], now: datetime) -> list[RankedCluster]:
+    """Rank all clusters over all events and store rank, reason and representative."""
+    summaries = _cluster_summaries(session)
+    ranked = rank_clusters(summaries, {event.id: event for event in events}, now)
+    repository.save_ranking(
+        session,
+        (
+            repository.ClusterRanking(
+                cluster_id=entry.cluster_id,
+                rank=entry.rank,
+                score=entry.score,
+                reason=entry.reason,
+                representative_question_id=entry.representative.question_id,
+            )
+            for entry in ranked
+        ),
+    )
+    return ranked
+
+
+def _dedup_item(question: StoredQuestion) -> DedupItem:
+    return DedupItem(
+        question_id=question.id,
+        text=question.text,
+        topic=question.topic,
+        asker=question.asker,
+        event_id=question.event_id,
+    )
+
+
+def _cluster_summaries(session: Session, event_id: str | None = None) -> list[ClusterSummary]:
+    questions = {q.id: q for q in repository.list_questions(session, event_id=event_id)}
+    summaries = []
+    for cluster in repository.list_clusters(session):
+        members = tuple(_member(questions[qid]) for qid in cluster.question_ids if qid in questions)
+        if members:
+            summaries.append(_summary(cluster, members))
+    return summaries
+
+
+def _member(question: StoredQuestion) -> ClusterMember:
+    return ClusterMember(
+        question_id=question.id,
+        text=question.text,
+        topic=question.topic,
+        asker=question.sender_org or question.from_address or f"Nachricht {question.message_pk}",
+        received_at=question.sent_at or question.received_at,
+    )
+
+
+def _summary(cluster: StoredCluster, members: tuple[ClusterMember, ...]) -> ClusterSummary:
+    return ClusterSummary(
+        cluster_id=cluster.id,
+        event_id=cluster.event_id,
+        topic=cluster.topic,
+        members=members,
+        pinned=cluster.pinned,
+        excluded=cluster.excluded,
+        answered=cluster.answered,
+    )
+
+
+# --- briefing and export ----------------------------------------------------------------
+
+
+def build_briefing(
+    session: Session, events: Sequence[Event], event_id: str | None, now: datetime
+) -> Briefing:
+    """The moderator's list for one event (or all events when ``event_id`` is None)."""
+    by_id = {event.id: event for event in events}
+    if event_id is not None and event_id not in by_id:
+        raise IkzInboxError(f"Unbekannte Veranstaltung: {event_id}")
+    ranked = rank_clusters(_cluster_summaries(session, event_id), by_id, now)
+    event = by_id.get(event_id) if event_id else None
+    messages = {q.message_pk for q in repository.list_questions(session, event_id=event_id)}
+    return Briefing(
+        title="Fragen-Briefing" + (f": {event.title}" if event else " (alle Veranstaltungen)"),
+        event=event,
+        generated_at=now,
+        content=tuple(entry for entry in ranked if entry.rank is not None),
+        organisation=tuple(
+            e for e in ranked if e.summary.topic == "organisation" and not e.summary.excluded
+        ),
+        stats={"questions": sum(len(e.summary.members) for e in ranked), "messages": len(messages)},
+    )
+
+
+def next_event(events: Sequence[Event], now: datetime) -> Event | None:
+    """The next event that has not ended, else the most recent one."""
+    upcoming = [event for event in events if event.ends_at >= now]
+    if upcoming:
+        return min(upcoming, key=lambda event: event.starts_at)
+    return max(events, key=lambda event: event.starts_at) if events else None
+
+
+EXPORT_SCHEMA = "ikz-inbox/export/1"
+
+
+def build_export(session: Session, event_id: str | None = None) -> dict[str, object]:
+    """The export document of SCORING.md (schema ikz-inbox/export/1)."""
+    messages = [
+        m for m in repository.list_messages(session) if event_id is None or m.event_id == event_id
+    ]
+    questions = repository.list_questions(session, event_id=event_id)
+    askers: dict[int, set[str]] = {}
+    for question in questions:
+        if question.cluster_id is not None:
+            askers.setdefault(question.cluster_id, set()).add(question.asker)
+    clusters = [c for c in repository.list_clusters(session) if c.id in askers]
+    return {
+        "schema": EXPORT_SCHEMA,
+        "messages": [_export_message(m) for m in messages],
+        "questions": [_export_question(q) for q in questions],
+        "clusters": [_export_cluster(c, len(askers[c.id])) for c in clusters],
+    }
+
+
+def _export_message(message: StoredMessage) -> dict[str, object]:
+    return {
+        "message_id": message.message_id,
+        "kind": message.kind,
+        "event": message.event_id,
+        "sender_org": message.sender_org,
+        "status": message.status,
+        "error": message.error,
+        "subject": message.subject,
+        "sent_at": message.sent_at.isoformat() if message.sent_at else None,
+        "message_id_collision": message.message_id_collision,
+    }
+
+
+def _export_question(question: StoredQuestion) -> dict[str, object]:
+    return {
+        "id": question.id,
+        "message_id": question.message_id,
+        "text": question.text,
+        "topic": question.topic,
+        "topics": [question.topic, *question.secondary_topics],
+        "confidence": round(question.confidence, 4),
+        "topic_source": question.topic_source,
+        "model_version": question.model_version,
+        "cluster_id": question.cluster_id,
+        "needs_review": question.needs_review,
+    }
+
+
+def _export_cluster(cluster: StoredCluster, askers: int) -> dict[str, object]:
+    return {
+        "id": cluster.id,
+        "rank": cluster.rank,
+        "topic": cluster.topic,
+        "event": cluster.event_id,
+        "size": len(cluster.question_ids),
+        "askers": askers,
+        "representative_question_id": cluster.representative_question_id,
+        "score": cluster.score,
+        "reason": cluster.reason,
+        "pinned": cluster.pinned,
+        "excluded": cluster.excluded,
+        "answered": cluster.answered,
+    }
+
+
+# --- staff actions ----------------------------------------------------------------------
+
+
+def reclassify_question(
+    session: Session,
+    question_id: int,
+    topic: str,
+    topic_ids: Iterable[str],
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+) -> str:
+    """Set a staff topic on a question and audit it; return the old topic. Commits."""
+    known = set(topic_ids)
+    if topic not in known:
+        raise IkzInboxError(f"Unbekanntes Thema '{topic}'. Erlaubt: {', '.join(sorted(known))}")
+    previous = repository.set_staff_topic(session, question_id, topic)
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="reclassify",
+        target_type="question",
+        target_id=str(question_id),
+        details={"from": previous, "to": topic},
+        note=note,
+    )
+    session.commit()
+    return previous
+
+
+def merge_clusters(
+    session: Session,
+    cluster_ids: Sequence[int],
+    model: DedupModel,
+    events: Sequence[Event],
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+) -> None:
+    """Keep the questions of several clusters together from now on (must-link). Commits."""
+    if len(set(cluster_ids)) < 2:
+        raise IkzInboxError("Zum Zusammenführen mindestens zwei verschiedene Gruppen angeben.")
+    clusters = [repository.get_cluster(session, cid) for cid in cluster_ids]
+    anchor = clusters[0].question_ids[0]
+    for cluster in clusters:
+        for question_id in cluster.question_ids:
+            if question_id != anchor:
+                repository.add_constraint(session, anchor, question_id, True, now)
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="merge",
+        target_type="cluster",
+        target_id=",".join(map(str, cluster_ids)),
+        details={"clusters": list(cluster_ids)},
+        note=note,
+    )
+    regroup(session, model, events, now)
+
+
+def split_cluster(
+    session: Session,
+    cluster_id: int,
+    question_ids: Sequence[int],
+    model: DedupModel,
+    events: Sequence[Event],
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+) -> None:
+    """Move the named questions out of a cluster into one of their own (cannot-link). Commits."""
+    cluster = repository.get_cluster(session, cluster_id)
+    moving = set(question_ids)
+    if not moving or not moving <= set(cluster.question_ids):
+        raise IkzInboxError(
+            f"Die Fragen {sorted(moving)} gehören nicht alle zu Gruppe {cluster_id}."
+        )
+    staying = [qid for qid in cluster.question_ids if qid not in moving]
+    if not staying:
+        raise IkzInboxError("Mindestens eine Frage muss in der Gruppe bleiben.")
+    for moved in moving:
+        for stays in staying:
+            repository.add_constraint(session, moved, stays, False, now)
+    ordered = sorted(moving)
+    for other in ordered[1:]:
+        repository.add_constraint(session, ordered[0], other, True, now)
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="split",
+        target_type="cluster",
+        target_id=str(cluster_id),
+        details={"questions": ordered},
+        note=note,
+    )
+    regroup(session, model, events, now)
+
+
+CLUSTER_FLAG_ACTIONS: Mapping[str, tuple[str, bool]] = {
+    "pin": ("pinned", True),
+    "unpin": ("pinned", False),
+    "exclude": ("excluded", True),
+    "include": ("excluded", False),
+    "answered": ("answered", True),
+    "unanswered": ("answered", False),
+}
+
+
+def flag_cluster(
+    session: Session,
+    cluster_id: int,
+    action: str,
+    events: Sequence[Event],
+    *,
+    actor: str,
+    note: str | None,
+    now: datetime,
+) -> None:
+    """Pin, unpin, exclude, include or mark a cluster answered; audit and re-rank. Commits."""
+    flag, value = CLUSTER_FLAG_ACTIONS[action]
+    previous = repository.set_cluster_flag(session, cluster_id, flag, value)
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action=action,
+        target_type="cluster",
+        target_id=str(cluster_id),
+        details={flag: value, "before": previous},
+        note=note,
+    )
+    rerank(session, events, now)
+    session.commit()
+
+
+def staff_corrections(session: Session) -> list[tuple[str, str]]:
+    """Staff-set topics as (text, topic) training examples."""
+    return repository.staff_corrections(session)

@@ -1,0 +1,550 @@
+"""Repository functions: take a Session, return plain records. The only SQL of the project."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from ikz_inbox.errors import NotFoundError
+from ikz_inbox.store.models import (
+    AuditRow,
+    ClusterConstraintRow,
+    ClusterRow,
+    EventRow,
+    MailboxStateRow,
+    MessageRow,
+    QuestionRow,
+)
+from ikz_inbox.store.records import (
+    AuditEntry,
+    MailboxState,
+    NewMessage,
+    NewQuestion,
+    StoredCluster,
+    StoredMessage,
+    StoredQuestion,
+)
+from ikz_inbox.types import ClusterConstraints, Event, TopicPrediction, TopicSource
+
+_RowT = TypeVar("_RowT")
+
+# --- messages ---------------------------------------------------------------------------
+
+
+def content_exists(session: Session, content_sha256: str) -> bool:
+    """True when a message with this content fingerprint is already stored."""
+    query = select(MessageRow.id).where(MessageRow.content_sha256 == content_sha256)
+    return session.execute(query).first() is not None
+
+
+def message_id_taken(session: Session, message_id: str) -> bool:
+    """True when some stored message already carries this Message-ID."""
+    query = select(MessageRow.id).where(MessageRow.message_id == message_id).limit(1)
+    return session.execute(query).first() is not None
+
+
+def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
+    """Insert a message with its questions; return its primary key (no commit)."""
+    row = MessageRow(
+        message_id=new.message_id,
+        content_sha256=new.content_sha256,
+        raw_sha256=new.raw_sha256,
+        raw=new.raw,
+        size=len(new.raw),
+        source=new.source,
+        received_at=new.received_at,
+        message_id_collision=collision,
+    )
+    _copy_results(row, new)
+    row.questions = [_question_row(question) for question in new.questions]
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def replace_message_results(session: Session, message_pk: int, new: NewMessage) -> None:
+    """Overwrite what the pipeline derived for a stored message, keeping staff topics."""
+    row = _get(session, MessageRow, message_pk, "Nachricht")
+    staff_topics = {
+        question.text: question.topic
+        for question in row.questions
+        if question.topic_source == TopicSource.STAFF
+    }
+    _copy_results(row, new)
+    row.questions.clear()
+    session.flush()
+    for question in new.questions:
+        question_row = _question_row(question)
+        if question.text in staff_topics:
+            question_row.topic = staff_topics[question.text]
+            question_row.topic_source = TopicSource.STAFF
+            question_row.confidence = 1.0
+            question_row.needs_review = False
+        row.questions.append(question_row)
+    session.flush()
+
+
+def _copy_results(row: MessageRow, new: NewMessage) -> None:
+    row.subject = new.subject
+    row.from_name = new.from_name
+    row.from_address = new.from_address
+    row.sent_at = new.sent_at
+    row.sender_org = new.sender_org
+    row.kind = new.kind
+    row.event_id = new.event_id
+    row.status = new.status
+    row.error = new.error
+    row.new_text = new.new_text
+
+
+def _question_row(question: NewQuestion) -> QuestionRow:
+    return QuestionRow(
+        position=question.position,
+        text=question.text,
+        span_start=question.span_start,
+        span_end=question.span_end,
+        topic=question.topic,
+        secondary_topics=list(question.secondary_topics),
+        confidence=question.confidence,
+        topic_source=question.topic_source,
+        model_version=question.model_version,
+        needs_review=question.needs_review,
+    )
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """The stored raw bytes of a message, for reprocessing."""
+
+    id: int
+    raw: bytes
+    source: str
+    received_at: datetime
+
+
+def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRecord]:
+    """Yield every stored message's raw bytes in primary-key order, a batch at a time."""
+    last_id = 0
+    while True:
+        query = (
+            select(MessageRow.id, MessageRow.raw, MessageRow.source, MessageRow.received_at)
+            .where(MessageRow.id > last_id)
+            .order_by(MessageRow.id)
+            .limit(batch_size)
+        )
+        rows = session.execute(query).all()
+        if not rows:
+            return
+        for row in rows:
+            yield RawRecord(id=row.id, raw=row.raw, source=row.source, received_at=row.received_at)
+        last_id = rows[-1].id
+
+
+def list_messages(session: Session, *, status: str | None = None) -> list[StoredMessage]:
+    """Every stored message (without raw bytes), oldest first."""
+    query = select(MessageRow).order_by(MessageRow.id)
+    if status is not None:
+        query = query.where(MessageRow.status == status)
+    return [_stored_message(row) for row in session.scalars(query)]
+
+
+def get_message(session: Session, message_pk: int) -> StoredMessage:
+    """One stored message by primary key."""
+    return _stored_message(_get(session, MessageRow, message_pk, "Nachricht"))
+
+
+def count_messages(session: Session) -> dict[str, int]:
+    """Number of messages per status and per kind, keyed "status:x" and "kind:y"."""
+    counts: dict[str, int] = {}
+    for column, prefix in ((MessageRow.status, "status"), (MessageRow.kind, "kind")):
+        for value, number in session.execute(select(column, func.count()).group_by(column)):
+            counts[f"{prefix}:{value}"] = number
+    return counts
+
+
+def _stored_message(row: MessageRow) -> StoredMessage:
+    return StoredMessage(
+        id=row.id,
+        message_id=row.message_id,
+        subject=row.subject,
+        from_name=row.from_name,
+        from_address=row.from_address,
+        sent_at=row.sent_at,
+        received_at=row.received_at,
+        sender_org=row.sender_org,
+        kind=row.kind,
+        event_id=row.event_id,
+        status=row.status,
+        error=row.error,
+        message_id_collision=row.message_id_collision,
+        source=row.source,
+    )
+
+
+# --- questions --------------------------------------------------------------------------
+
+
+def list_questions(
+    session: Session,
+    *,
+    event_id: str | None = None,
+    topic: str | None = None,
+    needs_review: bool | None = None,
+    cluster_id: int | None = None,
+) -> list[StoredQuestion]:
+    """Stored questions with their message context, in id order, optionally filtered."""
+    query = select(QuestionRow, MessageRow).join(MessageRow).order_by(QuestionRow.id)
+    if event_id is not None:
+        query = query.where(MessageRow.event_id == event_id)
+    if topic is not None:
+        query = query.where(QuestionRow.topic == topic)
+    if needs_review is not None:
+        query = query.where(QuestionRow.needs_review == needs_review)
+    if cluster_id is not None:
+        query = query.where(QuestionRow.cluster_id == cluster_id)
+    return [_stored_question(question, message) for question, message in session.execute(query)]
+
+
+def get_question(session: Session, question_id: int) -> StoredQuestion:
+    """One stored question by id; NotFoundError if there is none."""
+    row = _get(session, QuestionRow, question_id, "Frage")
+    return _stored_question(row, row.message)
+
+
+def set_staff_topic(session: Session, question_id: int, topic: str) -> str:
+    """Set a staff topic on a question; return the previous topic."""
+    row = _get(session, QuestionRow, question_id, "Frage")
+    previous = row.topic
+    row.topic = topic
+    row.topic_source = TopicSource.STAFF
+    row.confidence = 1.0
+    row.needs_review = False
+    row.model_version = "staff"
+    session.flush()
+    return previous
+
+
+def apply_model_topics(
+    session: Session, predictions: Mapping[int, TopicPrediction], review_threshold: float
+) -> int:
+    """Store new model topics on non-staff questions; return how many changed topic."""
+    changed = 0
+    for question_id, prediction in predictions.items():
+        row = _get(session, QuestionRow, question_id, "Frage")
+        if row.topic_source == TopicSource.STAFF:
+            continue
+        changed += row.topic != prediction.topic
+        row.topic = prediction.topic
+        row.secondary_topics = list(prediction.secondary)
+        row.confidence = prediction.confidence
+        row.topic_source = prediction.source
+        row.model_version = prediction.model_version
+        row.needs_review = prediction.confidence < review_threshold
+    session.flush()
+    return changed
+
+
+def staff_corrections(session: Session) -> list[tuple[str, str]]:
+    """(question text, staff topic) for every question staff classified."""
+    query = select(QuestionRow.text, QuestionRow.topic).where(
+        QuestionRow.topic_source == TopicSource.STAFF
+    )
+    return [(text, topic) for text, topic in session.execute(query)]
+
+
+def _stored_question(row: QuestionRow, message: MessageRow) -> StoredQuestion:
+    return StoredQuestion(
+        id=row.id,
+        message_pk=message.id,
+        message_id=message.message_id,
+        position=row.position,
+        text=row.text,
+        topic=row.topic,
+        secondary_topics=tuple(row.secondary_topics or ()),
+        confidence=row.confidence,
+        topic_source=row.topic_source,
+        model_version=row.model_version,
+        needs_review=row.needs_review,
+        cluster_id=row.cluster_id,
+        event_id=message.event_id,
+        sender_org=message.sender_org,
+        from_address=message.from_address,
+        received_at=message.received_at,
+        sent_at=message.sent_at,
+    )
+
+
+# --- clusters ---------------------------------------------------------------------------
+
+
+def apply_clustering(session: Session, groups: Mapping[int, int], now: datetime) -> None:
+    """Store a clustering (question id -> group key), keeping cluster ids stable.
+
+    Each group takes over the existing cluster that most of its questions already belong
+    to (so staff flags stay with the group); other groups get a new cluster. Clusters left
+    without questions are deleted.
+    """
+    questions = {row.id: row for row in session.scalars(select(QuestionRow))}
+    members: dict[int, list[QuestionRow]] = {}
+    for question_id, key in groups.items():
+        members.setdefault(key, []).append(questions[question_id])
+    taken: set[int] = set()
+    for key in sorted(members, key=lambda k: (-len(members[k]), k)):
+        rows = members[key]
+        cluster = _reuse_or_create_cluster(session, rows, taken, now)
+        taken.add(cluster.id)
+        for row in rows:
+            row.cluster_id = cluster.id
+        cluster.topic = Counter(row.topic for row in rows).most_common(1)[0][0]
+        cluster.event_id = rows[0].message.event_id
+        cluster.updated_at = now
+    session.flush()
+    session.execute(delete(ClusterRow).where(ClusterRow.id.not_in(taken or {-1})))
+    session.flush()
+
+
+def _reuse_or_create_cluster(
+    session: Session, rows: Sequence[QuestionRow], taken: set[int], now: datetime
+) -> ClusterRow:
+    previous = Counter(row.cluster_id for row in rows if row.cluster_id not in (None, *taken))
+    for cluster_id, _count in previous.most_common():
+        cluster = session.get(ClusterRow, cluster_id)
+        if cluster is not None:
+            return cluster
+    cluster = ClusterRow(
+        topic=rows[0].topic,
+        score=0.0,
+        reason="",
+        updated_at=now,
+        pinned=False,
+        excluded=False,
+        answered=False,
+    )
+    session.add(cluster)
+    session.flush()
+    return cluster
+
+
+def list_clusters(session: Session) -> list[StoredCluster]:
+    """Every cluster with its question ids, in id order."""
+    clusters = session.scalars(select(ClusterRow).order_by(ClusterRow.id)).all()
+    members: dict[int, list[int]] = {}
+    query = select(QuestionRow.cluster_id, QuestionRow.id).order_by(QuestionRow.id)
+    for cluster_id, question_id in session.execute(query):
+        if cluster_id is not None:
+            members.setdefault(cluster_id, []).append(question_id)
+    return [_stored_cluster(row, members.get(row.id, [])) for row in clusters]
+
+
+def get_cluster(session: Session, cluster_id: int) -> StoredCluster:
+    """One cluster by id; NotFoundError if there is none."""
+    row = _get(session, ClusterRow, cluster_id, "Gruppe")
+    return _stored_cluster(row, [question.id for question in row.questions])
+
+
+def set_cluster_flag(session: Session, cluster_id: int, flag: str, value: bool) -> bool:
+    """Set one staff flag (pinned, excluded, answered); return its previous value."""
+    if flag not in ("pinned", "excluded", "answered"):
+        raise ValueError(f"unknown cluster flag: {flag}")
+    row = _get(session, ClusterRow, cluster_id, "Gruppe")
+    previous = bool(getattr(row, flag))
+    setattr(row, flag, value)
+    session.flush()
+    return previous
+
+
+def save_ranking(session: Session, ranking: Iterable[ClusterRanking]) -> None:
+    """Store rank, score, reason and representative of each cluster."""
+    for entry in ranking:
+        row = _get(session, ClusterRow, entry.cluster_id, "Gruppe")
+        row.rank = entry.rank
+        row.score = entry.score
+        row.reason = entry.reason
+        row.representative_question_id = entry.representative_question_id
+    session.flush()
+
+
+@dataclass(frozen=True)
+class ClusterRanking:
+    """What ranking decided for one cluster."""
+
+    cluster_id: int
+    rank: int | None
+    score: float
+    reason: str
+    representative_question_id: int
+
+
+def add_constraint(
+    session: Session, question_a: int, question_b: int, must_link: bool, now: datetime
+) -> None:
+    """Record (or overwrite) a must-link / cannot-link decision between two questions."""
+    low, high = sorted((question_a, question_b))
+    _get(session, QuestionRow, low, "Frage")
+    _get(session, QuestionRow, high, "Frage")
+    query = select(ClusterConstraintRow).where(
+        ClusterConstraintRow.question_a == low, ClusterConstraintRow.question_b == high
+    )
+    row = session.scalars(query).first()
+    if row is None:
+        session.add(
+            ClusterConstraintRow(
+                question_a=low, question_b=high, must_link=must_link, created_at=now
+            )
+        )
+    else:
+        row.must_link = must_link
+        row.created_at = now
+    session.flush()
+
+
+def load_constraints(session: Session) -> ClusterConstraints:
+    """All staff constraints as the dedup stage takes them."""
+    must: set[tuple[int, int]] = set()
+    cannot: set[tuple[int, int]] = set()
+    for row in session.scalars(select(ClusterConstraintRow)):
+        (must if row.must_link else cannot).add((row.question_a, row.question_b))
+    return ClusterConstraints(must_link=frozenset(must), cannot_link=frozenset(cannot))
+
+
+def _stored_cluster(row: ClusterRow, question_ids: Sequence[int]) -> StoredCluster:
+    return StoredCluster(
+        id=row.id,
+        event_id=row.event_id,
+        topic=row.topic,
+        representative_question_id=row.representative_question_id,
+        rank=row.rank,
+        score=row.score,
+        reason=row.reason,
+        pinned=row.pinned,
+        excluded=row.excluded,
+        answered=row.answered,
+        question_ids=tuple(question_ids),
+    )
+
+
+# --- audit log --------------------------------------------------------------------------
+
+
+def record_audit(
+    session: Session,
+    *,
+    at: datetime,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: Mapping[str, object],
+    note: str | None = None,
+) -> None:
+    """Append one staff action to the audit log (no commit)."""
+    session.add(
+        AuditRow(
+            at=at,
+            actor=actor,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            details=dict(details),
+            note=note,
+        )
+    )
+    session.flush()
+
+
+def list_audit(session: Session, limit: int = 50) -> list[AuditEntry]:
+    """The newest audit entries first."""
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+    return [
+        AuditEntry(
+            id=row.id,
+            at=row.at,
+            actor=row.actor,
+            action=row.action,
+            target_type=row.target_type,
+            target_id=row.target_id,
+            details=dict(row.details),
+            note=row.note,
+        )
+        for row in session.scalars(query)
+    ]
+
+
+# --- mailbox sync state -----------------------------------------------------------------
+
+
+def get_mailbox_state(session: Session, mailbox: str, folder: str) -> MailboxState | None:
+    """The sync state of one mailbox folder, or None before its first poll."""
+    row = _mailbox_row(session, mailbox, folder)
+    return _mailbox_state(row) if row else None
+
+
+def save_mailbox_state(session: Session, state: MailboxState) -> None:
+    """Insert or update the sync state of one mailbox folder (no commit)."""
+    row = _mailbox_row(session, state.mailbox, state.folder)
+    if row is None:
+        row = MailboxStateRow(mailbox=state.mailbox, folder=state.folder)
+        session.add(row)
+    row.uidvalidity = state.uidvalidity
+    row.last_uid = state.last_uid
+    row.last_poll_at = state.last_poll_at
+    row.last_success_at = state.last_success_at
+    row.last_error = state.last_error
+    row.backlog = state.backlog
+    session.flush()
+
+
+def list_mailbox_states(session: Session) -> list[MailboxState]:
+    """Sync state of every mailbox folder seen so far."""
+    rows = session.scalars(select(MailboxStateRow).order_by(MailboxStateRow.id))
+    return [_mailbox_state(row) for row in rows]
+
+
+def _mailbox_row(session: Session, mailbox: str, folder: str) -> MailboxStateRow | None:
+    query = select(MailboxStateRow).where(
+        MailboxStateRow.mailbox == mailbox, MailboxStateRow.folder == folder
+    )
+    return session.scalars(query).first()
+
+
+def _mailbox_state(row: MailboxStateRow) -> MailboxState:
+    return MailboxState(
+        mailbox=row.mailbox,
+        folder=row.folder,
+        uidvalidity=row.uidvalidity,
+        last_uid=row.last_uid,
+        last_poll_at=row.last_poll_at,
+        last_success_at=row.last_success_at,
+        last_error=row.last_error,
+        backlog=row.backlog,
+    )
+
+
+# --- events -----------------------------------------------------------------------------
+
+
+def sync_events(session: Session, events: Sequence[Event]) -> None:
+    """Make the events table mirror the configured events (no commit)."""
+    for event in events:
+        row = session.get(EventRow, event.id) or EventRow(id=event.id)
+        row.title = event.title
+        row.starts_at = event.starts_at
+        row.ends_at = event.ends_at
+        row.questions_from = event.questions_from
+        row.questions_until = event.questions_until
+        row.themes = list(event.themes)
+        session.add(row)
+    session.flush()
+
+
+def _get(session: Session, model: type[_RowT], key: int, label: str) -> _RowT:
+    row = session.get(model, key)
+    if row is None:
+        raise NotFoundError(f"{label} {key} nicht gefunden")
+    return row

@@ -1,0 +1,420 @@
+"""The mailbox worker: fetch new mail exactly once, run the pipeline, write the briefing.
+
+``poll_mailbox`` is one poll of one configured folder: under a lock, it selects the folder,
+fetches every UID above the last committed one, stores each message (one commit per
+message, with the new high-water UID), and only then applies the post-action on the
+server. A UIDVALIDITY change restarts at UID 0; content fingerprints keep that re-sync from
+storing anything twice. ``run_service`` wires the polls (or IMAP IDLE) and the briefing job
+into APScheduler, handles SIGTERM and talks to systemd (sd_notify).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shlex
+import signal
+import socket
+import subprocess
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy.orm import Session
+
+from ikz_inbox import service
+from ikz_inbox.app import App
+from ikz_inbox.config import ImapSection
+from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError
+from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
+from ikz_inbox.publish import write_briefing_files
+from ikz_inbox.store import repository, session_scope
+from ikz_inbox.store.locks import mailbox_lock
+from ikz_inbox.store.records import MailboxState
+
+logger = logging.getLogger(__name__)
+
+# The name of the systemd credential (LoadCredential=) holding the IMAP password.
+CREDENTIAL_NAME = "imap-password"
+# Reconnect backoff after a failure in IDLE mode: doubles up to the cap, with jitter.
+BACKOFF_START_SECONDS = 2.0
+BACKOFF_CAP_SECONDS = 300.0
+# IDLE is re-issued well before the 29 minutes RFC 2177 allows.
+IDLE_TIMEOUT_SECONDS = 24 * 60.0
+
+
+@dataclass(frozen=True)
+class PollResult:
+    """What one poll of one mailbox folder did."""
+
+    mailbox: str
+    folder: str
+    summary: service.IngestSummary
+    remaining: int
+    resynced: bool
+
+
+# --- configuration to mailbox objects ---------------------------------------------------
+
+
+def mailbox_config_for(section: ImapSection) -> MailboxConfig:
+    """The mailbox module's plain config from a validated TOML section."""
+    return MailboxConfig(
+        name=section.name,
+        host=section.host,
+        port=section.port,
+        security=section.security,
+        username=section.username,
+        ca_file=Path(section.ca_file) if section.ca_file else None,
+        folder=section.folder,
+        post_action=section.post_action,
+        move_to=section.move_to,
+        flag=section.flag,
+        timeout=section.timeout,
+        batch_size=section.batch_size,
+        max_message_bytes=section.max_message_bytes,
+    )
+
+
+def credentials_for(section: ImapSection, environ: Mapping[str, str]) -> Credentials:
+    """The secret for a mailbox: env variable, file, token command, or systemd credential."""
+    if section.oauth2_token_file or section.oauth2_token_command:
+        return Credentials(section.username, oauth2_token=_oauth2_token(section))
+    if section.password_env:
+        value = environ.get(section.password_env)
+        if not value:
+            raise ConfigError(f"'imap.password_env': variable {section.password_env} is not set")
+        return Credentials(section.username, password=value)
+    if section.password_file:
+        return Credentials(
+            section.username,
+            password=_read_secret(Path(section.password_file), "imap.password_file"),
+        )
+    credentials_dir = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials_dir:
+        path = Path(credentials_dir) / CREDENTIAL_NAME
+        return Credentials(section.username, password=_read_secret(path, "LoadCredential"))
+    raise ConfigError(
+        "'imap.password_file' or 'imap.password_env' fehlt / missing (or run under systemd "
+        f"with LoadCredential={CREDENTIAL_NAME}:...)"
+    )
+
+
+def _oauth2_token(section: ImapSection) -> str:
+    if section.oauth2_token_file:
+        return _read_secret(Path(section.oauth2_token_file), "imap.oauth2_token_file")
+    assert section.oauth2_token_command is not None
+    try:
+        completed = subprocess.run(
+            shlex.split(section.oauth2_token_command),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(f"'imap.oauth2_token_command' failed: {type(exc).__name__}") from None
+    token = completed.stdout.strip()
+    if not token:
+        raise ConfigError("'imap.oauth2_token_command' printed no token")
+    return token
+
+
+def _read_secret(path: Path, key: str) -> str:
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"'{key}': cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise ConfigError(f"'{key}': {path} is empty")
+    return value
+
+
+# --- one poll ---------------------------------------------------------------------------
+
+
+def poll_mailbox(
+    app: App,
+    section: ImapSection,
+    *,
+    environ: Mapping[str, str] | None = None,
+    stop: threading.Event | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> PollResult:
+    """Fetch and store everything new in one mailbox folder, exactly once."""
+    config = mailbox_config_for(section)
+    credentials = credentials_for(section, os.environ if environ is None else environ)
+    with mailbox_lock(app.database, f"{config.name}-{config.folder}", app.settings.lock_dir):
+        with session_scope(app.database) as session:
+            try:
+                result = _poll(app, session, config, credentials, stop, now)
+            except MailboxError as exc:
+                session.rollback()
+                _record_failure(session, config, str(exc), now())
+                raise
+        if result.summary.stored or result.summary.quarantined:
+            with session_scope(app.database) as session:
+                service.regroup(session, app.dedup, app.events, now())
+    logger.info(
+        "poll %s/%s: %s stored, %s duplicates, %s quarantined, %s left",
+        config.name,
+        config.folder,
+        result.summary.stored,
+        result.summary.duplicates,
+        result.summary.quarantined,
+        result.remaining,
+    )
+    return result
+
+
+def _poll(
+    app: App,
+    session: Session,
+    config: MailboxConfig,
+    credentials: Credentials,
+    stop: threading.Event | None,
+    now: Callable[[], datetime],
+) -> PollResult:
+    with Mailbox(config, credentials) as mailbox:
+        uidvalidity = mailbox.select()
+        state = _starting_state(session, config, uidvalidity, now())
+        resynced = state.last_uid == 0 and _had_other_uidvalidity(session, config, uidvalidity)
+        uids = mailbox.new_uids(state.last_uid)
+        summary, pending = service.IngestSummary(), []
+        for done, fetched in enumerate(mailbox.fetch(uids), start=1):
+            summary = summary.add(_store(app, session, fetched, now()))
+            state = replace(state, last_uid=fetched.uid, backlog=len(uids) - done)
+            repository.save_mailbox_state(session, state)
+            session.commit()
+            pending.append(fetched.uid)
+            if len(pending) >= config.batch_size:
+                mailbox.apply_post_action(pending)
+                pending = []
+            if stop is not None and stop.is_set():
+                break
+        mailbox.apply_post_action(pending)
+    finished = now()
+    repository.save_mailbox_state(
+        session, replace(state, last_poll_at=finished, last_success_at=finished, last_error=None)
+    )
+    session.commit()
+    return PollResult(config.name, config.folder, summary, state.backlog, resynced)
+
+
+def _store(app: App, session: Session, fetched: FetchedMail, at: datetime) -> service.IngestResult:
+    return service.ingest_mail(
+        session, fetched.raw, app.pipeline, app.settings.review_threshold, at
+    )
+
+
+def _starting_state(
+    session: Session, config: MailboxConfig, uidvalidity: int, at: datetime
+) -> MailboxState:
+    state = repository.get_mailbox_state(session, config.name, config.folder)
+    if state is None:
+        return MailboxState(config.name, config.folder, uidvalidity, 0, at, None, None, 0)
+    if state.uidvalidity != uidvalidity:
+        logger.warning(
+            "%s/%s: UIDVALIDITY changed %s -> %s; full re-sync (deduplicated)",
+            config.name,
+            config.folder,
+            state.uidvalidity,
+            uidvalidity,
+        )
+        return replace(state, uidvalidity=uidvalidity, last_uid=0, last_poll_at=at)
+    return replace(state, last_poll_at=at)
+
+
+def _had_other_uidvalidity(session: Session, config: MailboxConfig, uidvalidity: int) -> bool:
+    state = repository.get_mailbox_state(session, config.name, config.folder)
+    return state is not None and state.uidvalidity not in (None, uidvalidity)
+
+
+def _record_failure(session: Session, config: MailboxConfig, error: str, at: datetime) -> None:
+    state = repository.get_mailbox_state(session, config.name, config.folder) or MailboxState(
+        config.name, config.folder, None, 0, None, None, None, 0
+    )
+    repository.save_mailbox_state(session, replace(state, last_poll_at=at, last_error=error))
+    session.commit()
+
+
+def poll_all(app: App, stop: threading.Event | None = None) -> list[PollResult]:
+    """Poll every configured mailbox once; a failing mailbox does not stop the others."""
+    if not app.settings.mailboxes:
+        raise ConfigError("Kein Postfach konfiguriert: Abschnitt [imap] fehlt / no [imap] section")
+    results = []
+    for section in app.settings.mailboxes:
+        try:
+            results.append(poll_mailbox(app, section, stop=stop))
+        except LockError as exc:
+            logger.warning("%s", exc)
+        except (MailboxError, ConfigError) as exc:
+            logger.error("poll of %s/%s failed: %s", section.name, section.folder, exc)
+    return results
+
+
+# --- briefing job -----------------------------------------------------------------------
+
+
+def write_scheduled_briefing(app: App, now: datetime | None = None) -> list[Path]:
+    """Write the briefing files for the next event (the one that has not ended yet)."""
+    at = now or datetime.now(UTC)
+    event = service.next_event(app.events, at)
+    with session_scope(app.database) as session:
+        briefing = service.build_briefing(session, app.events, event.id if event else None, at)
+    paths = write_briefing_files(briefing, app.settings.report_dir, app.topic_labels)
+    logger.info("briefing written: %s", ", ".join(str(p) for p in paths))
+    return paths
+
+
+# --- status -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """What `ikz-inbox status` shows; ``healthy`` is False when a poll is overdue."""
+
+    mailboxes: tuple[MailboxState, ...]
+    overdue: tuple[str, ...]
+    counts: dict[str, int]
+    model_version: str
+    model_fallback: bool
+
+    @property
+    def healthy(self) -> bool:
+        return not self.overdue
+
+
+def collect_status(app: App, now: datetime) -> StatusReport:
+    """Last polls, backlog, errors, message counts and the topic model in use."""
+    limit = timedelta(seconds=app.settings.worker.stale_after)
+    with session_scope(app.database) as session:
+        states = tuple(repository.list_mailbox_states(session))
+        counts = repository.count_messages(session)
+    known = {(state.mailbox, state.folder): state for state in states}
+    overdue = []
+    for section in app.settings.mailboxes:
+        state = known.get((section.name, section.folder))
+        if state is None or state.last_success_at is None or now - state.last_success_at > limit:
+            overdue.append(f"{section.name}/{section.folder}")
+    version = app.classifier.version
+    return StatusReport(states, tuple(overdue), counts, version, version == "rules-fallback")
+
+
+# --- the long-running service -----------------------------------------------------------
+
+
+def run_service(app: App) -> None:
+    """Run polls (or IDLE) and the briefing job until SIGTERM/SIGINT."""
+    stop = threading.Event()
+    app.pipeline  # load the models once, before the first poll  # noqa: B018
+    scheduler = BlockingScheduler(timezone="Europe/Berlin")
+    worker = app.settings.worker
+    scheduler.add_job(
+        _poll_job,
+        "interval",
+        args=(app, stop),
+        seconds=worker.poll_interval,
+        id="poll",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        write_scheduled_briefing,
+        CronTrigger.from_crontab(worker.briefing_cron, timezone="Europe/Berlin"),
+        args=(app,),
+        id="briefing",
+        max_instances=1,
+        coalesce=True,
+    )
+    watchdog = _watchdog_interval()
+    if watchdog:
+        scheduler.add_job(
+            sd_notify, "interval", args=("WATCHDOG=1",), seconds=watchdog, id="watchdog"
+        )
+    if worker.mode == "idle":
+        for section in app.settings.mailboxes:
+            threading.Thread(
+                target=idle_loop,
+                args=(app, section, stop),
+                daemon=True,
+                name=f"idle-{section.name}",
+            ).start()
+
+    def shutdown(signum: int, _frame: FrameType | None) -> None:
+        logger.info("signal %s: finishing the current message, then stopping", signum)
+        sd_notify("STOPPING=1")
+        stop.set()
+        scheduler.shutdown(wait=True)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    sd_notify("READY=1")
+    sd_notify(f"STATUS=polling {len(app.settings.mailboxes)} mailbox(es)")
+    scheduler.start()
+
+
+def _poll_job(app: App, stop: threading.Event) -> None:
+    try:
+        results = poll_all(app, stop)
+    except IkzInboxError as exc:
+        logger.error("poll failed: %s", exc)
+        return
+    stored = sum(result.summary.stored for result in results)
+    sd_notify(f"STATUS=last poll {datetime.now(UTC):%H:%M:%S}Z, {stored} new")
+
+
+def idle_loop(app: App, section: ImapSection, stop: threading.Event) -> None:
+    """Wait with IMAP IDLE and poll as soon as mail arrives; reconnect with backoff."""
+    config = mailbox_config_for(section)
+    backoff = BACKOFF_START_SECONDS
+    while not stop.is_set():
+        try:
+            credentials = credentials_for(section, os.environ)
+            with Mailbox(config, credentials) as mailbox:
+                mailbox.select()
+                backoff = BACKOFF_START_SECONDS
+                while not stop.is_set():
+                    if mailbox.idle_wait(IDLE_TIMEOUT_SECONDS):
+                        _poll_quietly(app, section, stop)
+        except (MailboxError, ConfigError) as exc:
+            delay = backoff * random.uniform(0.5, 1.5)
+            logger.warning(
+                "IDLE on %s failed (%s); reconnecting in %.0f s", section.name, exc, delay
+            )
+            stop.wait(delay)
+            backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
+
+
+def _poll_quietly(app: App, section: ImapSection, stop: threading.Event) -> None:
+    try:
+        poll_mailbox(app, section, stop=stop)
+    except LockError:
+        logger.debug("poll of %s already running", section.name)
+
+
+def _watchdog_interval() -> float | None:
+    usec = os.environ.get("WATCHDOG_USEC")
+    return int(usec) / 2_000_000 if usec and usec.isdigit() else None
+
+
+def sd_notify(message: str) -> None:
+    """Tell systemd about our state (Type=notify); does nothing outside systemd."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(message.encode())
+    except OSError as exc:
+        logger.debug("sd_notify failed: %s", exc)

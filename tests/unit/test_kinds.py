@@ -1,0 +1,260 @@
+"""Unit tests for message kinds: one small .eml per rule family, plus header edge cases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
+from ikz_inbox.extract.newtext import isolate_new_text
+from ikz_inbox.parse import parse_message
+from ikz_inbox.types import MessageKind, ParsedMail
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "kinds"
+
+
+def _load(name: str) -> ParsedMail:
+    return parse_message((DATA / name).read_bytes())
+
+
+def _mail(
+    body: str,
+    *,
+    subject: str = "Frage zur Sprechstunde",
+    from_name: str = "Jan Muster",
+    from_address: str = "j.muster@stadt-beispiel.de",
+    headers: tuple[tuple[str, str], ...] = (),
+) -> ParsedMail:
+    return ParsedMail(
+        message_id="<t@example.de>",
+        subject=subject,
+        from_name=from_name,
+        from_address=from_address,
+        to=("ikz@interkommunales.nrw",),
+        date=None,
+        headers=headers,
+        body_text=body,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [
+        ("exchange_ndr.eml", MessageKind.UNZUSTELLBAR),
+        ("postfix_dsn.eml", MessageKind.UNZUSTELLBAR),
+        ("sendmail_dsn_text_only.eml", MessageKind.UNZUSTELLBAR),
+        ("lotus_notes_ooo.eml", MessageKind.ABWESENHEIT),
+        ("auto_submitted_ooo.eml", MessageKind.ABWESENHEIT),
+        ("newsletter_list_unsubscribe.eml", MessageKind.NEWSLETTER),
+        ("phishing_html.eml", MessageKind.SPAM),
+        ("marketing_spam.eml", MessageKind.SPAM),
+        ("registration.eml", None),
+        ("cancellation.eml", None),
+        ("thank_you.eml", None),
+        ("human_question_outlook.eml", None),
+    ],
+)
+def test_automatic_kind_of_sample_mails(name: str, kind: MessageKind | None) -> None:
+    parsed = _load(name)
+    assert detect_automatic_kind(parsed, parsed.body_text) == kind
+
+
+@pytest.mark.parametrize(
+    ("name", "has_questions", "kind"),
+    [
+        ("registration.eml", False, MessageKind.ANMELDUNG),
+        ("registration.eml", True, MessageKind.FRAGE),
+        ("cancellation.eml", False, MessageKind.ANMELDUNG),
+        ("thank_you.eml", False, MessageKind.SONSTIGES),
+        ("human_question_outlook.eml", True, MessageKind.FRAGE),
+    ],
+)
+def test_human_kind_of_sample_mails(name: str, has_questions: bool, kind: MessageKind) -> None:
+    parsed = _load(name)
+    new_text = isolate_new_text(parsed.body_text)
+    assert detect_human_kind(parsed, new_text, has_questions) == kind
+
+
+HUMAN = "Guten Tag,\n\nwie hoch ist die Förderquote?\n\nViele Grüße\nJan Muster"
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        ((("auto-submitted", "auto-replied"),), MessageKind.ABWESENHEIT),
+        ((("auto-submitted", "auto-generated"),), MessageKind.ABWESENHEIT),
+        ((("auto-submitted", "no"),), None),
+        ((("x-autoreply", "yes"),), MessageKind.ABWESENHEIT),
+        ((("x-autorespond", "Vacation"),), MessageKind.ABWESENHEIT),
+        ((("precedence", "auto_reply"),), MessageKind.ABWESENHEIT),
+        # Outlook sets X-Auto-Response-Suppress on ordinary mail, so it alone is not enough
+        ((("x-auto-response-suppress", "All"),), None),
+        ((("x-auto-response-suppress", "OOF"),), None),
+        ((("precedence", "bulk"),), MessageKind.NEWSLETTER),
+        ((("precedence", "list"),), MessageKind.NEWSLETTER),
+        ((("list-id", "<ikz.lists.example.de>"),), MessageKind.NEWSLETTER),
+        ((("list-unsubscribe", "<mailto:leave@example.de>"),), MessageKind.NEWSLETTER),
+        ((("x-spam-flag", "YES"),), MessageKind.SPAM),
+        ((("x-spam-status", "Yes, score=8.1 required=5.0"),), MessageKind.SPAM),
+        ((("x-spam-status", "No, score=-1.3 required=5.0"),), None),
+        (
+            (("content-type", "multipart/report; report-type=delivery-status; boundary=x"),),
+            MessageKind.UNZUSTELLBAR,
+        ),
+    ],
+)
+def test_header_rules(headers: tuple[tuple[str, str], ...], kind: MessageKind | None) -> None:
+    assert detect_automatic_kind(_mail(HUMAN, headers=headers), HUMAN) == kind
+
+
+@pytest.mark.parametrize(
+    ("from_address", "subject", "kind"),
+    [
+        ("mailer-daemon@mx.example.de", "Undelivered Mail Returned to Sender", "unzustellbar"),
+        ("postmaster@example.de", "Unzustellbar: Frage", "unzustellbar"),
+        ("j.muster@example.de", "Undeliverable: Frage", "unzustellbar"),
+        ("j.muster@example.de", "Automatische Antwort: Frage", "abwesenheit"),
+        ("j.muster@example.de", "Abwesend: Frage", "abwesenheit"),
+        ("j.muster@example.de", "Out of Office: Frage", "abwesenheit"),
+        # a human subject that merely mentions absence
+        ("j.muster@example.de", "Abwesenheit bei der Sprechstunde", None),
+        ("j.muster@example.de", "Unzustellbare Post an die Gemeinde – wer ist zuständig", None),
+    ],
+)
+def test_sender_and_subject_rules(from_address: str, subject: str, kind: str | None) -> None:
+    parsed = _mail(HUMAN, subject=subject, from_address=from_address)
+    assert detect_automatic_kind(parsed, HUMAN) == (None if kind is None else MessageKind(kind))
+
+
+def test_delivery_status_part_wins_over_auto_submitted() -> None:
+    parsed = ParsedMail(
+        message_id=None,
+        subject="Fehler",
+        from_name="",
+        from_address="noreply@example.de",
+        to=(),
+        date=None,
+        headers=(("auto-submitted", "auto-replied"),),
+        body_text="Fehler",
+        delivery_status="Action: failed\nStatus: 5.1.1",
+    )
+    assert detect_automatic_kind(parsed, "Fehler") == MessageKind.UNZUSTELLBAR
+
+
+@pytest.mark.parametrize(
+    ("body", "return_path", "kind"),
+    [
+        # English out-of-office text, empty Return-Path
+        (
+            "Thank you for your message. I am out of the office until 14 October with "
+            "limited access to e-mail.",
+            "<>",
+            MessageKind.ABWESENHEIT,
+        ),
+        # German, three phrases, no headers at all (Lotus Notes style)
+        (
+            "Ich bin bis 14.10. nicht im Büro. Ihre Nachricht wird nicht weitergeleitet. "
+            "In dringenden Fällen wenden Sie sich an das Bürgerbüro.",
+            "<j@example.de>",
+            MessageKind.ABWESENHEIT,
+        ),
+        # a human who mentions a holiday and asks something is not an auto-reply
+        (
+            "Ich bin ab Montag im Urlaub und nicht im Dienst, daher vorab: Wie hoch ist die "
+            "Förderquote?",
+            "<j@example.de>",
+            None,
+        ),
+        # bounce wording without a report part
+        (
+            "Mail delivery failed: returning message to sender. This message could not be "
+            "delivered to one or more recipients: 550 5.1.1 User unknown",
+            "<>",
+            MessageKind.UNZUSTELLBAR,
+        ),
+    ],
+)
+def test_text_rules(body: str, return_path: str, kind: MessageKind | None) -> None:
+    parsed = _mail(body, subject="AW: Sprechstunde", headers=(("return-path", return_path),))
+    assert detect_automatic_kind(parsed, body) == kind
+
+
+@pytest.mark.parametrize(
+    ("body", "from_name", "from_address", "headers"),
+    [
+        (
+            "Sehr geehrte/r Nutzer/in,\n\nIhr Konto wird gesperrt. Passwort bestätigen: "
+            "https://login.example.com",
+            "IT-Service",
+            "it@login-check.example.com",
+            (),
+        ),
+        (
+            "Bezirksregierung hat Ihnen ein Dokument zur Prüfung und Unterzeichnung gesendet.\n"
+            "DOKUMENT ÜBERPRÜFEN: https://docu-sign-view.example.net/e/1",
+            "Bezirksregierung via DocuSign",
+            "dse@docu-view.example.net",
+            (),
+        ),
+        (
+            "Hallo,\n\nGEWINNSPIEL: Sie haben gewonnen! Jetzt Gewinn kostenlos anfragen.\n"
+            "Abmelden: https://promo.example.com/optout",
+            "Promo Team",
+            "win@promo.example.com",
+            (("reply-to", "claims@other-domain.example"),),
+        ),
+        (
+            "Guten Tag,\n\nschnelle Kredite und Bitcoin-Investment mit 20 % Rendite, "
+            "unverbindlich und kostenlos beraten.\nKeine weiteren E-Mails: https://x.example/o",
+            "Finanz Team",
+            "info@finanz.example",
+            (),
+        ),
+    ],
+)
+def test_spam_signs(
+    body: str, from_name: str, from_address: str, headers: tuple[tuple[str, str], ...]
+) -> None:
+    parsed = _mail(body, from_name=from_name, from_address=from_address, headers=headers)
+    assert detect_automatic_kind(parsed, body) == MessageKind.SPAM
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        HUMAN,
+        # a human mail with a real question about free offers stays human
+        "Sehr geehrte Damen und Herren,\n\nist die Teilnahme an der Sprechstunde kostenlos?\n\n"
+        "Mit freundlichen Grüßen\nJan Muster\nStadt Beispiel",
+        "Hallo Frau Albers,\n\nwir möchten einen gemeinsamen Bauhof gründen. Gibt es dafür"
+        " Darlehen der NRW.BANK?\n\nViele Grüße\nJan",
+    ],
+)
+def test_human_mail_is_not_spam(body: str) -> None:
+    assert detect_automatic_kind(_mail(body), body) is None
+
+
+@pytest.mark.parametrize(
+    ("subject", "new_text", "kind"),
+    [
+        ("Sprechstunde", "hiermit melde ich mich zur Sprechstunde am 9. Oktober an.", "anmeldung"),
+        ("Spotlight", "Wir nehmen mit zwei Personen am Spotlight teil.", "anmeldung"),
+        ("Sprechstunde", "Leider muss ich meine Teilnahme absagen.", "anmeldung"),
+        ("Sprechstunde", "Bitte melden Sie mich von der Sprechstunde ab.", "anmeldung"),
+        ("Anmeldung Spotlight Gesundheit", "Name: Jan Muster, Stadt Beispiel", "anmeldung"),
+        ("Registration", "I would like to register for the Spotlight.", "anmeldung"),
+        ("Danke", "Vielen Dank für die Bestätigung meiner Anmeldung!", "sonstiges"),
+        ("Re: Sprechstunde", "Danke, wir melden uns, sobald der Antrag steht.", "sonstiges"),
+        ("Bewerbung", "Anbei mein Lebenslauf. Über eine Rückmeldung freue ich mich.", "sonstiges"),
+        ("Newsletter", "Bitte melden Sie mich vom Newsletter ab.", "newsletter"),
+    ],
+)
+def test_human_kind_rules(subject: str, new_text: str, kind: str) -> None:
+    parsed = _mail(new_text, subject=subject)
+    assert detect_human_kind(parsed, new_text, False) == MessageKind(kind)
+
+
+def test_registration_with_a_question_is_frage() -> None:
+    text = "Hiermit melde ich mich an. Wo finde ich den Zugangslink?"
+    assert detect_human_kind(_mail(text), text, True) == MessageKind.FRAGE

@@ -1,0 +1,380 @@
+"""Unit tests of the parse stage on hand-written German samples."""
+
+from __future__ import annotations
+
+import email
+import io
+from datetime import UTC, datetime, timedelta, timezone
+from email.mime.application import MIMEApplication
+from email.mime.message import MIMEMessage
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from pathlib import Path
+
+import pytest
+from docx import Document
+
+from ikz_inbox import parse
+from ikz_inbox.errors import ParseError
+from ikz_inbox.parse import parse_message
+from ikz_inbox.types import ParsedMail
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "parse"
+CEST = timezone(timedelta(hours=2))
+
+
+def _load(name: str) -> ParsedMail:
+    return parse_message((DATA / name).read_bytes())
+
+
+def _plain(body: bytes, content_type: bytes, cte: bytes = b"8bit", extra: bytes = b"") -> bytes:
+    return (
+        b"From: Test <t@kommune.de>\r\nTo: IKZ@Interkommunales.NRW\r\nSubject: Test\r\n"
+        b"Date: Tue, 17 Sep 2024 09:15:02 +0200\r\nMessage-ID: <t.1@kommune.de>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: " + content_type + b"\r\n"
+        b"Content-Transfer-Encoding: " + cte + b"\r\n" + extra + b"\r\n" + body
+    )
+
+
+def _tiny_pdf(text: str) -> bytes:
+    """Write a one-page PDF with ``text`` in Helvetica/WinAnsi, offsets computed."""
+    content = b"BT /F1 12 Tf 72 720 Td (" + text.encode("cp1252") + b") Tj ET"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def _tiny_docx(paragraph: str, cell: str) -> bytes:
+    document = Document()
+    document.add_paragraph(paragraph)
+    document.add_table(rows=1, cols=1).rows[0].cells[0].text = cell
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _with_attachment(data: bytes, subtype: str, filename: str) -> bytes:
+    message = MIMEMultipart()
+    message["From"] = "=?utf-8?q?J=C3=BCrgen?= <j@kommune.de>"
+    message["Subject"] = "Anlage"
+    message.attach(MIMEText("Siehe Anlage.", "plain", "utf-8"))
+    attachment = MIMEApplication(data, subtype)
+    attachment.add_header("Content-Disposition", "attachment", filename=filename)
+    message.attach(attachment)
+    return message.as_bytes()
+
+
+def test_folded_encoded_subject_keeps_spaces_and_umlauts() -> None:
+    mail = _load("folded_subject.eml")
+    assert mail.subject == "Frage zur Förderung gemeinsamer Bauhöfe in Lügde und Blömberg"
+    assert mail.from_name == "Jürgen Müller"
+    assert mail.from_address == "j.mueller@kalletal.de"
+    assert mail.to == ("ikz@interkommunales.nrw", "hotline@interkommunales.nrw")
+    assert mail.message_id == "<20240917091502.4711@kalletal.de>"
+    assert mail.date == datetime(2024, 9, 17, 9, 15, 2, tzinfo=CEST)
+    assert mail.date is not None and mail.date.utcoffset() == timedelta(hours=2)
+    assert "können Kommunen für einen gemeinsamen Bauhof eine Förderung beantragen?" in (
+        mail.body_text
+    )
+    assert mail.header("Subject") == mail.subject
+    assert mail.headers[0] == ("return-path", "<j.mueller@kalletal.de>")
+
+
+@pytest.mark.parametrize(
+    ("name", "expected", "defect"),
+    [
+        ("cp1252_as_latin1.eml", "den „Gesundheitskiosk“ mit Kosten von rund 80.000 € im", None),
+        ("cp1252_as_latin1.eml", "Gemeinden – gibt es eine Obergrenze?", None),
+        ("utf8_as_ascii.eml", "für die gemeinsame Straßenunterhaltung", "bytes are UTF-8"),
+        ("utf8_as_ascii.eml", "eine öffentlich-rechtliche Vereinbarung?", "bytes are UTF-8"),
+    ],
+)
+def test_lying_charsets_decode_umlauts(name: str, expected: str, defect: str | None) -> None:
+    mail = _load(name)
+    assert expected in mail.body_text
+    assert "\ufffd" not in mail.body_text
+    assert (defect is None) or any(defect in item for item in mail.defects)
+
+
+@pytest.mark.parametrize(
+    ("name", "from_name", "subject"),
+    [
+        ("cp1252_as_latin1.eml", "Heike Tölle", "Kostenübernahme"),
+        ("utf8_as_ascii.eml", "Peter Schröder", "Zweckverband oder Vereinbarung?"),
+        ("html_only_outlook.eml", "Anna Bäcker", "Fragen zur Vergabe"),
+    ],
+)
+def test_umlauts_in_headers(name: str, from_name: str, subject: str) -> None:
+    mail = _load(name)
+    assert (mail.from_name, mail.subject) == (from_name, subject)
+
+
+def test_html_only_outlook_keeps_paragraphs_and_list_items() -> None:
+    mail = _load("html_only_outlook.eml")
+    lines = mail.body_text.split("\n")
+    assert "  * Ab welcher Summe müssen wir die Leistung ausschreiben?" in lines
+    assert "  * Gilt § 108 Abs. 6 GWB auch für Kreise?" in lines
+    assert "Sehr geehrte Damen und Herren,\n\nfür die Sprechstunde" in mail.body_text
+    assert "Anna Bäcker\nStadt Lüdenscheid" in mail.body_text
+    for leftover in ("<", "&uuml;", "&nbsp;", "\xa0", "MsoNormal", "spidmax", "\r"):
+        assert leftover not in mail.body_text
+    assert "<li class=MsoListParagraph>" in mail.body_html
+
+
+def test_stub_plain_alternative_is_replaced_by_html_text() -> None:
+    mail = _load("alternative_stub.eml")
+    assert "E-Mail-Programm" not in mail.body_text
+    assert "wann endet die Übergangsfrist nach § 2b UStG" in mail.body_text
+    assert "Klaus Weiß" in mail.body_text
+
+
+def test_real_plain_alternative_wins_over_html() -> None:
+    mail = _load("alternative_real_plain.eml")
+    assert "für unsere Zusammenarbeit?" in mail.body_text
+    assert "(HTML)" not in mail.body_text
+    assert "(HTML)" in mail.body_html
+
+
+def test_forwarded_message_goes_to_embedded() -> None:
+    mail = _load("forwarded_rfc822.eml")
+    assert "Töpfen" not in mail.body_text
+    assert "anbei die Frage meines Kollegen" in mail.body_text
+    assert len(mail.embedded) == 1
+    inner = mail.embedded[0]
+    assert inner.subject == "Gesundheitskiosk – Finanzierung"
+    assert (inner.from_name, inner.from_address) == ("Björn Lüke", "b.lueke@kreis-lippe.de")
+    assert inner.body_text.strip() == "Aus welchen Töpfen wird so ein Kiosk bezahlt?"
+    assert inner.message_id == "<fwd.inner@kreis-lippe.de>"
+    assert mail.attachments == ()
+
+
+def test_bounce_keeps_status_and_drops_returned_original() -> None:
+    mail = _load("dsn.eml")
+    assert "Status: 5.1.1" in mail.delivery_status
+    assert "Final-Recipient: rfc822; nicht.mehr.da@stadt-beispiel.de" in mail.delivery_status
+    assert "Förderquote" not in mail.body_text
+    assert "Förderquote" not in mail.delivery_status
+    assert mail.embedded == ()
+    assert any("returned original" in defect for defect in mail.defects)
+
+
+def test_flowed_text_joins_soft_breaks_with_delsp() -> None:
+    mail = _load("flowed_delsp.eml")
+    assert mail.body_text == (
+        "Wie wird die Personalgestellung zwischen zwei Gemeinden tarifrechtlich behandelt?\n"
+        "\n"
+        "> Am 26.09.2024 schrieb IKZ:\n"
+        "> Bitte senden Sie uns Ihre Fragen.\n"
+        "\n"
+        "-- \n"
+        "Tom Berger\n"
+    )
+
+
+def test_display_name_trap_bad_date_unknown_charset_broken_base64() -> None:
+    mail = _load("display_name_trap.eml")
+    assert mail.from_address == "bob@example.com"
+    assert mail.subject == "Anfrage"
+    assert mail.date is None
+    assert "wie hoch ist die Förderquote?" in mail.body_text
+    assert any("unparseable Date" in defect for defect in mail.defects)
+    assert any("x-nonsense-8" in defect for defect in mail.defects)
+
+
+@pytest.mark.parametrize("line_end", [b"\r\n", b"\n", b"\r"])
+def test_line_ends_become_newlines(line_end: bytes) -> None:
+    raw = _plain(b"Zeile eins\r\nZeile zwei\r\n", b"text/plain; charset=utf-8")
+    mail = parse_message(raw.replace(b"\r\n", line_end))
+    assert mail.body_text == "Zeile eins\nZeile zwei\n"
+    assert mail.subject == "Test"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "cte", "expected"),
+    [
+        (
+            b"F=C3=B6rderung =3D gut=\r\nes=ZZ",
+            b"text/plain; charset=utf-8",
+            b"quoted-printable",
+            "Förderung = gutes=ZZ",
+        ),
+        (b"RsO2cmRlcnVuZw", b"text/plain; charset=utf-8", b"base64", "Förderung"),
+        (
+            b"R\xc3\xbc\xdfe f\xc3\xbcr K\xf6ln",
+            b"text/plain; charset=utf-8",
+            b"8bit",
+            "R\xfc\xdfe f\xfcr K\xf6ln",
+        ),
+        (b"\x1b$B%F%9%H\x1b(B", b"text/plain; charset=iso-2022-jp", b"7bit", "テスト"),
+        (b"Gr\xfc\xdfe", b"text/plain", b"8bit", "Grüße"),
+        (b"Gr\xfc\xdfe", b'text/plain; charset="x-unbekannt"', b"8bit", "Grüße"),
+        (
+            b"<p>Gr&uuml;&szlig;e&nbsp;aus&nbsp;K&ouml;ln</p>",
+            b"text/html; charset=utf-8",
+            b"7bit",
+            "Grüße aus Köln",
+        ),
+    ],
+)
+def test_body_decoding(body: bytes, content_type: bytes, cte: bytes, expected: str) -> None:
+    mail = parse_message(_plain(body, content_type, cte))
+    assert mail.body_text.strip() == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Tue, 17 Sep 2024 09:15:02 +0200", datetime(2024, 9, 17, 9, 15, 2, tzinfo=CEST)),
+        ("17 Sep 2024 09:15:02 -0000", datetime(2024, 9, 17, 9, 15, 2, tzinfo=UTC)),
+        ("Tue, 17 Sep 2024 09:15:02", datetime(2024, 9, 17, 9, 15, 2, tzinfo=UTC)),
+        ("Dienstag, der 17. September", None),
+        ("Tue, 31 Feb 2024 09:15:02 +0200", None),
+    ],
+)
+def test_date_is_timezone_aware_or_none(value: str, expected: datetime | None) -> None:
+    raw = _plain(b"x", b"text/plain").replace(b"Tue, 17 Sep 2024 09:15:02 +0200", value.encode())
+    mail = parse_message(raw)
+    assert mail.date == expected
+    assert mail.date is None or mail.date.tzinfo is not None
+
+
+@pytest.mark.parametrize(
+    ("header", "name", "address"),
+    [
+        (
+            '"M\u00fcller, Hans" <H.Mueller@Kreis-Lippe.DE>',
+            "Müller, Hans",
+            "h.mueller@kreis-lippe.de",
+        ),
+        ("=?utf-8?Q?M=C3=BCller=2C_Hans?= <h@x.de>", "Müller, Hans", "h@x.de"),
+        ("h@x.de (Hans M\u00fcller)", "Hans Müller", "h@x.de"),
+        ("alice@example.com <bob@example.com>", "alice@example.com", "bob@example.com"),
+        ("kein Absender", "", ""),
+    ],
+)
+def test_from_header(header: str, name: str, address: str) -> None:
+    raw = _plain(b"x", b"text/plain").replace(b"Test <t@kommune.de>", header.encode())
+    mail = parse_message(raw)
+    assert (mail.from_name, mail.from_address) == (name, address)
+
+
+def test_message_id_is_stripped_and_folding_removed() -> None:
+    raw = _plain(b"x", b"text/plain").replace(b"<t.1@kommune.de>", b"\r\n  <t.2@kommune.de>  ")
+    assert parse_message(raw).message_id == "<t.2@kommune.de>"
+    assert parse_message(raw.replace(b"Message-ID:", b"X-Old-ID:")).message_id is None
+
+
+def test_pdf_and_docx_attachments_give_text() -> None:
+    pdf = parse_message(
+        _with_attachment(_tiny_pdf("Wie hoch ist die Förderquote?"), "pdf", "Fragen.pdf")
+    )
+    docx_bytes = _tiny_docx("Gilt § 2b UStG für uns?", "Zweckverband möglich?")
+    docx = parse_message(
+        _with_attachment(
+            docx_bytes,
+            "vnd.openxmlformats-officedocument.wordprocessingml.document",
+            "Fragen Köln.docx",
+        )
+    )
+    assert pdf.from_name == "Jürgen"
+    assert [(a.filename, a.text.strip()) for a in pdf.attachments] == [
+        ("Fragen.pdf", "Wie hoch ist die Förderquote?")
+    ]
+    assert docx.attachments[0].filename == "Fragen Köln.docx"
+    assert docx.attachments[0].text == "Gilt § 2b UStG für uns?\nZweckverband möglich?"
+    assert docx.attachments[0].size == len(docx_bytes)
+    assert pdf.body_text == "Siehe Anlage."
+
+
+@pytest.mark.parametrize(
+    ("data", "subtype", "filename"),
+    [
+        (b"%PDF-1.4\nnonsense", "pdf", "kaputt.pdf"),
+        (b"PK\x03\x04 not a zip", "octet-stream", "kaputt.docx"),
+    ],
+)
+def test_broken_attachments_give_a_defect(data: bytes, subtype: str, filename: str) -> None:
+    mail = parse_message(_with_attachment(data, subtype, filename))
+    assert mail.attachments[0].text == ""
+    assert any(filename in defect for defect in mail.defects)
+
+
+def test_oversized_attachment_is_listed_but_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse, "MAX_ATTACHMENT_BYTES", 100)
+    mail = parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "gross.pdf"))
+    assert mail.attachments[0].text == ""
+    assert mail.attachments[0].size > 100
+    assert any("too large" in defect for defect in mail.defects)
+
+
+def test_text_attachment_is_read() -> None:
+    message = MIMEMultipart()
+    message.attach(MIMEText("Hallo", "plain", "utf-8"))
+    note = MIMEText("Frage zur Förderquote?", "plain", "utf-8")
+    note.add_header("Content-Disposition", "attachment", filename="frage.txt")
+    message.attach(note)
+    mail = parse_message(message.as_bytes())
+    assert mail.body_text == "Hallo"
+    assert mail.attachments[0].text == "Frage zur Förderquote?"
+
+
+def test_embedded_depth_is_bounded() -> None:
+    inner = email.message_from_bytes(b"Subject: innen\r\n\r\nText")
+    for level in range(6):
+        outer = MIMEMultipart()
+        outer["Subject"] = f"Ebene {level}"
+        outer.attach(MIMEText("weiter", "plain", "utf-8"))
+        outer.attach(MIMEMessage(inner))
+        inner = outer
+    mail = parse_message(inner.as_bytes())
+    depth = 0
+    while mail.embedded:
+        mail = mail.embedded[0]
+        depth += 1
+    assert depth == parse.MAX_EMBED_DEPTH
+    assert any("too deep" in defect for defect in mail.defects)
+
+
+def test_multipart_without_boundary_is_read_as_text() -> None:
+    raw = _plain(b"Gibt es eine Frist?\r\n", b"multipart/mixed", b"7bit")
+    mail = parse_message(raw)
+    assert "Gibt es eine Frist?" in mail.body_text
+    assert mail.defects
+
+
+@pytest.mark.parametrize("raw", [b"", b"  \r\n\r\n", b"\x00\x01\x02\x03"])
+def test_nothing_usable_raises_parse_error(raw: bytes) -> None:
+    with pytest.raises(ParseError):
+        parse_message(raw)
+
+
+def test_non_bytes_raises_parse_error() -> None:
+    with pytest.raises(ParseError, match="not bytes"):
+        parse_message(1.5)  # type: ignore[arg-type]
+
+
+def test_unexpected_library_error_becomes_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(raw: bytes) -> None:
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(email, "message_from_bytes", explode)
+    with pytest.raises(ParseError, match="RecursionError"):
+        parse_message(_plain(b"x", b"text/plain"))

@@ -1,0 +1,222 @@
+"""Store tests on a real SQLite file (and on PostgreSQL with --db-url postgresql+psycopg://...)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from ikz_inbox.errors import NotFoundError, StoreError
+from ikz_inbox.store import (
+    Database,
+    migrate,
+    open_database,
+    repository,
+    schema_is_current,
+    session_scope,
+)
+from ikz_inbox.store.models import Base
+from ikz_inbox.store.records import MailboxState, NewMessage, NewQuestion
+from ikz_inbox.types import TopicPrediction, TopicSource
+
+NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/store.sqlite3"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = open_database(url)
+    if not url.startswith("sqlite"):
+        Base.metadata.drop_all(db.engine)
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(db)
+    yield db
+    db.engine.dispose()
+
+
+@pytest.fixture
+def session(database: Database) -> Iterator[Session]:
+    with session_scope(database) as session:
+        yield session
+
+
+def question(position: int, text: str, topic: str = "foerderung") -> NewQuestion:
+    return NewQuestion(
+        position=position,
+        text=text,
+        span_start=0,
+        span_end=len(text),
+        topic=topic,
+        secondary_topics=(),
+        confidence=0.8,
+        topic_source=TopicSource.MODEL,
+        model_version="m1",
+        needs_review=False,
+    )
+
+
+def message(
+    content: str,
+    message_id: str | None = "<a@example.org>",
+    org: str = "Stadt Lemgo",
+    questions: tuple[NewQuestion, ...] = (),
+) -> NewMessage:
+    return NewMessage(
+        message_id=message_id,
+        content_sha256=content.ljust(64, "0"),
+        raw_sha256="r" * 64,
+        raw=b"Subject: x\r\n\r\nbody",
+        source="file:x.eml",
+        subject="Förderquote?",
+        from_name="A",
+        from_address="a@lemgo.de",
+        sent_at=NOW - timedelta(days=1),
+        received_at=NOW,
+        sender_org=org,
+        kind="frage",
+        event_id="sprechstunde-2024-10-09",
+        status="processed",
+        error=None,
+        new_text="body",
+        questions=questions,
+    )
+
+
+def test_migrate_is_idempotent_and_current(database: Database) -> None:
+    migrate(database)
+    assert schema_is_current(database)
+
+
+def test_unreachable_database_is_a_store_error() -> None:
+    with pytest.raises(StoreError):
+        open_database("not a url")
+
+
+def test_message_roundtrip_with_aware_datetimes(session: Session) -> None:
+    pk = repository.add_message(
+        session, message("a", questions=(question(0, "Wie hoch?"),)), collision=False
+    )
+    session.commit()
+    stored = repository.get_message(session, pk)
+    assert stored.sent_at == NOW - timedelta(days=1)
+    assert stored.sent_at is not None and stored.sent_at.tzinfo is not None
+    assert repository.content_exists(session, "a".ljust(64, "0"))
+    assert repository.message_id_taken(session, "<a@example.org>")
+    [stored_question] = repository.list_questions(session)
+    assert stored_question.text == "Wie hoch?"
+    assert stored_question.asker == "stadt lemgo"
+
+
+def test_same_content_twice_violates_uniqueness(session: Session) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    repository.add_message(session, message("a"), collision=False)
+    session.commit()
+    with pytest.raises(IntegrityError):
+        repository.add_message(session, message("a"), collision=False)
+    session.rollback()
+
+
+def test_staff_topic_survives_reprocessing(session: Session) -> None:
+    pk = repository.add_message(
+        session, message("a", questions=(question(0, "Frage eins?"),)), collision=False
+    )
+    [stored] = repository.list_questions(session)
+    assert repository.set_staff_topic(session, stored.id, "steuern") == "foerderung"
+    repository.replace_message_results(
+        session, pk, message("a", questions=(question(0, "Frage eins?"), question(1, "Zwei?")))
+    )
+    session.commit()
+    topics = {q.text: (q.topic, q.topic_source) for q in repository.list_questions(session)}
+    assert topics == {"Frage eins?": ("steuern", "staff"), "Zwei?": ("foerderung", "model")}
+    assert repository.staff_corrections(session) == [("Frage eins?", "steuern")]
+
+
+def test_model_topics_never_overwrite_staff(session: Session) -> None:
+    repository.add_message(
+        session, message("a", questions=(question(0, "A?"), question(1, "B?"))), collision=False
+    )
+    first, second = repository.list_questions(session)
+    repository.set_staff_topic(session, first.id, "vergabe")
+    prediction = TopicPrediction("personal", 0.3, TopicSource.MODEL, "m2")
+    changed = repository.apply_model_topics(
+        session, {first.id: prediction, second.id: prediction}, review_threshold=0.5
+    )
+    assert changed == 1
+    first, second = repository.list_questions(session)
+    assert (first.topic, second.topic) == ("vergabe", "personal")
+    assert second.needs_review and not first.needs_review
+
+
+def test_clustering_keeps_cluster_ids_and_flags_stable(session: Session) -> None:
+    qs = tuple(question(i, f"Frage {i}?") for i in range(4))
+    repository.add_message(session, message("a", questions=qs), collision=False)
+    ids = [q.id for q in repository.list_questions(session)]
+    repository.apply_clustering(
+        session, {ids[0]: ids[0], ids[1]: ids[0], ids[2]: ids[2], ids[3]: ids[3]}, NOW
+    )
+    big = repository.list_questions(session)[0].cluster_id
+    assert big is not None
+    repository.set_cluster_flag(session, big, "pinned", True)
+    # a later clustering adds a question to the big group: it keeps its id and its pin
+    repository.apply_clustering(
+        session, {ids[0]: ids[0], ids[1]: ids[0], ids[2]: ids[0], ids[3]: ids[3]}, NOW
+    )
+    clusters = {c.id: c for c in repository.list_clusters(session)}
+    assert clusters[big].pinned
+    assert set(clusters[big].question_ids) == set(ids[:3])
+    assert len(clusters) == 2
+
+
+def test_constraints_roundtrip(session: Session) -> None:
+    repository.add_message(
+        session, message("a", questions=(question(0, "A?"), question(1, "B?"))), collision=False
+    )
+    a, b = (q.id for q in repository.list_questions(session))
+    repository.add_constraint(session, b, a, True, NOW)
+    assert repository.load_constraints(session).must_link == {(a, b)}
+    repository.add_constraint(session, a, b, False, NOW)
+    constraints = repository.load_constraints(session)
+    assert constraints.cannot_link == {(a, b)} and not constraints.must_link
+
+
+def test_unknown_ids_raise_not_found(session: Session) -> None:
+    with pytest.raises(NotFoundError):
+        repository.get_question(session, 999)
+    with pytest.raises(NotFoundError):
+        repository.set_cluster_flag(session, 999, "pinned", True)
+
+
+def test_audit_log_newest_first(session: Session) -> None:
+    for action in ("reclassify", "merge"):
+        repository.record_audit(
+            session,
+            at=NOW,
+            actor="anna",
+            action=action,
+            target_type="question",
+            target_id="1",
+            details={"x": 1},
+        )
+    assert [entry.action for entry in repository.list_audit(session)] == ["merge", "reclassify"]
+
+
+def test_mailbox_state_upsert_handles_32bit_unsigned_uids(session: Session) -> None:
+    assert repository.get_mailbox_state(session, "default", "INBOX") is None
+    state = MailboxState("default", "INBOX", 4_294_967_295, 4_294_967_000, NOW, NOW, None, 0)
+    repository.save_mailbox_state(session, state)
+    session.commit()
+    assert repository.get_mailbox_state(session, "default", "INBOX") == state
+    repository.save_mailbox_state(
+        session, MailboxState("default", "INBOX", 1, 5, NOW, None, "x", 3)
+    )
+    session.commit()
+    assert [s.last_uid for s in repository.list_mailbox_states(session)] == [5]
