@@ -60,8 +60,7 @@ def main(argv: Sequence[str]) -> None:
 def bench_calibrate(model: DedupModel) -> None:
     rows = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines() if line]
     scores = [
-        question_similarity(r["a"], r["b"], model, r.get("topic_a"), r.get("topic_b"))
-        for r in rows
+        question_similarity(r["a"], r["b"], model, r.get("topic_a"), r.get("topic_b")) for r in rows
     ]
     gold = [bool(r["same"]) for r in rows]
     grid = _threshold_grid()
@@ -69,8 +68,12 @@ def bench_calibrate(model: DedupModel) -> None:
     best = [t for t in grid if _binary_f1(scores, gold, t) == best_f1]
     middle = best[len(best) // 2]
     print(f"pairs: {len(rows)} ({sum(gold)} same)")
-    print(f"configured threshold {model.threshold:.2f}: F1 {_binary_f1(scores, gold, model.threshold):.3f}")
-    print(f"best F1 on own pairs {best_f1:.3f} for thresholds {best[0]:.2f}..{best[-1]:.2f}; middle {middle:.2f}")
+    print(
+        f"configured threshold {model.threshold:.2f}: F1 {_binary_f1(scores, gold, model.threshold):.3f}"
+    )
+    print(
+        f"best F1 on own pairs {best_f1:.3f} for thresholds {best[0]:.2f}..{best[-1]:.2f}; middle {middle:.2f}"
+    )
     for row, score, same in zip(rows, scores, gold, strict=True):
         if (score >= model.threshold) != same:
             print(f"  miss {score:.2f} same={same}: {row['a']} | {row['b']}")
@@ -102,10 +105,15 @@ def bench_dev(model: DedupModel) -> None:
     print(f"questions {len(items)}, gold pairs {gold_pairs}, clustering took {elapsed:.3f} s")
     print(f"ikz_inbox.dedup   threshold {model.threshold:.2f}: P {p:.3f} R {r:.3f} F1 {f:.3f}")
     best = max(
-        ((t, *_pairwise(items, groups, _tfidf_clusters(items, t), gold_pairs)) for t in _threshold_grid()),
+        (
+            (t, *_pairwise(items, groups, _tfidf_clusters(items, t), gold_pairs))
+            for t in _threshold_grid()
+        ),
         key=lambda row: row[3],
     )
-    print(f"TF-IDF cosine     best threshold {best[0]:.2f}: P {best[1]:.3f} R {best[2]:.3f} F1 {best[3]:.3f}")
+    print(
+        f"TF-IDF cosine     best threshold {best[0]:.2f}: P {best[1]:.3f} R {best[2]:.3f} F1 {best[3]:.3f}"
+    )
 
 
 def _dev_items(labels: Path) -> tuple[list[DedupItem], dict[int, str]]:
@@ -118,7 +126,13 @@ def _dev_items(labels: Path) -> tuple[list[DedupItem], dict[int, str]]:
         for question in row.get("questions") or []:
             qid = len(items) + 1
             items.append(
-                DedupItem(qid, question["text"], question["topic"], row.get("sender_org") or "", row.get("event"))
+                DedupItem(
+                    qid,
+                    question["text"],
+                    question["topic"],
+                    row.get("sender_org") or "",
+                    row.get("event"),
+                )
             )
             groups[qid] = question["group"]
     return items, groups
@@ -247,9 +261,24 @@ class QuestionGenerator:
         "Brauchen wir für {a} eine Genehmigung, wenn {place} mitmacht?",
     )
     PLACES = (
-        "Lemgo", "Kalletal", "Detmold", "Höxter", "Brilon", "Attendorn", "Olpe", "Soest",
-        "Lippstadt", "Bad Salzuflen", "Extertal", "Dörentrup", "Marsberg", "Winterberg",
-        "den Kreis Lippe", "den Hochsauerlandkreis", "die Nachbargemeinde", "unseren Verbund",
+        "Lemgo",
+        "Kalletal",
+        "Detmold",
+        "Höxter",
+        "Brilon",
+        "Attendorn",
+        "Olpe",
+        "Soest",
+        "Lippstadt",
+        "Bad Salzuflen",
+        "Extertal",
+        "Dörentrup",
+        "Marsberg",
+        "Winterberg",
+        "den Kreis Lippe",
+        "den Hochsauerlandkreis",
+        "die Nachbargemeinde",
+        "unseren Verbund",
     )
     EVENTS = ("sprechstunde", "spotlight-gesundheit", "erfahrungsaustausch-tourismus")
 
@@ -264,8 +293,13 @@ class QuestionGenerator:
         text = rng.choice(self.TEMPLATES).format(
             a=rng.choice(self._terms), b=rng.choice(self._terms), place=rng.choice(self.PLACES)
         )
-        return DedupItem(qid, f"{text} (Az. {rng.randrange(10_000)})", rng.choice(self._topics[:12]),
-                         f"asker-{rng.randrange(5_000)}", rng.choice(self.EVENTS))
+        return DedupItem(
+            qid,
+            f"{text} (Az. {rng.randrange(10_000)})",
+            rng.choice(self._topics[:12]),
+            f"asker-{rng.randrange(5_000)}",
+            rng.choice(self.EVENTS),
+        )
 
 
 Baseline = Callable[[str, str], float]

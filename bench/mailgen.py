@@ -25,7 +25,7 @@ import textwrap
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from email import quoprimime
 from email.utils import format_datetime
 from pathlib import Path
@@ -95,19 +95,91 @@ BODIES = (
     ("", "Märkischer Kreis", "maerkischer-kreis.de", "58762", "Heedfelder Straße 45"),
     ("", "Oberbergischer Kreis", "obk.de", "51643", "Moltkestraße 42"),
 )
-FIRST = ("Anna", "Bernd", "Carola", "Dirk", "Elif", "Frank", "Gabriele", "Hendrik", "Ines",
-         "Jens", "Kübra", "Lars", "Monika", "Nils", "Olga", "Patrick", "Renate", "Sören",
-         "Tanja", "Uwe", "Vanessa", "Wolfgang", "Yvonne", "Zoe", "Björn", "Jürgen", "Maren")
-LAST = ("Ahlers", "Brüning", "Dreier", "Eickhoff", "Förster", "Grothe", "Heitkamp", "Imhoff",
-        "Jäger", "Kötter", "Landwehr", "Möller", "Nolte", "Overbeck", "Pöhler", "Quante",
-        "Rösner", "Schürmann", "Tölle", "Uhlenbrock", "Vennemann", "Wöstmann", "Yilmaz",
-        "Zurmühlen", "Große-Kleimann", "Şahin")
-DEPTS = ("Haupt- und Personalamt", "Kämmerei", "Stabsstelle Digitalisierung", "Ordnungsamt",
-         "Wirtschaftsförderung", "Fachbereich Bauen und Planen", "Gesundheitsamt",
-         "Büro des Bürgermeisters", "Stabsstelle Kreisentwicklung", "Zentrale Vergabestelle")
-TASKS = ("Bauhof", "Standesamt", "Vollstreckung", "Personalabrechnung", "Kläranlage",
-         "Wohngeldstelle", "Friedhofsverwaltung", "Musikschule", "Archiv", "Tourist-Information",
-         "Ausländerbehörde", "Rechnungsprüfung", "Beschaffungsstelle", "Kita-Platzvergabe")
+FIRST = (
+    "Anna",
+    "Bernd",
+    "Carola",
+    "Dirk",
+    "Elif",
+    "Frank",
+    "Gabriele",
+    "Hendrik",
+    "Ines",
+    "Jens",
+    "Kübra",
+    "Lars",
+    "Monika",
+    "Nils",
+    "Olga",
+    "Patrick",
+    "Renate",
+    "Sören",
+    "Tanja",
+    "Uwe",
+    "Vanessa",
+    "Wolfgang",
+    "Yvonne",
+    "Zoe",
+    "Björn",
+    "Jürgen",
+    "Maren",
+)
+LAST = (
+    "Ahlers",
+    "Brüning",
+    "Dreier",
+    "Eickhoff",
+    "Förster",
+    "Grothe",
+    "Heitkamp",
+    "Imhoff",
+    "Jäger",
+    "Kötter",
+    "Landwehr",
+    "Möller",
+    "Nolte",
+    "Overbeck",
+    "Pöhler",
+    "Quante",
+    "Rösner",
+    "Schürmann",
+    "Tölle",
+    "Uhlenbrock",
+    "Vennemann",
+    "Wöstmann",
+    "Yilmaz",
+    "Zurmühlen",
+    "Große-Kleimann",
+    "Şahin",
+)
+DEPTS = (
+    "Haupt- und Personalamt",
+    "Kämmerei",
+    "Stabsstelle Digitalisierung",
+    "Ordnungsamt",
+    "Wirtschaftsförderung",
+    "Fachbereich Bauen und Planen",
+    "Gesundheitsamt",
+    "Büro des Bürgermeisters",
+    "Stabsstelle Kreisentwicklung",
+    "Zentrale Vergabestelle",
+)
+TASKS = (
+    "Bauhof",
+    "Standesamt",
+    "Vollstreckung",
+    "Personalabrechnung",
+    "Kläranlage",
+    "Wohngeldstelle",
+    "Friedhofsverwaltung",
+    "Musikschule",
+    "Archiv",
+    "Tourist-Information",
+    "Ausländerbehörde",
+    "Rechnungsprüfung",
+    "Beschaffungsstelle",
+    "Kita-Platzvergabe",
+)
 EVENTS = (
     (datetime(2024, 9, 11, 9, 0, tzinfo=BERLIN), "Erfahrungsaustausch Tourismus am 11.09."),
     (datetime(2024, 10, 9, 10, 0, tzinfo=BERLIN), "Digitale Sprechstunde am 9. Oktober"),
@@ -117,7 +189,7 @@ EVENTS = (
 # Question templates per topic; {task}, {partner}, {n}, {year} are filled in.
 QUESTIONS = {
     "foerderung": (
-        "Ist ein gemeinsamer {task} mit {partner} grundsätzlich förderfähig?",
+        "Ist eine Kooperation im Bereich {task} mit {partner} grundsätzlich förderfähig?",
         "Welche Unterlagen verlangt die Bezirksregierung mit dem Förderantrag?",
         "Dürfen wir mit dem Projekt beginnen, bevor der Zuwendungsbescheid vorliegt?",
         "Zählen Beratungskosten für eine externe Kanzlei zu den zuwendungsfähigen Ausgaben?",
@@ -130,13 +202,14 @@ QUESTIONS = {
     "rechtsform": (
         "Wie lange sollte die Laufzeit einer öffentlich-rechtlichen Vereinbarung mindestens sein?",
         "Welche Kündigungsfristen sind in Vereinbarungen nach dem GkG NRW üblich?",
-        "Ist für den gemeinsamen {task} eine Mandatierung oder eine Delegation sinnvoller?",
+        "Ist für die Zusammenarbeit im Bereich {task} eine Mandatierung oder eine Delegation "
+        "sinnvoller?",
         "Braucht eine gemeinsame Anstalt des öffentlichen Rechts eine eigene Satzung je Träger?",
         "Wer muss im Rat zustimmen, wenn {partner} später der Vereinbarung beitreten will?",
     ),
     "steuern": (
         "Wann endet die Übergangsfrist für die Anwendung von § 2b UStG endgültig?",
-        "Wird der gemeinsame {task} steuerlich zum Betrieb gewerblicher Art?",
+        "Wird die gemeinsame Aufgabe {task} steuerlich zum Betrieb gewerblicher Art?",
         "Müssen Kostenerstattungen zwischen Kommunen ab {year} mit Umsatzsteuer abgerechnet "
         "werden?",
         "Welche Rolle spielt das Finanzamt bei der Prüfung einer Kooperation nach § 2b UStG?",
@@ -149,8 +222,9 @@ QUESTIONS = {
         "Ist eine Inhouse-Vergabe an unser kommunales Rechenzentrum zulässig?",
     ),
     "finanzen": (
-        "Wie wird die Umlage berechnet, wenn eine Kommune den {task} deutlich stärker nutzt?",
-        "Wie stellen wir die Kosten des gemeinsamen {task}s im Haushaltsplan dar?",
+        "Wie wird die Umlage berechnet, wenn eine Kommune die gemeinsame Aufgabe {task} deutlich "
+        "stärker in Anspruch nimmt?",
+        "Wie stellen wir die Kosten der gemeinsamen Aufgabe {task} im Haushaltsplan dar?",
         "Gibt es ein Muster für eine Wirtschaftlichkeitsberechnung vor der Kooperation?",
         "Wer trägt Mehrkosten, wenn die Personalkosten stärker steigen als geplant?",
     ),
@@ -163,7 +237,7 @@ QUESTIONS = {
     ),
     "digitalisierung": (
         "Können wir OZG-Leistungen gemeinsam mit {partner} über eine Plattform anbieten?",
-        "Wie binden wir die E-Akte des {task}s an die Systeme der Partnerkommunen an?",
+        "Wie binden wir die E-Akte im Bereich {task} an die Systeme der Partnerkommunen an?",
         "Welche Anforderungen an IT-Sicherheit gelten für ein gemeinsames Rechenzentrum?",
         "Darf der gemeinsame Dienstleister Fachverfahren in einer Cloud betreiben?",
     ),
@@ -190,7 +264,7 @@ QUESTIONS = {
         "Funktioniert die Teilnahme auch über den Browser ohne Zusatzsoftware?",
     ),
     "sonstiges": (
-        "Gibt es Erfahrungen mit einer gemeinsamen {task} kleiner Kommunen?",
+        "Gibt es Erfahrungen kleiner Kommunen mit einer Kooperation im Bereich {task}?",
         "Welche Kommunen betreiben bereits eine gemeinsame Feuerwehrausbildung?",
         "Wo finden wir Ansprechpartner für eine Kooperation beim Winterdienst?",
     ),
@@ -213,8 +287,14 @@ CONTEXTS = (
     "zur {event} hätten wir folgende Anliegen:",
     "nach dem letzten Austausch im Kreis sind bei uns noch Punkte offen geblieben.",
 )
-CLOSINGS = ("Mit freundlichen Grüßen", "Freundliche Grüße", "Viele Grüße",
-            "Mit besten Grüßen", "Beste Grüße aus dem Rathaus", "MfG")
+CLOSINGS = (
+    "Mit freundlichen Grüßen",
+    "Freundliche Grüße",
+    "Viele Grüße",
+    "Mit besten Grüßen",
+    "Beste Grüße aus dem Rathaus",
+    "MfG",
+)
 DISCLAIMERS = (
     "Diese E-Mail enthält vertrauliche Informationen. Wenn Sie nicht der richtige Adressat "
     "sind, informieren Sie bitte den Absender und löschen Sie diese E-Mail.",
@@ -222,20 +302,34 @@ DISCLAIMERS = (
     "Erklärungen geben wir per E-Mail nur mit qualifizierter elektronischer Signatur ab.",
 )
 SPAM = (
-    ("Ihre Kommune verschenkt Geld beim Druckerpapier!",
-     "Sehr geehrte Entscheider,\n\nwussten Sie, dass Kommunen bis zu 40 % beim Bürobedarf "
-     "sparen können? Jetzt Rahmenangebot sichern: https://buero-deal.example.com/kommune\n\n"
-     "Abmelden: https://buero-deal.example.com/stop"),
-    ("Kontoüberprüfung erforderlich",
-     "Sehr geehrter Kunde,\n\nIhr Konto wurde vorübergehend eingeschränkt. Bestätigen Sie Ihre "
-     "Daten innerhalb von 24 Stunden: https://secure-login.example.net/verify\n\nIhr "
-     "Sicherheitsteam"),
-    ("Increase your website traffic",
-     "Hello,\n\nwe noticed your website is not ranking on page 1. Our SEO experts guarantee "
-     "top results in 30 days. Reply for a free audit.\n\nBest regards\nGrowth Team"),
+    (
+        "Ihre Kommune verschenkt Geld beim Druckerpapier!",
+        "Sehr geehrte Entscheider,\n\nwussten Sie, dass Kommunen bis zu 40 % beim Bürobedarf "
+        "sparen können? Jetzt Rahmenangebot sichern: https://buero-deal.example.com/kommune\n\n"
+        "Abmelden: https://buero-deal.example.com/stop",
+    ),
+    (
+        "Kontoüberprüfung erforderlich",
+        "Sehr geehrter Kunde,\n\nIhr Konto wurde vorübergehend eingeschränkt. Bestätigen Sie Ihre "
+        "Daten innerhalb von 24 Stunden: https://secure-login.example.net/verify\n\nIhr "
+        "Sicherheitsteam",
+    ),
+    (
+        "Increase your website traffic",
+        "Hello,\n\nwe noticed your website is not ranking on page 1. Our SEO experts guarantee "
+        "top results in 30 days. Reply for a free audit.\n\nBest regards\nGrowth Team",
+    ),
 )
-CLIENTS = ("exchange", "exchange", "outlook_plain", "thunderbird", "apple", "iphone",
-           "webmail_html", "notes")
+CLIENTS = (
+    "exchange",
+    "exchange",
+    "outlook_plain",
+    "thunderbird",
+    "apple",
+    "iphone",
+    "webmail_html",
+    "notes",
+)
 
 
 @dataclass(frozen=True)
@@ -285,8 +379,18 @@ def _pick_weighted(rng: random.Random, weights: tuple[tuple[str, int], ...]) -> 
 
 
 def _ascii(text: str) -> str:
-    table = {"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue",
-             "Ş": "S", "ş": "s", " ": "-"}
+    table = {
+        "ä": "ae",
+        "ö": "oe",
+        "ü": "ue",
+        "ß": "ss",
+        "Ä": "Ae",
+        "Ö": "Oe",
+        "Ü": "Ue",
+        "Ş": "S",
+        "ş": "s",
+        " ": "-",
+    }
     return "".join(table.get(ch, ch) for ch in text)
 
 
@@ -299,7 +403,7 @@ def _event_for(at: datetime) -> str:
 
 
 def _hex(rng: random.Random, n: int) -> str:
-    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+    return rng.randbytes((n + 1) // 2).hex()[:n]
 
 
 def _doc_ip(rng: random.Random) -> str:
@@ -343,12 +447,18 @@ def _q_words(data: bytes, charset: str) -> list[str]:
 
 
 def _fit_charset(text: str, charset: str) -> str:
-    """Replace typography the charset lacks (ISO-8859-1 has no „ “ – €)."""
-    if charset != "iso-8859-1":
+    """Replace characters the charset lacks (ISO-8859-1 has no „ “ – €, neither has Ş)."""
+    if charset == "utf-8":
         return text
-    for src, dst in (("„", '"'), ("“", '"'), ("–", "-"), ("€", "EUR"), ("Ş", "S")):
-        text = text.replace(src, dst)
-    return text
+    fallback = {"„": '"', "“": '"', "–": "-", "€": "EUR", "Ş": "S", "ş": "s"}
+    out = []
+    for ch in text:
+        try:
+            ch.encode(charset)
+        except UnicodeEncodeError:
+            ch = fallback.get(ch, "?")
+        out.append(ch)
+    return "".join(out)
 
 
 def _encode(text: str, charset: str, cte: str) -> bytes:
@@ -362,9 +472,10 @@ def _encode(text: str, charset: str, cte: str) -> bytes:
 
 
 def _wrap_long(line: str, width: int) -> str:
+    """Keep 8bit lines well below the 998-octet limit of RFC 5322."""
     if len(line.encode("utf-8")) <= width:
         return line
-    return "\n".join(textwrap.wrap(line, width // 4, break_long_words=True))
+    return "\n".join(textwrap.wrap(line, 200, break_long_words=True))
 
 
 def _flowed(text: str) -> str:
@@ -380,7 +491,7 @@ def _flowed(text: str) -> str:
 
 
 def _part(ctype: str, body: Body) -> bytes:
-    head = f"Content-Type: {ctype}; charset=\"{body.charset}\"\r\n"
+    head = f'Content-Type: {ctype}; charset="{body.charset}"\r\n'
     head += f"Content-Transfer-Encoding: {body.cte}\r\n\r\n"
     return head.encode() + _encode(body.text, body.charset, body.cte)
 
@@ -397,9 +508,11 @@ def _html(text: str) -> str:
         "<p>" + "<br>".join(html.escape(x) for x in p.split("\n")) + "</p>\n"
         for p in text.split("\n\n")
     )
-    return ('<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
-            "</head>\n<body style=\"font-family:Calibri,sans-serif;font-size:11pt\">\n"
-            f"{paras}</body></html>\n")
+    return (
+        '<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">'
+        '</head>\n<body style="font-family:Calibri,sans-serif;font-size:11pt">\n'
+        f"{paras}</body></html>\n"
+    )
 
 
 # --- headers -----------------------------------------------------------------------------
@@ -424,8 +537,13 @@ def _received(rng: random.Random, at: datetime, host: str) -> list[str]:
 def _client_headers(rng: random.Random, client: str, sender: Sender, at: datetime) -> list[str]:
     if client in ("exchange", "outlook_plain"):
         index = base64.b64encode(rng.randbytes(22)).decode()
-        return ["Thread-Index: " + index, "Accept-Language: de-DE, en-US",
-                "Content-Language: de-DE", "X-MS-Has-Attach:", "X-MS-TNEF-Correlator:"]
+        return [
+            "Thread-Index: " + index,
+            "Accept-Language: de-DE, en-US",
+            "Content-Language: de-DE",
+            "X-MS-Has-Attach:",
+            "X-MS-TNEF-Correlator:",
+        ]
     if client == "thunderbird":
         return ["User-Agent: Mozilla Thunderbird", "Content-Language: de-DE"]
     if client == "apple":
@@ -433,14 +551,25 @@ def _client_headers(rng: random.Random, client: str, sender: Sender, at: datetim
     if client == "iphone":
         return ["X-Mailer: iPhone Mail (21G93)"]
     if client == "notes":
-        return ["X-Mailer: HCL Notes Release 12.0.2 November 03, 2022",
-                f"X-MIMETrack: Serialize by Router on notes01/{sender.body[1][:4]}(Release "
-                f"12.0.2|November 03, 2022) at\r\n {at.strftime('%d.%m.%Y %H:%M:%S')}"]
-    return ["X-Priority: 3", "Importance: normal", f"X-UI-Message-Type: mail"]
+        return [
+            "X-Mailer: HCL Notes Release 12.0.2 November 03, 2022",
+            f"X-MIMETrack: Serialize by Router on notes01/{_ascii(sender.body[1])[:6]}(Release "
+            f"12.0.2|November 03, 2022) at\r\n {at.strftime('%d.%m.%Y %H:%M:%S')}",
+        ]
+    return ["X-Priority: 3", "Importance: normal", "X-UI-Message-Type: mail"]
 
 
-def _envelope(rng: random.Random, at: datetime, *, from_name: str, from_addr: str,
-              subject: str, msgid: str, charset: str, extra: list[str]) -> list[str]:
+def _envelope(
+    rng: random.Random,
+    at: datetime,
+    *,
+    from_name: str,
+    from_addr: str,
+    subject: str,
+    msgid: str,
+    charset: str,
+    extra: list[str],
+) -> list[str]:
     domain = from_addr.rsplit("@", 1)[-1] or "localhost"
     hdr_charset = charset if charset != "windows-1252" or rng.random() < 0.5 else "utf-8"
     name = _encoded_word(_fit_charset(from_name, hdr_charset), hdr_charset, rng)
@@ -526,13 +655,16 @@ def _quoted(rng: random.Random, sender: Sender, at: datetime, min_size: int) -> 
         earlier = "\n\n".join(_questions(rng, sender, when))
         text = f"Guten Tag,\n\n{earlier}\n\nMit freundlichen Grüßen\n{sender.name}"
         if rng.random() < 0.5:
-            block = (f"Von: {sender.name} <{sender.address}>\n"
-                     f"Gesendet: {when.strftime('%d.%m.%Y %H:%M')}\n"
-                     f"An: IKZ <{IKZ}>\nBetreff: Anfrage IKZ\n\n{text}")
+            block = (
+                f"Von: {sender.name} <{sender.address}>\n"
+                f"Gesendet: {when.strftime('%d.%m.%Y %H:%M')}\n"
+                f"An: IKZ <{IKZ}>\nBetreff: Anfrage IKZ\n\n{text}"
+            )
         else:
             stamp = when.strftime("%d.%m.%Y um %H:%M")
             block = f"Am {stamp} schrieb {sender.name}:\n" + "\n".join(
-                "> " + line if line else ">" for line in text.split("\n"))
+                "> " + line if line else ">" for line in text.split("\n")
+            )
         blocks.append(block)
         size += len(block)
         if min_size == 0:
@@ -565,6 +697,9 @@ def _build_frage(rng: random.Random, at: datetime, uid: str) -> bytes:
     charset, cte = _body_settings(rng, client)
     pad = _pad_target(rng)
     attach = pad > 40_000 or rng.random() < 0.03
+    attach_size = (pad or rng.randint(2_000, 12_000)) if attach else 0
+    # Text is roughly doubled by an HTML alternative and grows by about a fifth when encoded.
+    text_pad = pad // 2 if client in ("exchange", "notes") else pad * 3 // 4
     context = _fill(rng, rng.choice(CONTEXTS), sender, at)
     parts = [rng.choice(OPENERS), context, _layout(rng, _questions(rng, sender, at))]
     if client == "iphone":
@@ -572,20 +707,28 @@ def _build_frage(rng: random.Random, at: datetime, uid: str) -> bytes:
     else:
         parts.append(_signature(rng, sender))
     if rng.random() < 0.3 or (pad and not attach):
-        parts.append(_quoted(rng, sender, at, 0 if attach else pad))
+        parts.append(_quoted(rng, sender, at, 0 if attach else text_pad))
     text = _fit_charset("\n\n".join(parts) + "\n", charset)
     subject = rng.choice(("Fragen zur ", "Frage ", "AW: Anfrage ", "Vorab-Fragen ")) + (
-        _event_for(at))
+        _event_for(at)
+    )
     body = Body(_flowed(text) if client == "thunderbird" else text, charset, cte)
     headers = _envelope(
-        rng, at, from_name=sender.name, from_addr=sender.address, subject=subject,
-        msgid=_message_id(rng, uid, sender.body[2]), charset=charset,
-        extra=_client_headers(rng, client, sender, at))
-    return _mime(rng, client, body, headers, pad if attach else 0, uid)
+        rng,
+        at,
+        from_name=sender.name,
+        from_addr=sender.address,
+        subject=subject,
+        msgid=_message_id(rng, uid, sender.body[2]),
+        charset=charset,
+        extra=_client_headers(rng, client, sender, at),
+    )
+    return _mime(rng, client, body, headers, attach_size, uid)
 
 
-def _mime(rng: random.Random, client: str, body: Body, headers: list[str], attach_size: int,
-          uid: str) -> bytes:
+def _mime(
+    rng: random.Random, client: str, body: Body, headers: list[str], attach_size: int, uid: str
+) -> bytes:
     if client in ("exchange", "notes"):
         alt_b = f"_000_{_hex(rng, 24).upper()}_{uid}_"
         html_body = Body(_html(body.text), body.charset, body.cte)
@@ -601,13 +744,13 @@ def _mime(rng: random.Random, client: str, body: Body, headers: list[str], attac
     if not attach_size:
         cte = [] if ctype.startswith("multipart") else [f"Content-Transfer-Encoding: {body.cte}"]
         return _assemble(headers, [f"Content-Type: {ctype}", *cte], content)
-    inner_cte = "" if ctype.startswith("multipart") else (
-        f"Content-Transfer-Encoding: {body.cte}\r\n")
+    inner_cte = (
+        "" if ctype.startswith("multipart") else (f"Content-Transfer-Encoding: {body.cte}\r\n")
+    )
     first = f"Content-Type: {ctype}\r\n{inner_cte}\r\n".encode() + content
     mixed_b = f"----=_Part_{_hex(rng, 16)}_{uid}"
     mixed = _multipart(mixed_b, [first, _attachment(rng, attach_size)])
-    return _assemble(headers, [f'Content-Type: multipart/mixed;\r\n\tboundary="{mixed_b}"'],
-                     mixed)
+    return _assemble(headers, [f'Content-Type: multipart/mixed;\r\n\tboundary="{mixed_b}"'], mixed)
 
 
 def _attachment(rng: random.Random, size: int) -> bytes:
@@ -616,21 +759,26 @@ def _attachment(rng: random.Random, size: int) -> bytes:
         name, ctype, data = "Projektskizze.pdf", "application/pdf", _pdf(rng, size)
     else:
         rows = ["Kommune;Einwohner;Anteil"]
-        while sum(len(r) + 1 for r in rows) < size:
-            rows.append(f"{rng.choice(BODIES)[1]};{rng.randint(3000, 90000)};"
-                        f"{rng.randint(1, 60)},{rng.randint(0, 99):02d}")
+        length = len(rows[0])
+        while length < size:
+            rows.append(
+                f"{rng.choice(BODIES)[1]};{rng.randint(3000, 90000)};"
+                f"{rng.randint(1, 60)},{rng.randint(0, 99):02d}"
+            )
+            length += len(rows[-1]) + 1
         name, ctype, data = "Kostenschluessel.csv", "text/csv", "\n".join(rows).encode("utf-8")
-    head = (f'Content-Type: {ctype}; name="{name}"\r\n'
-            f'Content-Disposition: attachment; filename="{name}"\r\n'
-            "Content-Transfer-Encoding: base64\r\n\r\n")
+    head = (
+        f'Content-Type: {ctype}; name="{name}"\r\n'
+        f'Content-Disposition: attachment; filename="{name}"\r\n'
+        "Content-Transfer-Encoding: base64\r\n\r\n"
+    )
     return head.encode() + base64.encodebytes(data).replace(b"\n", b"\r\n")
 
 
 def _pdf(rng: random.Random, size: int) -> bytes:
     """A small valid one-page PDF whose content stream is padded with comments."""
     lines = ["BT /F1 12 Tf 72 720 Td (Projektskizze interkommunale Zusammenarbeit) Tj ET"]
-    while sum(len(x) + 1 for x in lines) < size:
-        lines.append("% " + _hex(rng, 60))
+    lines += ["% " + _hex(rng, 60) for _ in range(max(size - 600, 0) // 63)]
     stream = "\n".join(lines).encode()
     objs = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -657,103 +805,154 @@ def _build_anmeldung(rng: random.Random, at: datetime, uid: str) -> bytes:
     event = _event_for(at)
     cancel = rng.random() < 0.2
     verb = "abmelden" if cancel else "anmelden"
-    text = (f"{rng.choice(OPENERS)}\n\nhiermit möchte ich mich für die {event} {verb}."
-            f"\n\n{_signature(rng, sender)}\n")
+    text = (
+        f"{rng.choice(OPENERS)}\n\nhiermit möchte ich mich für die {event} {verb}."
+        f"\n\n{_signature(rng, sender)}\n"
+    )
     subject = ("Abmeldung " if cancel else "Anmeldung ") + event
     charset, cte = _body_settings(rng, "outlook_plain")
-    headers = _envelope(rng, at, from_name=sender.name, from_addr=sender.address,
-                        subject=subject, msgid=_message_id(rng, uid, sender.body[2]),
-                        charset=charset, extra=_client_headers(rng, "outlook_plain", sender, at))
-    return _mime(rng, "outlook_plain", Body(_fit_charset(text, charset), charset, cte), headers,
-                 0, uid)
+    headers = _envelope(
+        rng,
+        at,
+        from_name=sender.name,
+        from_addr=sender.address,
+        subject=subject,
+        msgid=_message_id(rng, uid, sender.body[2]),
+        charset=charset,
+        extra=_client_headers(rng, "outlook_plain", sender, at),
+    )
+    return _mime(
+        rng, "outlook_plain", Body(_fit_charset(text, charset), charset, cte), headers, 0, uid
+    )
 
 
 def _build_abwesenheit(rng: random.Random, at: datetime, uid: str) -> bytes:
     sender = _sender(rng)
     back = at + timedelta(days=rng.randint(2, 21))
-    text = (f"Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich "
-            f"{back.strftime('%d.%m.%Y')} nicht im Dienst. Ihre E-Mail wird nicht "
-            f"weitergeleitet.\n\nIn dringenden Fällen wenden Sie sich bitte an "
-            f"info@{sender.body[2]}.\n\n{sender.name}\n{sender.org}\n")
+    text = (
+        f"Vielen Dank für Ihre Nachricht. Ich bin bis einschließlich "
+        f"{back.strftime('%d.%m.%Y')} nicht im Dienst. Ihre E-Mail wird nicht "
+        f"weitergeleitet.\n\nIn dringenden Fällen wenden Sie sich bitte an "
+        f"info@{sender.body[2]}.\n\n{sender.name}\n{sender.org}\n"
+    )
     extra = _client_headers(rng, "exchange", sender, at)
     if rng.random() < 0.7:
         extra += ["Auto-Submitted: auto-replied", "X-Auto-Response-Suppress: All"]
     prefix = rng.choice(("Automatische Antwort: ", "Abwesenheitsnotiz: "))
-    headers = _envelope(rng, at, from_name=sender.name, from_addr=sender.address,
-                        subject=prefix + "Einladung " + _event_for(at),
-                        msgid=_message_id(rng, uid, sender.body[2]), charset="utf-8",
-                        extra=extra)
+    headers = _envelope(
+        rng,
+        at,
+        from_name=sender.name,
+        from_addr=sender.address,
+        subject=prefix + "Einladung " + _event_for(at),
+        msgid=_message_id(rng, uid, sender.body[2]),
+        charset="utf-8",
+        extra=extra,
+    )
     return _mime(rng, "exchange", Body(text, "utf-8", "quoted-printable"), headers, 0, uid)
 
 
 def _build_unzustellbar(rng: random.Random, at: datetime, uid: str) -> bytes:
     sender = _sender(rng)
     rcpt = sender.address
-    notice = (f"This is the mail system at host mx01.interkommunales.nrw.\r\n\r\n"
-              f"I'm sorry to have to inform you that your message could not\r\n"
-              f"be delivered to one or more recipients.\r\n\r\n<{rcpt}>: host "
-              f"mail.{sender.body[2]}[{_doc_ip(rng)}] said: 550 5.1.1\r\n"
-              f"    User unknown (in reply to RCPT TO command)\r\n")
-    status = (f"Reporting-MTA: dns; mx01.interkommunales.nrw\r\n"
-              f"Arrival-Date: {format_datetime(at - timedelta(minutes=1))}\r\n\r\n"
-              f"Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
-              f"Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: User unknown\r\n")
-    original = (f"From: IKZ <{IKZ}>\r\nTo: <{rcpt}>\r\nSubject: Einladung {_event_for(at)}"
-                f"\r\nDate: {format_datetime(at - timedelta(minutes=1))}\r\n"
-                f"Message-ID: <{_hex(rng, 20)}.{uid}@interkommunales.nrw>\r\nMIME-Version: 1.0"
-                "\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                "Content-Transfer-Encoding: 8bit\r\n\r\n"
-                "Sehr geehrte Damen und Herren,\r\n\r\nwir laden Sie herzlich ein.\r\n")
+    notice = (
+        f"This is the mail system at host mx01.interkommunales.nrw.\r\n\r\n"
+        f"I'm sorry to have to inform you that your message could not\r\n"
+        f"be delivered to one or more recipients.\r\n\r\n<{rcpt}>: host "
+        f"mail.{sender.body[2]}[{_doc_ip(rng)}] said: 550 5.1.1\r\n"
+        f"    User unknown (in reply to RCPT TO command)\r\n"
+    )
+    status = (
+        f"Reporting-MTA: dns; mx01.interkommunales.nrw\r\n"
+        f"Arrival-Date: {format_datetime(at - timedelta(minutes=1))}\r\n\r\n"
+        f"Final-Recipient: rfc822; {rcpt}\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        f"Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: User unknown\r\n"
+    )
+    original = (
+        f"From: IKZ <{IKZ}>\r\nTo: <{rcpt}>\r\nSubject: Einladung {_event_for(at)}"
+        f"\r\nDate: {format_datetime(at - timedelta(minutes=1))}\r\n"
+        f"Message-ID: <{_hex(rng, 20)}.{uid}@interkommunales.nrw>\r\nMIME-Version: 1.0"
+        "\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: 8bit\r\n\r\n"
+        "Sehr geehrte Damen und Herren,\r\n\r\nwir laden Sie herzlich ein.\r\n"
+    )
     boundary = f"{_hex(rng, 10).upper()}.{uid}/mx01.interkommunales.nrw"
-    body = _multipart(boundary, [
-        b"Content-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii"
-        b"\r\n\r\n" + notice.encode(),
-        b"Content-Description: Delivery report\r\nContent-Type: message/delivery-status"
-        b"\r\n\r\n" + status.encode(),
-        b"Content-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n"
-        + original.encode(),
-    ])
-    headers = _envelope(rng, at, from_name="Mail Delivery System",
-                        from_addr="MAILER-DAEMON@mx01.interkommunales.nrw",
-                        subject="Undelivered Mail Returned to Sender",
-                        msgid=_message_id(rng, uid, "mx01.interkommunales.nrw"),
-                        charset="utf-8", extra=["Auto-Submitted: auto-replied"])
+    body = _multipart(
+        boundary,
+        [
+            b"Content-Description: Notification\r\nContent-Type: text/plain; charset=us-ascii"
+            b"\r\n\r\n" + notice.encode(),
+            b"Content-Description: Delivery report\r\nContent-Type: message/delivery-status"
+            b"\r\n\r\n" + status.encode(),
+            b"Content-Description: Undelivered Message\r\nContent-Type: message/rfc822\r\n\r\n"
+            + original.encode(),
+        ],
+    )
+    headers = _envelope(
+        rng,
+        at,
+        from_name="Mail Delivery System",
+        from_addr="MAILER-DAEMON@mx01.interkommunales.nrw",
+        subject="Undelivered Mail Returned to Sender",
+        msgid=_message_id(rng, uid, "mx01.interkommunales.nrw"),
+        charset="utf-8",
+        extra=["Auto-Submitted: auto-replied"],
+    )
     headers[0] = "Return-Path: <>"
     ctype = f'multipart/report; report-type=delivery-status;\r\n\tboundary="{boundary}"'
     return _assemble(headers, [f"Content-Type: {ctype}"], body)
 
 
 def _build_newsletter(rng: random.Random, at: datetime, uid: str) -> bytes:
-    publisher, domain = rng.choice((("Städte- und Gemeindebund NRW", "kommunen.nrw"),
-                                    ("Interkommunales.NRW", "news.interkommunales.nrw"),
-                                    ("KommunalAgenturNRW", "kommunalagentur.nrw")))
-    pad = _pad_target(rng)
+    publisher, domain = rng.choice(
+        (
+            ("Städte- und Gemeindebund NRW", "kommunen.nrw"),
+            ("Interkommunales.NRW", "news.interkommunales.nrw"),
+            ("KommunalAgenturNRW", "kommunalagentur.nrw"),
+        )
+    )
+    pad = _pad_target(rng) // 2  # plain and HTML part each carry the text
     items = []
     for _ in range(rng.randint(3, 6)):
         topic = rng.choice(sorted(QUESTIONS))
-        items.append(f"{topic.capitalize()}: " + _fill(rng, rng.choice(QUESTIONS[topic]),
-                                                       _sender(rng), at))
+        items.append(
+            f"{topic.capitalize()}: " + _fill(rng, rng.choice(QUESTIONS[topic]), _sender(rng), at)
+        )
     text = "Newsletter\n\nLiebe Leserinnen und Leser,\n\n" + "\n\n".join(items)
     while len(text) < pad:
         text += "\n\n" + " ".join(rng.choice(TASKS) + " im Verbund." for _ in range(40))
     text += f"\n\nAbmelden: https://{domain}/newsletter/abmelden?u={uid}\n"
     headers = _envelope(
-        rng, at, from_name=publisher, from_addr=f"newsletter@{domain}",
+        rng,
+        at,
+        from_name=publisher,
+        from_addr=f"newsletter@{domain}",
         subject=f"{publisher}: Newsletter {at.strftime('%m/%Y')}",
-        msgid=_message_id(rng, uid, domain), charset="utf-8",
-        extra=[f"List-Id: <newsletter.{domain}>",
-               f"List-Unsubscribe: <https://{domain}/newsletter/abmelden?u={uid}>",
-               "List-Unsubscribe-Post: List-Unsubscribe=One-Click", "Precedence: bulk"])
+        msgid=_message_id(rng, uid, domain),
+        charset="utf-8",
+        extra=[
+            f"List-Id: <newsletter.{domain}>",
+            f"List-Unsubscribe: <https://{domain}/newsletter/abmelden?u={uid}>",
+            "List-Unsubscribe-Post: List-Unsubscribe=One-Click",
+            "Precedence: bulk",
+        ],
+    )
     return _mime(rng, "exchange", Body(text, "utf-8", "quoted-printable"), headers, 0, uid)
 
 
 def _build_spam(rng: random.Random, at: datetime, uid: str) -> bytes:
     subject, text = rng.choice(SPAM)
     domain = f"{rng.choice(('promo', 'info', 'secure'))}-{_hex(rng, 4)}.example.com"
-    headers = _envelope(rng, at, from_name=rng.choice(("Service", "Angebote", "Team")),
-                        from_addr=f"noreply@{domain}", subject=subject,
-                        msgid=_message_id(rng, uid, domain), charset="utf-8",
-                        extra=["X-Spam-Flag: YES"])
+    headers = _envelope(
+        rng,
+        at,
+        from_name=rng.choice(("Service", "Angebote", "Team")),
+        from_addr=f"noreply@{domain}",
+        subject=subject,
+        msgid=_message_id(rng, uid, domain),
+        charset="utf-8",
+        extra=["X-Spam-Flag: YES"],
+    )
     return _mime(rng, "webmail_html", Body(text + "\n", "utf-8", "base64"), headers, 0, uid)
 
 
@@ -785,14 +984,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="same seed, same bytes")
     args = parser.parse_args(argv)
     total, seconds = _write_all(args.count, args.seed, args.out)
-    print(f"wrote {args.count} messages, {total / 1e6:.1f} MB, to {args.out} "
-          f"in {seconds:.1f} s ({args.count / max(seconds, 1e-9):.0f} msg/s)")
+    print(
+        f"wrote {args.count} messages, {total / 1e6:.1f} MB, to {args.out} "
+        f"in {seconds:.1f} s ({args.count / max(seconds, 1e-9):.0f} msg/s)"
+    )
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-# Kept for symmetry with the UTC dates some clients write.
-_UTC = timezone.utc

@@ -78,7 +78,7 @@ _TAG = re.compile(r"<[^>]*>")
 _INVISIBLE = re.compile(r"<(head|style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
 _LINE_END = re.compile(r"\r\n?")
-_FFFD_RUN = re.compile("\ufffd{2,}")
+_PARAM = re.compile(r';\s*([\w*.-]+)\s*=\s*("[^"]*"|[^;\s]*)')
 _STUB = re.compile(
     r"this is an? (html|multi-?part)"
     r"|(e-?mail|mail)[- ]?(programm|client|reader|software).{0,60}"
@@ -89,6 +89,8 @@ _STUB = re.compile(
     r"|ihr e-?mail-?programm",
     re.IGNORECASE,
 )
+# Every stub phrase above holds one of these; the regex runs only when one is present.
+_STUB_WORDS = ("html", "mail", "view")
 # Names under which mail declares windows-1252 while meaning it (the WHATWG mapping).
 _LATIN1_NAMES = frozenset({"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "iso_8859-1"})
 _ASCII_NAMES = frozenset({"us-ascii", "ascii", "ansi_x3.4-1968", "646", "us"})
@@ -417,39 +419,71 @@ def _decode_utf8_mixed(data: bytes) -> str:
 # --- MIME walk -----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _PartInfo:
+    """What the walk needs from one part's headers, read in one pass over them."""
+
+    ctype: str
+    charset: str | None
+    params: dict[str, str]
+    disposition: str
+
+
+def _part_info(part: email.message.Message) -> _PartInfo:
+    """Read content type, parameters and disposition of a part (first header wins)."""
+    content_type = disposition = None
+    for name, value in part.raw_items():
+        lowered = name.lower()
+        if lowered == "content-type" and content_type is None:
+            content_type = str(value)
+        elif lowered == "content-disposition" and disposition is None:
+            disposition = str(value)
+    if content_type is None:
+        return _PartInfo(part.get_default_type(), None, {}, disposition or "")
+    main = content_type.split(";", 1)[0].strip().lower()
+    params = {key.lower(): value.strip('"') for key, value in _PARAM.findall(content_type)}
+    charset = params.get("charset")
+    if any("*" in key for key in params):
+        charset = part.get_content_charset()  # RFC 2231 parameters: let the stdlib decode
+    ctype = main if main.count("/") == 1 else "text/plain"
+    return _PartInfo(ctype, charset, params, disposition or "")
+
+
 def _walk(part: email.message.Message, found: _Collected, depth: int, mime_depth: int) -> None:
     """Visit one MIME part and file what it holds into ``found``."""
-    found.defects.extend(type(defect).__name__ for defect in part.defects)
+    if part.defects:
+        found.defects.extend(type(defect).__name__ for defect in part.defects)
     if mime_depth > MAX_MIME_DEPTH:
         found.defects.append("MIME nesting too deep, rest ignored")
         return
-    ctype = part.get_content_type()
+    info = _part_info(part)
+    ctype = info.ctype
     if ctype == "message/rfc822":
         _add_embedded(part, found, depth)
     elif ctype == "message/delivery-status":
-        found.delivery.append(_delivery_status_text(part, found.defects))
+        found.delivery.append(_delivery_status_text(part, info, found.defects))
     elif part.is_multipart():
-        _walk_multipart(part, found, depth, mime_depth)
-    elif part.get_content_maintype() == "multipart":
+        _walk_multipart(part, info, found, depth, mime_depth)
+    elif ctype.startswith("multipart/"):
         found.defects.append("multipart without parts, read as text")
-        found.plain.append(_part_text(part, found.defects))
-    elif _is_inline_text(part, ctype):
-        text = _part_text(part, found.defects)
+        found.plain.append(_part_text(part, info, found.defects))
+    elif _is_inline_text(part, info):
+        text = _part_text(part, info, found.defects)
         if ctype == "text/html":
             found.html.append(text)
         else:
-            found.plain.append(_unflow(part, text))
+            found.plain.append(_unflow(info, text))
     else:
-        found.attachments.append(_make_attachment(part, ctype, found.defects))
+        found.attachments.append(_make_attachment(part, info, found.defects))
 
 
 def _walk_multipart(
-    part: email.message.Message, found: _Collected, depth: int, mime_depth: int
+    part: email.message.Message, info: _PartInfo, found: _Collected, depth: int, mime_depth: int
 ) -> None:
     """Visit the children of a multipart: alternatives, reports and plain containers."""
     payload = part.get_payload()
     children = [child for child in payload if isinstance(child, email.message.Message)]
-    subtype = part.get_content_subtype()
+    subtype = info.ctype.partition("/")[2]
     if subtype == "alternative":
         _walk_alternative(children, found, depth, mime_depth)
         return
@@ -460,11 +494,11 @@ def _walk_multipart(
         _walk(child, found, depth, mime_depth + 1)
 
 
-def _delivery_status_text(part: email.message.Message, defects: list[str]) -> str:
+def _delivery_status_text(part: email.message.Message, info: _PartInfo, defects: list[str]) -> str:
     """Return the field blocks of a message/delivery-status part as text."""
     payload = part.get_payload()
     if not isinstance(payload, list):
-        return _part_text(part, defects).strip()
+        return _part_text(part, info, defects).strip()
     blocks = []
     for block in payload:
         if isinstance(block, email.message.Message):
@@ -506,7 +540,8 @@ def _is_real_plain(plain: list[str], html_parts: list[str]) -> bool:
         return False
     if len(text) >= STUB_MAX_CHARS or not html_parts:
         return True
-    if _STUB.search(text):
+    lowered = text.lower()
+    if any(word in lowered for word in _STUB_WORDS) and _STUB.search(text):
         return False
     return _rough_text_length("\n".join(html_parts)) < 10 * max(len(text), 8)
 
@@ -517,19 +552,18 @@ def _rough_text_length(markup: str) -> int:
     return len("".join(html.unescape(visible).split()))
 
 
-def _is_inline_text(part: email.message.Message, ctype: str) -> bool:
+def _is_inline_text(part: email.message.Message, info: _PartInfo) -> bool:
     """Tell whether a part is body text rather than an attachment."""
-    if ctype not in {"text/plain", "text/html"}:
+    if info.ctype not in {"text/plain", "text/html"}:
         return False
-    disposition = part.get("content-disposition")
-    if disposition is None and "name" not in str(part.get("content-type", "")).lower():
+    if not info.disposition and "name" not in info.params:
         return True
     if part.get_filename():
         return False
-    return not str(disposition or "").strip().lower().startswith("attachment")
+    return not info.disposition.strip().lower().startswith("attachment")
 
 
-def _part_text(part: email.message.Message, defects: list[str]) -> str:
+def _part_text(part: email.message.Message, info: _PartInfo, defects: list[str]) -> str:
     """Return a leaf part's payload decoded to str with "\\n" line ends."""
     payload = part.get_payload(decode=True)
     if isinstance(payload, str):
@@ -538,19 +572,21 @@ def _part_text(part: email.message.Message, defects: list[str]) -> str:
         data = payload
     else:
         data = b""
-    text, defect = _decode_bytes(data, part.get_content_charset())
+    text, defect = _decode_bytes(data, info.charset)
     if defect:
-        defects.append(f"{part.get_content_type()}: {defect}")
-    if _FFFD_RUN.search(text):
-        defects.append(f"{part.get_content_type()}: undecodable byte runs")
-    return _LINE_END.sub("\n", text).replace("\x00", "")
+        defects.append(f"{info.ctype}: {defect}")
+    if "\ufffd\ufffd" in text:
+        defects.append(f"{info.ctype}: undecodable byte runs")
+    if "\r" in text:
+        text = _LINE_END.sub("\n", text)
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
-def _unflow(part: email.message.Message, text: str) -> str:
+def _unflow(info: _PartInfo, text: str) -> str:
     """Join the soft line breaks of format=flowed text (RFC 3676), respecting DelSp."""
-    if str(part.get_param("format", "")).lower() != "flowed":
+    if info.params.get("format", "").lower() != "flowed":
         return text
-    delsp = str(part.get_param("delsp", "")).lower() == "yes"
+    delsp = info.params.get("delsp", "").lower() == "yes"
     lines: list[str] = []
     pending: str | None = None
     pending_depth = 0
@@ -624,18 +660,20 @@ def _html_to_text(markup: str) -> str:
 # --- attachments ---------------------------------------------------------------------
 
 
-def _make_attachment(part: email.message.Message, ctype: str, defects: list[str]) -> Attachment:
+def _make_attachment(
+    part: email.message.Message, info: _PartInfo, defects: list[str]
+) -> Attachment:
     """Describe one attachment and extract its text where we can."""
     filename = _decode_words(str(part.get_filename() or ""))
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
     text = ""
-    kind = _text_kind(filename, ctype)
+    kind = _text_kind(filename, info.ctype)
     if kind and len(data) > MAX_ATTACHMENT_BYTES:
         defects.append(f"attachment {filename!r} too large to read ({len(data)} bytes)")
     elif kind:
-        text = _attachment_text(kind, data, part, defects, filename)
-    return Attachment(filename=filename, content_type=ctype, size=len(data), text=text)
+        text = _attachment_text(kind, data, info.charset, defects, filename)
+    return Attachment(filename=filename, content_type=info.ctype, size=len(data), text=text)
 
 
 def _text_kind(filename: str, ctype: str) -> str | None:
@@ -651,7 +689,7 @@ def _text_kind(filename: str, ctype: str) -> str | None:
 
 
 def _attachment_text(
-    kind: str, data: bytes, part: email.message.Message, defects: list[str], filename: str
+    kind: str, data: bytes, charset: str | None, defects: list[str], filename: str
 ) -> str:
     """Extract the text of a .txt/.pdf/.docx attachment; never raises."""
     try:
@@ -660,7 +698,7 @@ def _attachment_text(
         elif kind == "docx":
             text = _docx_text(data)
         else:
-            text = _part_text(part, defects)
+            text = _decode_bytes(data, charset)[0]
     except Exception as exc:
         defects.append(f"attachment {filename!r}: text not readable ({type(exc).__name__})")
         return ""

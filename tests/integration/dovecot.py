@@ -34,6 +34,8 @@ HOST = "127.0.0.1"
 # Generous: a cold start on a loaded CI machine takes well under a second normally.
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 15.0
+# How long the master may take to shut down cleanly before it is killed.
+GRACE_SECONDS = 0.5
 # Client-side socket timeout of the helper connections, so a broken server fails fast.
 CLIENT_TIMEOUT = 10.0
 # Messages per MULTIAPPEND command when appending many at once.
@@ -85,6 +87,19 @@ def port_accepts(port: int, timeout: float = 0.2) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=timeout):
             return True
+    except OSError:
+        return False
+
+
+def imap_greets(port: int, timeout: float = 1.0) -> bool:
+    """Return True when a plain-text IMAP server on ``port`` sends its "* OK" greeting.
+
+    The Dovecot master listens before its login processes run; only the greeting shows
+    that the server is ready (and a master stopped before that takes seconds to exit).
+    """
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout) as sock:
+            return sock.recv(64).startswith(b"* OK")
     except OSError:
         return False
 
@@ -249,6 +264,13 @@ userdb {{
   driver = static
   args = home={root}/home/%u
 }}
+# No brute-force penalty: tests log in with wrong passwords on purpose, and the penalty
+# (2 s growing to 15 s per attempt from 127.0.0.1) would also delay every later login.
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
 service imap-login {{
   inet_listener imap {{
     address = {HOST}
@@ -350,7 +372,7 @@ class DovecotServer:
         while time.monotonic() < deadline:
             if not self.running:
                 raise DovecotUnavailableError(f"dovecot exited at start:\n{self.log_text()}")
-            if port_accepts(self.imap_port) and port_accepts(self.imaps_port):
+            if imap_greets(self.imap_port) and port_accepts(self.imaps_port):
                 return
             time.sleep(0.05)
         self.stop()
@@ -361,14 +383,15 @@ class DovecotServer:
 
         SIGTERM goes to the whole process group: Dovecot 2.3's master alone would leave
         the imap processes of open connections running, while a real restart or crash
-        cuts them. Processes still alive after STOP_TIMEOUT get SIGKILL.
+        cuts them. What still runs after GRACE_SECONDS gets SIGKILL (a master whose
+        children died first sometimes waits ~6 s for them).
         """
         process, self._process = self._process, None
         if process is None:
             return
         _signal_group(process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=STOP_TIMEOUT)
+            process.wait(timeout=GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             _signal_group(process.pid, signal.SIGKILL)
             process.wait(timeout=STOP_TIMEOUT)

@@ -80,7 +80,8 @@ def flags_of(server: DovecotServer, user: ImapUser, folder: str = "INBOX") -> di
     with server.client(user) as client:
         client.select_folder(folder, readonly=True)
         response = client.fetch(client.search(["ALL"]), ["FLAGS"])
-        return {uid: set(data[b"FLAGS"]) for uid, data in response.items()}
+        # \Recent belongs to the session that first sees a message, not to the message.
+        return {uid: set(data[b"FLAGS"]) - {b"\\Recent"} for uid, data in response.items()}
 
 
 # -- configuration, no server needed ------------------------------------------------------

@@ -7,7 +7,6 @@ mail-parser-reply); skipped where that folder is absent. Figures: bench/bench_qu
 from __future__ import annotations
 
 import re
-import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,7 +22,6 @@ TRIMMER = CORPORA / "email-reply-trimmer" / "test"
 TALON = CORPORA / "talon" / "tests" / "fixtures" / "standard_replies"
 CRISP = CORPORA / "crisp-email-reply-parser" / "test" / "fixtures"
 MPR = CORPORA / "mail-parser-reply" / "test" / "emails"
-PATHOLOGICAL_LIMIT_SECONDS = 0.5  # "well under a second", with headroom for slow CI machines
 
 pytestmark = pytest.mark.skipif(
     not TRIMMER.is_dir(), reason=f"shared corpora not found at {CORPORA}"
@@ -69,7 +67,9 @@ def _mail_parser_reply(body: str) -> str:
 
 
 def _questions(text: str) -> list[str]:
-    return [line.strip() for line in re.findall(r"[^\n.!?]*\?", text) if line.strip()]
+    """Question sentences on unquoted lines (questions inside ">" quotes must go)."""
+    own = "\n".join(line for line in text.split("\n") if not line.lstrip().startswith(">"))
+    return [found.strip() for found in re.findall(r"[^\n.!?]*\?", own) if found.strip()]
 
 
 def test_trimmer_share_beats_mail_parser_reply() -> None:
@@ -185,8 +185,7 @@ def test_caution_banner_fixture() -> None:
     assert "intended recipient" not in ours
 
 
-def test_pathological_finishes_fast() -> None:
-    body = _read(MPR / "pathological.txt")
-    started = time.perf_counter()
-    isolate_new_text(body)
-    assert time.perf_counter() - started < PATHOLOGICAL_LIMIT_SECONDS
+def test_pathological_input_is_cut_at_its_attribution() -> None:
+    """Run time is printed by bench/bench_quotes.py (tests assert no timings)."""
+    ours = isolate_new_text(_read(MPR / "pathological.txt"))
+    assert ours.endswith("get back to a computer.")

@@ -117,6 +117,10 @@ def test_header_rules(headers: tuple[tuple[str, str], ...], kind: MessageKind | 
         ("j.muster@example.de", "Automatische Antwort: Frage", "abwesenheit"),
         ("j.muster@example.de", "Abwesend: Frage", "abwesenheit"),
         ("j.muster@example.de", "Out of Office: Frage", "abwesenheit"),
+        ("j.muster@example.de", "AW: Abwesenheitsnotiz: Frage", "abwesenheit"),
+        ("j.muster@example.de", "Gelesen: Frage zur Sprechstunde", "abwesenheit"),
+        ("j.muster@example.de", "Read: Frage zur Sprechstunde", "abwesenheit"),
+        ("mailer-daemon@googlemail.com", "Delivery Status Notification (Delay)", "unzustellbar"),
         # a human subject that merely mentions absence
         ("j.muster@example.de", "Abwesenheit bei der Sprechstunde", None),
         ("j.muster@example.de", "Unzustellbare Post an die Gemeinde – wer ist zuständig", None),
@@ -125,6 +129,13 @@ def test_header_rules(headers: tuple[tuple[str, str], ...], kind: MessageKind | 
 def test_sender_and_subject_rules(from_address: str, subject: str, kind: str | None) -> None:
     parsed = _mail(HUMAN, subject=subject, from_address=from_address)
     assert detect_automatic_kind(parsed, HUMAN) == (None if kind is None else MessageKind(kind))
+
+
+def test_read_receipt_report_is_an_auto_reply() -> None:
+    headers = (
+        ("content-type", "multipart/report; report-type=disposition-notification; boundary=x"),
+    )
+    assert detect_automatic_kind(_mail(HUMAN, headers=headers), HUMAN) == MessageKind.ABWESENHEIT
 
 
 def test_delivery_status_part_wins_over_auto_submitted() -> None:
@@ -158,6 +169,22 @@ def test_delivery_status_part_wins_over_auto_submitted() -> None:
             "In dringenden Fällen wenden Sie sich an das Bürgerbüro.",
             "<j@example.de>",
             MessageKind.ABWESENHEIT,
+        ),
+        # two phrases after the typical opening, no headers
+        (
+            "Vielen Dank für Ihre Nachricht. Ich bin bis zum 18.10. nicht im Büro. In dringenden"
+            " Fällen wenden Sie sich bitte an das Sekretariat.",
+            "<j@example.de>",
+            MessageKind.ABWESENHEIT,
+        ),
+        # a long human reply that mentions a holiday stays human
+        (
+            "Vielen Dank für Ihre Nachricht. Ich bin ab Montag nicht im Büro, daher schon jetzt"
+            " unsere Überlegungen. In dringenden Fällen erreichen Sie meine Kollegin.\n\n"
+            + "Wir planen einen gemeinsamen Bauhof mit zwei Nachbargemeinden. "
+            * 30,
+            "<j@example.de>",
+            None,
         ),
         # a human who mentions a holiday and asks something is not an auto-reply
         (

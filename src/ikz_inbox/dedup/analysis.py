@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from ikz_inbox.dedup.lexicon import Lexicon
+from ikz_inbox.dedup.lexicon import Lexicon, Rule
 from ikz_inbox.errors import ConfigError
 
 LemmaLookup = Callable[[str], str | None]
@@ -56,6 +56,7 @@ class _TermIndex:
     compound_part: Mapping[str, frozenset[str]]
     bag: Mapping[str, tuple[tuple[frozenset[str], str], ...]]  # keyed by one term token
     phrase: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]  # keyed by first token
+    prefixes: bool  # whether a term may also be the first part of a compound
 
     def match(self, tokens: tuple[str, ...], token_set: frozenset[str]) -> frozenset[str]:
         """Return the labels of every term found in the tokens."""
@@ -78,8 +79,9 @@ class _TermIndex:
             return found
         for cut in range(_MIN_COMPOUND_REST, len(token) - _MIN_COMPOUND_PART + 1):
             found.update(self.compound_part.get(token[cut:], ()))
-        for cut in range(_MIN_COMPOUND_PART, len(token) - _MIN_COMPOUND_REST + 1):
-            found.update(self.compound_part.get(token[:cut], ()))
+        if self.prefixes:
+            for cut in range(_MIN_COMPOUND_PART, len(token) - _MIN_COMPOUND_REST + 1):
+                found.update(self.compound_part.get(token[:cut], ()))
         return found
 
 
@@ -92,17 +94,32 @@ class Analyzer:
     synonyms: Mapping[str, str]
     concepts: _TermIndex
     aspects: _TermIndex
+    first_words: Mapping[str, frozenset[str]]  # opening word -> aspects it marks
+    rules: tuple[Rule, ...]
 
     def analyse(self, text: str) -> Analysis:
         """Return the analysis of one question text."""
         tokens = canonical_tokens(text, self.lemma_of, self.synonyms)
         token_set = frozenset(tokens)
+        aspects = self.aspects.match(tokens, token_set)
+        if tokens:
+            aspects |= self.first_words.get(tokens[0], frozenset())
         return Analysis(
             tokens=tokens,
             content=frozenset(t for t in tokens if t not in self.stop_words and len(t) > 1),
-            concepts=self.concepts.match(tokens, token_set),
-            aspects=self.aspects.match(tokens, token_set),
+            concepts=_apply_rules(self.concepts.match(tokens, token_set), aspects, self.rules),
+            aspects=aspects,
         )
+
+
+def _apply_rules(
+    concepts: frozenset[str], aspects: frozenset[str], rules: tuple[Rule, ...]
+) -> frozenset[str]:
+    found = set(concepts)
+    for rule in rules:
+        if set(rule.concepts) <= found and (rule.aspect is None or rule.aspect in aspects):
+            found.add(rule.add)
+    return frozenset(found)
 
 
 def build_analyzer(lexicon: Lexicon, lemma_of: LemmaLookup, stop_words: Iterable[str]) -> Analyzer:
@@ -115,13 +132,29 @@ def build_analyzer(lexicon: Lexicon, lemma_of: LemmaLookup, stop_words: Iterable
 
     concept_terms = [(c.id, analyse_term(t)) for c in lexicon.concepts for t in c.terms]
     aspect_terms = [(a.id, analyse_term(t)) for a in lexicon.aspects for t in a.terms]
+    first_words: dict[str, set[str]] = {}
+    for aspect in lexicon.aspects:
+        for word in aspect.first_words:
+            first_words.setdefault(_single_token(word, lemma_of), set()).add(aspect.id)
+    _check_rules(lexicon)
     return Analyzer(
         lemma_of=lemma_of,
         stop_words=folded_stops,
         synonyms=synonyms,
-        concepts=_index_terms(concept_terms, folded_stops),
-        aspects=_index_terms(aspect_terms, folded_stops),
+        concepts=_index_terms(concept_terms, folded_stops, prefixes=True),
+        aspects=_index_terms(aspect_terms, folded_stops, prefixes=False),
+        first_words={word: frozenset(ids) for word, ids in first_words.items()},
+        rules=lexicon.rules,
     )
+
+
+def _check_rules(lexicon: Lexicon) -> None:
+    concept_ids = {concept.id for concept in lexicon.concepts}
+    aspect_ids = {aspect.id for aspect in lexicon.aspects}
+    for rule in lexicon.rules:
+        unknown = (set(rule.concepts) | {rule.add}) - concept_ids
+        if unknown or (rule.aspect is not None and rule.aspect not in aspect_ids):
+            raise ConfigError(f"a [[rule]] names unknown concepts or aspect: {sorted(unknown)}")
 
 
 def fold(text: str) -> str:
@@ -158,7 +191,7 @@ def _compound_head_lemma(word: str, lemma_of: LemmaLookup) -> str | None:
         return None
     for cut in range(_MIN_COMPOUND_REST, len(word) - _MIN_HEAD + 1):
         head = word[cut:]
-        lemma = lemma_of(head.capitalize()) or lemma_of(head)
+        lemma = lemma_of(head.capitalize())  # the head of a German compound is a noun
         # An inflected head keeps its first letter ("Sätze" -> "Satz", "Ärzte" -> "Arzt").
         if lemma is not None and fold(lemma)[:1] == fold(head)[:1]:
             return word[:cut] + lemma.lower()
@@ -202,6 +235,8 @@ def _canonical_synonyms(lexicon: Lexicon, lemma_of: LemmaLookup) -> dict[str, st
     for canonical, variants in lexicon.synonyms:
         target = _single_token(canonical, lemma_of)
         for variant in variants:
+            # Both the word as written and its lemma ("mitschnitt" may lemmatise as a verb).
+            synonyms[fold(variant)] = target
             synonyms[_single_token(variant, lemma_of)] = target
     return synonyms
 
@@ -209,12 +244,12 @@ def _canonical_synonyms(lexicon: Lexicon, lemma_of: LemmaLookup) -> dict[str, st
 def _single_token(word: str, lemma_of: LemmaLookup) -> str:
     tokens = canonical_tokens(word, lemma_of, {})
     if len(tokens) != 1:
-        raise ConfigError(f"synonym {word!r} must be exactly one word")
+        raise ConfigError(f"lexicon word {word!r} must be exactly one word")
     return tokens[0]
 
 
 def _index_terms(
-    terms: list[tuple[str, tuple[str, ...]]], stop_words: frozenset[str]
+    terms: list[tuple[str, tuple[str, ...]]], stop_words: frozenset[str], *, prefixes: bool
 ) -> _TermIndex:
     single: dict[str, set[str]] = {}
     compound_part: dict[str, set[str]] = {}
@@ -237,4 +272,5 @@ def _index_terms(
         compound_part={k: frozenset(v) for k, v in compound_part.items()},
         bag={k: tuple(v) for k, v in bag.items()},
         phrase={k: tuple(v) for k, v in phrase.items()},
+        prefixes=prefixes,
     )

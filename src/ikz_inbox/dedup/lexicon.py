@@ -25,10 +25,21 @@ class Concept:
 
 @dataclass(frozen=True)
 class Aspect:
-    """What a question asks of its concept (when, how much, who)."""
+    """What a question asks of its concept (when, how much, who, whether)."""
 
     id: str
     terms: tuple[str, ...]
+    first_words: tuple[str, ...] = ()  # words that mark the aspect when they open the question
+    weak: bool = False  # a weak aspect only conflicts with a question that has no other aspect
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Domain knowledge: a question with these concepts (and aspect) also asks about ``add``."""
+
+    concepts: tuple[str, ...]
+    aspect: str | None
+    add: str
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,7 @@ class Settings:
     concept_share: float
     topic_mismatch_factor: float
     aspect_conflict_factor: float
+    weak_aspect_factor: float
     one_sided_factor: float
 
 
@@ -50,6 +62,7 @@ class Lexicon:
     synonyms: tuple[tuple[str, tuple[str, ...]], ...]  # canonical, variants
     concepts: tuple[Concept, ...]
     aspects: tuple[Aspect, ...]
+    rules: tuple[Rule, ...] = ()
 
 
 _SETTING_NAMES = (
@@ -57,6 +70,7 @@ _SETTING_NAMES = (
     "concept_share",
     "topic_mismatch_factor",
     "aspect_conflict_factor",
+    "weak_aspect_factor",
     "one_sided_factor",
 )
 
@@ -72,6 +86,7 @@ def read_lexicon(path: Path) -> Lexicon:
         synonyms=_read_synonyms(data.get("synonyms", {}), path),
         concepts=tuple(_read_concept(entry, path) for entry in _entries(data, "concept", path)),
         aspects=tuple(_read_aspect(entry, path) for entry in _entries(data, "aspect", path)),
+        rules=tuple(_read_rule(entry, path) for entry in data.get("rule", [])),
     )
 
 
@@ -118,7 +133,22 @@ def _read_concept(entry: dict[str, Any], path: Path) -> Concept:
 
 def _read_aspect(entry: dict[str, Any], path: Path) -> Aspect:
     aspect_id, terms = _id_and_terms(entry, "aspect", path)
-    return Aspect(id=aspect_id, terms=terms)
+    first_words = entry.get("first_words", [])
+    weak = entry.get("weak", False)
+    if not _is_str_list(first_words) or not isinstance(weak, bool):
+        raise ConfigError(f"{path}: aspect {aspect_id!r} has invalid first_words or weak")
+    return Aspect(id=aspect_id, terms=terms, first_words=tuple(first_words), weak=weak)
+
+
+def _read_rule(entry: Any, path: Path) -> Rule:
+    concepts = entry.get("concepts") if isinstance(entry, dict) else None
+    aspect = entry.get("aspect") if isinstance(entry, dict) else None
+    add = entry.get("add") if isinstance(entry, dict) else None
+    if not _is_str_list(concepts) or not concepts or not isinstance(add, str):
+        raise ConfigError(f"{path}: a [[rule]] needs a list of concepts and an add")
+    if aspect is not None and not isinstance(aspect, str):
+        raise ConfigError(f"{path}: the aspect of a [[rule]] must be a string")
+    return Rule(concepts=tuple(concepts), aspect=aspect, add=add)
 
 
 def _id_and_terms(entry: dict[str, Any], kind: str, path: Path) -> tuple[str, tuple[str, ...]]:

@@ -37,6 +37,7 @@ class DedupModel:
 
     analyzer: Analyzer
     concept_weights: Mapping[str, float]
+    weak_aspects: frozenset[str]
     settings: Settings
 
     @property
@@ -64,6 +65,7 @@ def load_dedup_model(lexicon_path: Path) -> DedupModel:
     return DedupModel(
         analyzer=analyzer,
         concept_weights={concept.id: concept.weight for concept in lexicon.concepts},
+        weak_aspects=frozenset(aspect.id for aspect in lexicon.aspects if aspect.weak),
         settings=lexicon.settings,
     )
 
@@ -90,17 +92,26 @@ def analysis_similarity(
     settings = model.settings
     lexical = lexical_similarity(a, b)
     if a.concepts and b.concepts:
-        concept = _weighted_dice(a.concepts, b.concepts, model.concept_weights)
+        concept = _weighted_jaccard(a.concepts, b.concepts, model.concept_weights)
         score = settings.concept_share * concept + (1 - settings.concept_share) * lexical
     elif a.concepts or b.concepts:
         score = settings.one_sided_factor * lexical
     else:
         score = lexical
-    if a.aspects and b.aspects and a.aspects.isdisjoint(b.aspects):
-        score *= settings.aspect_conflict_factor
+    score *= _aspect_factor(a.aspects, b.aspects, model)
     if topic_a is not None and topic_b is not None and topic_a != topic_b:
         score *= settings.topic_mismatch_factor
     return min(1.0, max(0.0, score))
+
+
+def _aspect_factor(a: frozenset[str], b: frozenset[str], model: DedupModel) -> float:
+    """Lower the score when the questions ask different things of their concept."""
+    strong_a, strong_b = a - model.weak_aspects, b - model.weak_aspects
+    if strong_a and strong_b:
+        return 1.0 if strong_a & strong_b else model.settings.aspect_conflict_factor
+    if (strong_a and b and not a & b) or (strong_b and a and not a & b):
+        return model.settings.weak_aspect_factor
+    return 1.0
 
 
 def lexical_similarity(a: Analysis, b: Analysis) -> float:
@@ -126,10 +137,10 @@ def _dice(a: frozenset[str], b: frozenset[str]) -> float:
     return 2 * len(a & b) / (len(a) + len(b))
 
 
-def _weighted_dice(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
+def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
     shared = sum(weights[c] for c in a & b)
-    total = sum(weights[c] for c in a) + sum(weights[c] for c in b)
-    return 2 * shared / total if total else 0.0
+    union = sum(weights[c] for c in a | b)
+    return shared / union if union else 0.0
 
 
 def _german_lemma_lookup() -> LemmaLookup:
@@ -141,9 +152,13 @@ def _german_lemma_lookup() -> LemmaLookup:
     except (OSError, ValueError) as exc:
         raise ModelError(f"spaCy German lookup lemmatizer unavailable: {exc}") from exc
     table = lemmatizer.lookups.get_table("lemma_lookup")
+    known_lemmas = frozenset(value for value in table.values() if isinstance(value, str))
 
     def lemma_of(word: str) -> str | None:
+        """The word's lemma; the word itself when it is a lemma; None when unknown."""
         lemma = table.get(word)
-        return lemma if isinstance(lemma, str) else None
+        if isinstance(lemma, str):
+            return lemma
+        return word if word in known_lemmas else None
 
     return lemma_of

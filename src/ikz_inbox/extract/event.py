@@ -24,7 +24,7 @@ from ikz_inbox.types import Event
 logger = logging.getLogger(__name__)
 
 SUBJECT_WEIGHT = 3.0  # the subject usually names the event the mail is for
-QUESTION_WEIGHT = 2.0  # sentences that ask or announce questions
+QUESTION_WEIGHT = 3.0  # sentences that ask or announce questions: what the mail is for
 TEXT_WEIGHT = 1.0
 KEYWORD_SCORE = 1.0
 DATE_SCORE = 1.5  # a date is more specific than a keyword
@@ -40,7 +40,8 @@ _MONTHS_EN = (
     "october", "november", "december",
 )  # fmt: skip
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-ZÄÖÜ])|\n\s*\n")
+# A sentence ends after a word ("... teil. Wie"), not after "6." in "6. November".
+_SENTENCE_END = re.compile(r"(?<=[^\W\d]{2}[.!?])\s+(?=[A-ZÄÖÜ])|(?<=\?)\s+|\n\s*\n")
 _ASKING = re.compile(r"\?|\bfrage|\bquestion", re.IGNORECASE)
 _NOT_ATTENDING = re.compile(
     r"\b(?:nicht\s+teilnehmen|leider\s+nicht|keine\s+(?:eigenen\s+)?fragen|"

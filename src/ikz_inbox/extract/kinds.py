@@ -10,7 +10,8 @@ Out: a :class:`MessageKind`.
   2. auto-reply (ABWESENHEIT): RFC 3834 Auto-Submitted other than "no", X-Autoreply,
      X-Autorespond, Precedence auto_reply, an auto-reply Subject prefix, or out-of-office
      wording (German and English; Lotus Notes sends it without any header): three
-     distinct phrases, or two with an empty Return-Path. Outlook's
+     distinct phrases, or two with an empty Return-Path, in a body of at most
+     AUTO_REPLY_MAX_CHARS; read receipts (disposition notifications) count too. Outlook's
      X-Auto-Response-Suppress is ignored, as Outlook sets it on human mail too;
   3. spam (SPAM): X-Spam-Flag YES / X-Spam-Status Yes, else a score of independent signs
      (phishing and urgency wording, marketing/prize/crypto/loan wording, an opt-out footer
@@ -41,6 +42,8 @@ SPAM_SCORE_SUSPICIOUS = 3.0
 MARKETING_MAX_POINTS = 2
 # Out-of-office wording needs this many distinct phrases when no header or Subject says so.
 AUTO_REPLY_TEXT_PHRASES = 2
+# Auto-reply text is brief; a long body that mentions a holiday is a human mail.
+AUTO_REPLY_MAX_CHARS = 1500
 # Bounce wording needs this many distinct phrases when no header or Subject says so.
 BOUNCE_TEXT_PHRASES = 2
 # Only the start of a long body is searched for automatic wording; it always stands there.
@@ -49,7 +52,8 @@ TEXT_SEARCH_CHARS = 6000
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|bounce[s]?)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"^\s*(?:(?:unzustellbar|nicht zustellbar|undeliverable|non remis)\s*:"
-    r"|undelivered mail returned|returned mail:|delivery status notification \(failure"
+    r"|undelivered mail returned|returned mail:|delivery status notification"
+    r"|zustellung verzögert|delivery delayed"
     r"|mail delivery failed|delivery has failed|failure notice|zustellung fehlgeschlagen)",
     re.IGNORECASE,
 )
@@ -65,6 +69,20 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:automatische antwort|abwesenheitsnotiz|abwesend|abwesenheit|out of office"
     r"|automatic reply|auto[- ]?reply|autoreply|auto[- ]?response|urlaubsnotiz"
     r"|réponse automatique|respuesta automática|risposta automatica)\s*:",
+    re.IGNORECASE,
+)
+# Read receipts and other client notifications are auto-replies too.
+_RECEIPT_SUBJECT = re.compile(
+    r"^\s*(?:gelesen|ungelesen|nicht gelesen|read|not read|übermittelt|delivered)\s*:", re.I
+)
+# These words mark an auto-reply wherever they stand in a Subject ("AW: Abwesenheitsnotiz").
+_AUTO_REPLY_SUBJECT_ANYWHERE = re.compile(
+    r"abwesenheitsnotiz|automatische antwort\s*:|out of (?:the )?office\b|automatic reply\s*:",
+    re.IGNORECASE,
+)
+_AUTO_REPLY_OPENING = re.compile(
+    r"^\s*(?:vielen dank|danke|thank you|thanks) für ihre (?:nachricht|e-?mail|mail)\b"
+    r"|^\s*(?:thank you|thanks) for your (?:message|e-?mail|mail)\b",
     re.IGNORECASE,
 )
 _AUTO_REPLY_TEXT = (
@@ -246,14 +264,26 @@ def _is_null_sender(parsed: ParsedMail) -> bool:
 
 
 def _is_auto_reply(parsed: ParsedMail, text: str) -> bool:
-    if _auto_reply_header(parsed) or _AUTO_REPLY_SUBJECT.match(parsed.subject):
+    if _auto_reply_header(parsed) or _auto_reply_subject(parsed.subject):
         return True
-    if _has_list_headers(parsed):
+    content_type = (parsed.header("content-type") or "").lower()
+    if "disposition-notification" in content_type:
+        return True
+    if _has_list_headers(parsed) or len(text.strip()) > AUTO_REPLY_MAX_CHARS:
         return False
     # Auto-replies go out with an empty Return-Path (RFC 3834); X-Auto-Response-Suppress
     # is no support, because Outlook sets it on human mail too.
     needed = AUTO_REPLY_TEXT_PHRASES if _empty_return_path(parsed) else AUTO_REPLY_TEXT_PHRASES + 1
-    return _count(_AUTO_REPLY_TEXT, text) >= needed
+    phrases = _count(_AUTO_REPLY_TEXT, text) + int(bool(_AUTO_REPLY_OPENING.search(text)))
+    return phrases >= needed
+
+
+def _auto_reply_subject(subject: str) -> bool:
+    return bool(
+        _AUTO_REPLY_SUBJECT.match(subject)
+        or _AUTO_REPLY_SUBJECT_ANYWHERE.search(subject)
+        or _RECEIPT_SUBJECT.match(subject)
+    )
 
 
 def _empty_return_path(parsed: ParsedMail) -> bool:

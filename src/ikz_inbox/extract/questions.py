@@ -164,7 +164,7 @@ def _set_boundaries(doc: Doc) -> Doc:
             continue
         line_start = text.rfind("\n", 0, token.idx) + 1
         if ("\n" in gap or previous.is_space) and not text[line_start : token.idx].strip():
-            if _is_block_start(text, line_start):
+            if _is_block_start(text, line_start, token.text):
                 token.is_sent_start = True
                 continue
         if previous.text in {".", ":"} and (token.text[:1].islower() or token.text[:1].isdigit()):
@@ -174,13 +174,18 @@ def _set_boundaries(doc: Doc) -> Doc:
     return doc
 
 
-def _is_block_start(text: str, line_start: int) -> bool:
-    """True where a line begins a paragraph, a list item or follows a short/ended line."""
+def _is_block_start(text: str, line_start: int, first_word: str) -> bool:
+    """True where a line begins a paragraph, a list item or follows a short/ended line.
+
+    A line that starts in lower case continues a wrapped sentence.
+    """
     if _LIST_MARKER.match(text, line_start):
         return True
     before = text[: max(line_start - 1, 0)].rstrip(" \t\u00a0")
     if before.endswith("\n") or not before:
         return True
+    if first_word[:1].islower():
+        return False
     previous_line = before[before.rfind("\n") + 1 :].strip()
     return previous_line.endswith((".", "?", "!", ":", ";")) or len(previous_line) < 40
 

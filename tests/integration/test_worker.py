@@ -1,0 +1,258 @@
+"""The worker against a real private Dovecot: exactly once, resilience, post-actions, locks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bench.mailgen import generate_messages
+
+from ikz_inbox.app import App, open_app
+from ikz_inbox.config import ImapSection
+from ikz_inbox.errors import MailboxError
+from ikz_inbox.worker import collect_status, poll_mailbox
+from tests.integration.dovecot import DovecotServer, ImapUser
+
+pytestmark = pytest.mark.dovecot
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD_ENV = "IKZ_TEST_IMAP_PASSWORD"
+
+
+def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: object) -> Path:
+    poll_interval = imap.pop("poll_interval", 120)
+    settings = {
+        "host": "127.0.0.1",
+        "port": dovecot.imaps_port,
+        "security": "tls",
+        "username": user.username,
+        "password_env": PASSWORD_ENV,
+        "ca_file": str(dovecot.ca_file),
+        "folder": "INBOX",
+        "post_action": "flag",
+        "batch_size": 50,
+        **imap,
+    }
+    lines = ["[paths]"]
+    for key in ("events", "taxonomy", "gazetteer", "lexicon", "training", "spacy_config"):
+        default = {
+            "events": "events.toml",
+            "taxonomy": "taxonomy.toml",
+            "gazetteer": "gazetteer/nrw-kommunen.csv",
+            "lexicon": "lexicon.toml",
+            "training": "training",
+            "spacy_config": "spacy/topics.cfg",
+        }[key]
+        lines.append(f'{key} = "{ROOT / "config" / default}"')
+    lines += [
+        f'topic_model = "{ROOT / "models" / "topics"}"',
+        f'report_dir = "{path.parent}"',
+        f'lock_dir = "{path.parent}"',
+        "[worker]",
+        f"poll_interval = {poll_interval}",
+        "[imap]",
+    ]
+    for key, value in settings.items():
+        lines.append(f"{key} = {value!r}" if not isinstance(value, str) else f'{key} = "{value}"')
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def make_app(
+    tmp_path: Path, dovecot: DovecotServer, imap_user: ImapUser, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., App]]:
+    monkeypatch.setenv(PASSWORD_ENV, imap_user.password)
+    apps: list[App] = []
+
+    def build(**imap: object) -> App:
+        config = write_config(tmp_path / "ikz.toml", dovecot, imap_user, **imap)
+        app = open_app(config, f"sqlite:///{tmp_path}/worker.sqlite3")
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.database.engine.dispose()
+
+
+def section(app: App) -> ImapSection:
+    return app.settings.mailboxes[0]
+
+
+def stored_count(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(db) as connection:
+        total, distinct = connection.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT content_sha256) FROM messages"
+        ).fetchone()
+    return int(total), int(distinct)
+
+
+def test_500_messages_stored_once_and_second_poll_stores_nothing(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(500, seed=1))
+    app = make_app()
+    first = poll_mailbox(app, section(app))
+    assert first.summary.stored + first.summary.quarantined == 500
+    assert stored_count(tmp_path / "worker.sqlite3") == (500, 500)
+    second = poll_mailbox(app, section(app))
+    assert (second.summary.stored, second.summary.duplicates) == (0, 0)
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        assert len(client.search(["KEYWORD", "$IKZProcessed"])) == 500
+    assert collect_status(app, datetime.now(UTC)).healthy
+
+
+def test_reading_the_mailbox_in_a_client_does_not_hide_mail(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(5, seed=2))
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX")
+        client.add_flags(client.search(["ALL"]), [b"\\Seen"])
+    app = make_app(post_action="none")
+    assert poll_mailbox(app, section(app)).summary.stored == 5
+
+
+def test_post_action_move_keeps_every_message(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(30, seed=3))
+    app = make_app(post_action="move", move_to="Verarbeitet")
+    assert poll_mailbox(app, section(app)).summary.stored == 30
+    assert dovecot.message_count(imap_user, "INBOX") == 0
+    assert dovecot.message_count(imap_user, "Verarbeitet") == 30
+
+
+def test_uidvalidity_change_resyncs_without_duplicates(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(20, seed=4))
+    app = make_app(post_action="none")
+    poll_mailbox(app, section(app))
+    dovecot.set_uid_validity(imap_user, dovecot.uid_validity(imap_user) + 1000)
+    dovecot.append_many(imap_user, generate_messages(3, seed=5))
+    result = poll_mailbox(app, section(app))
+    assert result.resynced
+    assert (result.summary.stored, result.summary.duplicates) == (3, 20)
+    assert stored_count(tmp_path / "worker.sqlite3") == (23, 23)
+
+
+def test_untrusted_certificate_is_refused(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
+) -> None:
+    dovecot.append(imap_user, next(generate_messages(1, seed=6)))
+    app = make_app(ca_file="/etc/ssl/certs/ca-certificates.crt")
+    with pytest.raises(MailboxError, match="(?i)certificate"):
+        poll_mailbox(app, section(app))
+
+
+def test_two_concurrent_polls_store_each_message_once(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(120, seed=7))
+    app_a, app_b = make_app(post_action="none"), make_app(post_action="none")
+    errors: list[BaseException] = []
+
+    def run(app: App) -> None:
+        try:
+            poll_mailbox(app, section(app))
+        except BaseException as exc:  # LockError is expected for one of them
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(a,)) for a in (app_a, app_b)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(type(e).__name__ == "LockError" for e in errors)
+    poll_mailbox(app_a, section(app_a))
+    assert stored_count(tmp_path / "worker.sqlite3") == (120, 120)
+
+
+def cli_poll(config: Path, db: Path) -> subprocess.Popen[bytes]:
+    binary = str(Path(sys.executable).parent / "ikz-inbox")
+    return subprocess.Popen(
+        [binary, "--config", str(config), "--db", f"sqlite:///{db}", "poll", "--once"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=os.environ.copy(),
+        start_new_session=True,
+    )
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.2)
+    raise AssertionError("condition not reached in time")
+
+
+def rows(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        return stored_count(db)[0]
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_sigkill_mid_poll_then_restart_stores_every_message_once(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(2000, seed=8))
+    app = make_app()
+    config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
+    assert config is not None
+    process = cli_poll(config, db)
+    wait_until(lambda: rows(db) >= 300, timeout=300)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    killed_at = rows(db)
+    assert 300 <= killed_at < 2000
+    restarted = cli_poll(config, db)
+    assert restarted.wait(timeout=900) == 0, restarted.stderr.read() if restarted.stderr else ""
+    assert stored_count(db) == (2000, 2000)
+
+
+@pytest.mark.slow
+def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(600, seed=9))
+    app = make_app(poll_interval=2)
+    config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
+    assert config is not None
+    binary = str(Path(sys.executable).parent / "ikz-inbox")
+    service = subprocess.Popen(
+        [binary, "--config", str(config), "--db", f"sqlite:///{db}", "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: rows(db) >= 50, timeout=300)
+        dovecot.stop()
+        time.sleep(3)
+        assert service.poll() is None, "the service must not exit when the server goes away"
+        dovecot.start()
+        dovecot.append(imap_user, next(generate_messages(1, seed=10)))
+        wait_until(lambda: rows(db) >= 601, timeout=600)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        code = service.wait(timeout=120)
+    assert code == 0
+    assert stored_count(db) == (601, 601)

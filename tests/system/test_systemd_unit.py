@@ -1,0 +1,45 @@
+"""The shipped systemd unit passes `systemd-analyze verify` and keeps its hardening."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parents[2] / "systemd" / "ikz-inbox.service"
+INSTALLED_BINARY = "/opt/ikz-inbox/.venv/bin/ikz-inbox"
+
+
+def test_unit_verifies(tmp_path: Path) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    binary = Path(sys.executable).parent / "ikz-inbox"
+    unit = tmp_path / "ikz-inbox.service"
+    unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, str(binary)))
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
+                            timeout=60)
+    problems = [line for line in (result.stdout + result.stderr).splitlines()
+                if "ikz-inbox.service" in line]
+    assert result.returncode == 0 and not problems, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "directive",
+    ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+     "RestrictAddressFamilies=", "SystemCallFilter=@system-service", "DynamicUser=yes",
+     "StateDirectory=ikz-inbox", "LoadCredential=imap-password:", "Restart=on-failure",
+     "Type=notify", "WatchdogSec="],
+)
+def test_unit_keeps_hardening_and_credentials(directive: str) -> None:
+    assert directive in UNIT.read_text()
+
+
+def test_no_secret_in_unit_or_default_config() -> None:
+    root = UNIT.parents[1]
+    for path in (UNIT, root / "config" / "ikz-inbox.toml"):
+        text = path.read_text().lower()
+        assert "password =" not in text and "password=" not in text
