@@ -209,8 +209,9 @@ def generate(count: int, seed: int) -> list[bytes]:
 
 
 def load(directory: Path) -> list[bytes]:
-    """Return the bytes of every file below ``directory``."""
-    return [path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()]
+    """Return the bytes of every .eml below ``directory`` (of every file when there is none)."""
+    paths = sorted(directory.rglob("*.eml")) or sorted(directory.rglob("*"))
+    return [path.read_bytes() for path in paths if path.is_file()]
 
 
 def _time_one(func: Callable[[bytes], object], raw: bytes) -> float:

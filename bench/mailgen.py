@@ -33,8 +33,9 @@ from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
 IKZ = "IKZ@Interkommunales.NRW"
-# First message date; messages then arrive every few minutes, as before the 2024 events.
-START = datetime(2024, 8, 1, 7, 0, tzinfo=BERLIN)
+# Messages arrive on a random day from 1 August to the last event on 6 November 2024.
+START = datetime(2024, 8, 1, 0, 0, tzinfo=BERLIN)
+WINDOW_DAYS = 98
 # Share of each kind; questions dominate as in the real mailbox before an event.
 KIND_WEIGHTS = (
     ("frage", 72),
@@ -180,10 +181,26 @@ TASKS = (
     "Beschaffungsstelle",
     "Kita-Platzvergabe",
 )
+# (start, title, "to" phrase, "from" phrase) of the events questions are collected for.
 EVENTS = (
-    (datetime(2024, 9, 11, 9, 0, tzinfo=BERLIN), "Erfahrungsaustausch Tourismus am 11.09."),
-    (datetime(2024, 10, 9, 10, 0, tzinfo=BERLIN), "Digitale Sprechstunde am 9. Oktober"),
-    (datetime(2024, 11, 6, 10, 0, tzinfo=BERLIN), "Online-Spotlight Gesundheit am 06.11."),
+    (
+        datetime(2024, 9, 11, 9, 0, tzinfo=BERLIN),
+        "Erfahrungsaustausch Tourismus am 11.09.",
+        "zum Erfahrungsaustausch Tourismus am 11.09.",
+        "vom Erfahrungsaustausch Tourismus am 11.09.",
+    ),
+    (
+        datetime(2024, 10, 9, 10, 0, tzinfo=BERLIN),
+        "Digitale Sprechstunde am 9. Oktober",
+        "zur Digitalen Sprechstunde am 9. Oktober",
+        "von der Digitalen Sprechstunde am 9. Oktober",
+    ),
+    (
+        datetime(2024, 11, 6, 10, 0, tzinfo=BERLIN),
+        "Online-Spotlight Gesundheit am 06.11.",
+        "zum Online-Spotlight Gesundheit am 06.11.",
+        "vom Online-Spotlight Gesundheit am 06.11.",
+    ),
 )
 
 # Question templates per topic; {task}, {partner}, {n}, {year} are filled in.
@@ -215,7 +232,7 @@ QUESTIONS = {
         "Welche Rolle spielt das Finanzamt bei der Prüfung einer Kooperation nach § 2b UStG?",
     ),
     "vergabe": (
-        "Ab welchem Schwellenwert müssen wir die Leistungen für den {task} europaweit "
+        "Ab welchem Schwellenwert müssen wir die Leistungen im Bereich {task} europaweit "
         "ausschreiben?",
         "Gilt die Kooperation mit {partner} als vergaberechtsfreie Zusammenarbeit?",
         "Können wir einen Rahmenvertrag gemeinsam mit {partner} ausschreiben?",
@@ -278,13 +295,13 @@ OPENERS = (
     "Moin,",
 )
 CONTEXTS = (
-    "wir planen gemeinsam mit {partner} einen gemeinsamen {task} und bereiten gerade die "
+    "wir planen mit {partner} eine Kooperation im Bereich {task} und bereiten gerade die "
     "Ratsvorlage vor.",
-    "im Vorfeld der {event} möchten wir einige Fragen einreichen, die sich bei uns im "
+    "{event_to} möchten wir einige Fragen einreichen, die sich bei uns im "
     "Verwaltungsvorstand ergeben haben.",
-    "seit {year} arbeiten wir beim {task} eng mit {partner} zusammen und möchten die "
+    "seit {year} arbeiten wir im Bereich {task} eng mit {partner} zusammen und möchten die "
     "Kooperation nun auf eine feste Grundlage stellen.",
-    "zur {event} hätten wir folgende Anliegen:",
+    "{event_to} hätten wir folgende Anliegen:",
     "nach dem letzten Austausch im Kreis sind bei uns noch Punkte offen geblieben.",
 )
 CLOSINGS = (
@@ -368,9 +385,16 @@ def generate_messages(n: int, seed: int = 0) -> Iterator[bytes]:
     """Yield ``n`` raw messages; the same ``seed`` always yields the same bytes."""
     for index in range(n):
         rng = random.Random(f"{seed}:{index}")
-        at = START + timedelta(minutes=index * 7 + rng.randint(0, 6), seconds=rng.randint(0, 59))
+        at = _arrival(rng)
         kind = _pick_weighted(rng, KIND_WEIGHTS)
         yield _BUILDERS[kind](rng, at, f"{seed}.{index}")
+
+
+def _arrival(rng: random.Random) -> datetime:
+    """A send time in the window, mostly during office hours."""
+    hour = rng.randint(7, 17) if rng.random() < 0.9 else rng.randint(0, 23)
+    offset = timedelta(days=rng.randrange(WINDOW_DAYS), hours=hour, seconds=rng.randrange(3600))
+    return START + offset
 
 
 def _pick_weighted(rng: random.Random, weights: tuple[tuple[str, int], ...]) -> str:
@@ -398,8 +422,10 @@ def _sender(rng: random.Random) -> Sender:
     return Sender(rng.choice(FIRST), rng.choice(LAST), rng.choice(BODIES), rng.choice(DEPTS))
 
 
-def _event_for(at: datetime) -> str:
-    return next((title for start, title in EVENTS if start > at), EVENTS[-1][1])
+def _event_for(at: datetime) -> tuple[str, str, str]:
+    """Title, "to" phrase and "from" phrase of the next event after ``at``."""
+    upcoming = [e for e in EVENTS if e[0] > at] or [EVENTS[-1]]
+    return upcoming[0][1], upcoming[0][2], upcoming[0][3]
 
 
 def _hex(rng: random.Random, n: int) -> str:
@@ -610,7 +636,7 @@ def _fill(rng: random.Random, template: str, sender: Sender, at: datetime) -> st
         partner=f"{partner[0]} {partner[1]}".strip(),
         n=rng.randint(2, 9),
         year=rng.choice((2023, 2025, 2026)),
-        event=_event_for(at),
+        event_to=_event_for(at)[1],
     )
 
 
@@ -709,8 +735,9 @@ def _build_frage(rng: random.Random, at: datetime, uid: str) -> bytes:
     if rng.random() < 0.3 or (pad and not attach):
         parts.append(_quoted(rng, sender, at, 0 if attach else text_pad))
     text = _fit_charset("\n\n".join(parts) + "\n", charset)
-    subject = rng.choice(("Fragen zur ", "Frage ", "AW: Anfrage ", "Vorab-Fragen ")) + (
-        _event_for(at)
+    subject = (
+        rng.choice(("Fragen: ", "Frage zur Veranstaltung ", "AW: ", "Vorab-Fragen "))
+        + (_event_for(at)[0])
     )
     body = Body(_flowed(text) if client == "thunderbird" else text, charset, cte)
     headers = _envelope(
@@ -802,14 +829,13 @@ def _pdf(rng: random.Random, size: int) -> bytes:
 
 def _build_anmeldung(rng: random.Random, at: datetime, uid: str) -> bytes:
     sender = _sender(rng)
-    event = _event_for(at)
+    title, to_phrase, from_phrase = _event_for(at)
     cancel = rng.random() < 0.2
-    verb = "abmelden" if cancel else "anmelden"
+    action = f"{from_phrase} ab" if cancel else f"{to_phrase} an"
     text = (
-        f"{rng.choice(OPENERS)}\n\nhiermit möchte ich mich für die {event} {verb}."
-        f"\n\n{_signature(rng, sender)}\n"
+        f"{rng.choice(OPENERS)}\n\nhiermit melde ich mich {action}.\n\n{_signature(rng, sender)}\n"
     )
-    subject = ("Abmeldung " if cancel else "Anmeldung ") + event
+    subject = ("Abmeldung " if cancel else "Anmeldung ") + title
     charset, cte = _body_settings(rng, "outlook_plain")
     headers = _envelope(
         rng,
@@ -844,7 +870,7 @@ def _build_abwesenheit(rng: random.Random, at: datetime, uid: str) -> bytes:
         at,
         from_name=sender.name,
         from_addr=sender.address,
-        subject=prefix + "Einladung " + _event_for(at),
+        subject=prefix + "Einladung " + _event_for(at)[0],
         msgid=_message_id(rng, uid, sender.body[2]),
         charset="utf-8",
         extra=extra,
@@ -869,7 +895,7 @@ def _build_unzustellbar(rng: random.Random, at: datetime, uid: str) -> bytes:
         f"Diagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: User unknown\r\n"
     )
     original = (
-        f"From: IKZ <{IKZ}>\r\nTo: <{rcpt}>\r\nSubject: Einladung {_event_for(at)}"
+        f"From: IKZ <{IKZ}>\r\nTo: <{rcpt}>\r\nSubject: Einladung {_event_for(at)[0]}"
         f"\r\nDate: {format_datetime(at - timedelta(minutes=1))}\r\n"
         f"Message-ID: <{_hex(rng, 20)}.{uid}@interkommunales.nrw>\r\nMIME-Version: 1.0"
         "\r\nContent-Type: text/plain; charset=utf-8\r\n"

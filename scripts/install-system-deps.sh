@@ -11,6 +11,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+command -v mbsync >/dev/null 2>&1 || need+=(isync)  # bench/bench_worker.py only
 
 if [ ${#need[@]} -eq 0 ]; then
   echo "system packages present"

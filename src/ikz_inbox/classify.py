@@ -12,6 +12,7 @@ rules with version ``"rules-fallback"``. ``load_topic_model`` is the strict vari
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -215,6 +216,104 @@ class KeywordClassifier:
         )
 
 
+# --------------------------------------------------------------------------- spaCy architecture
+
+CHAR_NGRAM_ARCHITECTURE = "ikz.CharNgramBOW.v1"
+# Texts whose features are kept per model; covers a training set and a day of questions.
+FEATURE_CACHE_SIZE = 20000
+
+
+def register_architectures() -> None:
+    """Register our textcat architecture with spaCy (idempotent).
+
+    ``ikz.CharNgramBOW.v1`` is spaCy's bag-of-words textcat (hashed sparse features into a
+    ``SparseLinear`` layer and a softmax) with character n-grams of every word added to the
+    word uni-/bigrams: German compounds ("Fördersatz", "Förderquote") then share features.
+    Must run before a pipeline that uses it is built or loaded.
+    """
+    from spacy.util import registry
+
+    if not registry.has("architectures", CHAR_NGRAM_ARCHITECTURE):
+        registry.architectures.register(CHAR_NGRAM_ARCHITECTURE, func=_build_char_ngram_bow)
+
+
+def _build_char_ngram_bow(
+    exclusive_classes: bool,
+    min_n: int,
+    max_n: int,
+    word_ngram_size: int,
+    length: int = 262144,
+    nO: int | None = None,
+) -> Any:
+    from thinc.api import Logistic, Model, SparseLinear_v2, chain, softmax_activation
+
+    if not 1 <= min_n <= max_n or word_ngram_size < 1 or length < 1:
+        raise ValueError(f"{CHAR_NGRAM_ARCHITECTURE}: bad n-gram sizes or length")
+    sizes = (min_n, max_n, word_ngram_size)
+    # Per-model cache: nlp.update copies docs each step, so features are keyed by words.
+    features = functools.lru_cache(maxsize=FEATURE_CACHE_SIZE)(
+        functools.partial(_word_features, sizes=sizes)
+    )
+    extract: Any = Model(
+        "extract_char_ngrams",
+        functools.partial(_extract_forward, features=features),
+        attrs={"min_n": min_n, "max_n": max_n, "word_ngram_size": word_ngram_size},
+    )
+    output = softmax_activation() if exclusive_classes else Logistic()
+    sparse = SparseLinear_v2(nO=nO, length=2 ** (length - 1).bit_length())
+    model: Any = chain(chain(extract, sparse), output)
+    if nO is not None:
+        model.set_dim("nO", nO)
+    model.attrs["multi_label"] = not exclusive_classes
+    return model
+
+
+def _extract_forward(
+    model: Any, docs: Sequence[Any], is_train: bool, *, features: Any
+) -> tuple[Any, Any]:
+    pairs = [features(tuple(token.lower_ for token in doc if not token.is_punct)) for doc in docs]
+    xp = model.ops.xp
+    keys = xp.concatenate([pair[0] for pair in pairs]) if pairs else xp.zeros(0, "uint64")
+    values = xp.concatenate([pair[1] for pair in pairs]) if pairs else xp.zeros(0, "f")
+    lengths = model.ops.asarray([len(pair[0]) for pair in pairs], dtype="int32")
+
+    def backprop(d_output: Any) -> list[Any]:
+        return []
+
+    return (keys, model.ops.asarray(values, dtype="f"), lengths), backprop
+
+
+def _word_features(words: tuple[str, ...], sizes: tuple[int, int, int]) -> tuple[Any, Any]:
+    """Hashed feature keys and L2-normalised counts for one text's words."""
+    import numpy
+
+    counts = _feature_counts(words, sizes)
+    keys = numpy.fromiter(counts.keys(), dtype="uint64", count=len(counts))
+    values = numpy.fromiter(counts.values(), dtype="float32", count=len(counts))
+    if len(values):
+        values /= numpy.sqrt((values**2).sum())
+    return keys, values
+
+
+def _feature_counts(words: Sequence[str], sizes: tuple[int, int, int]) -> dict[int, float]:
+    from spacy.strings import hash_string  # type: ignore[attr-defined]
+
+    min_n, max_n, word_ngram_size = sizes
+    grams: list[str] = []
+    for word in words:
+        padded = f"<{word}>"
+        grams.append("w:" + word)
+        for size in range(min_n, max_n + 1):
+            grams.extend(padded[i : i + size] for i in range(len(padded) - size + 1))
+    for size in range(2, word_ngram_size + 1):
+        grams.extend("b:" + " ".join(words[i : i + size]) for i in range(len(words) - size + 1))
+    counts: dict[int, float] = {}
+    for gram in grams:
+        key = int(hash_string(gram))
+        counts[key] = counts.get(key, 0.0) + 1.0
+    return counts
+
+
 # --------------------------------------------------------------------------- spaCy model
 
 
@@ -289,6 +388,7 @@ def load_topic_model(model_dir: Path, taxonomy: Sequence[Topic]) -> SpacyTopicCl
     import spacy  # imported here: loading spaCy takes a second and the rules do not need it
 
     info = read_model_info(model_dir)
+    register_architectures()
     try:
         nlp = spacy.load(model_dir)
     except (OSError, ValueError, KeyError) as exc:

@@ -243,7 +243,7 @@ class Mailbox:
             with suppress(IMAPClientError, OSError):
                 client.shutdown()
             raise
-        self._log.info(
+        self._log.debug(
             "connected to %s as %s (%s)", config.address, config.username, config.security
         )
         return client
@@ -315,8 +315,10 @@ class Mailbox:
 
     def _verify_post_action(self, client: Any, response: Mapping[bytes, Any]) -> None:
         config = self._config
-        if config.post_action == "flag":
-            allowed = {bytes(f).lower() for f in response.get(b"PERMANENTFLAGS", ())}
+        permanent = response.get(b"PERMANENTFLAGS")
+        if config.post_action == "flag" and permanent is not None:
+            # RFC 3501 7.1: without PERMANENTFLAGS every flag may be stored permanently.
+            allowed = {bytes(f).lower() for f in permanent}
             if _ANY_KEYWORD not in allowed and config.flag.encode().lower() not in allowed:
                 raise MailboxError(
                     f"{config.address} folder {config.folder!r} does not allow the flag "

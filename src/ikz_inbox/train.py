@@ -36,6 +36,7 @@ from ikz_inbox.classify import (
     MODEL_INFO_FILE,
     load_taxonomy,
     normalise_text,
+    register_architectures,
 )
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.types import Topic
@@ -259,6 +260,7 @@ def _train(
     from spacy.util import load_model_from_config, registry
     from thinc.api import fix_random_seed
 
+    register_architectures()
     fix_random_seed(seed)
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     training = nlp.config.interpolate()["training"]

@@ -48,7 +48,11 @@ class DovecotUnavailableError(Exception):
 
 @dataclass(frozen=True)
 class ImapUser:
-    """A mail account on the test server; every user has its own empty Maildir."""
+    """A mail account on the test server; every user has its own empty Maildir.
+
+    ``password`` logs in with LOGIN/PLAIN, and also works as the bearer token of XOAUTH2
+    and OAUTHBEARER (Dovecot checks such a token against the passdb like a password).
+    """
 
     username: str
     password: str
@@ -141,7 +145,10 @@ def _run(args: Sequence[str], cwd: Path | None = None) -> str:
 
 def make_private_dir() -> Path:
     """Make a temp dir every Dovecot process can enter (pytest's tmp_path is 0700)."""
-    root = Path(tempfile.mkdtemp(prefix="ikz-dovecot-"))
+    # Prefer /tmp: a long $TMPDIR could push unix socket paths past their 108-byte limit,
+    # and one below a 0700 home directory is unreachable for the dropped privileges.
+    base = "/tmp" if Path("/tmp").is_dir() else None
+    root = Path(tempfile.mkdtemp(prefix="ikz-dovecot-", dir=base))
     root.chmod(0o755)
     for parent in root.parents:
         mode = parent.stat().st_mode
@@ -242,8 +249,9 @@ ssl_key = <{layout.tls}/server.key
 ssl_min_protocol = TLSv1.2
 disable_plaintext_auth = no
 login_trusted_networks = 127.0.0.0/8
-auth_mechanisms = plain login
-# Answer a wrong password at once; the 2 s default only slows the tests down.
+auth_mechanisms = plain login xoauth2 oauthbearer
+# Answer a wrong password quickly (Dovecot still waits ~0.5 s); the 2 s default only
+# slows the tests down.
 auth_failure_delay = 0 secs
 namespace inbox {{
   inbox = yes
@@ -317,6 +325,8 @@ class DovecotServer:
             home.mkdir(mode=0o755)
             shutil.chown(home, accounts.mail_user, accounts.mail_group)
             imap_port, imaps_port = free_port(), free_port()
+            while imaps_port == imap_port:
+                imaps_port = free_port()
             password = secrets.token_hex(12)
             config = render_config(
                 layout, accounts, imap_port, imaps_port, imap_capability, password

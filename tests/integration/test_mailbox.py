@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import threading
@@ -233,16 +234,21 @@ def test_wrong_password_is_mailbox_error_without_secret(
 
 
 @pytest.mark.dovecot
-def test_oauth2_token_refused_by_server_without_xoauth2(
+def test_oauth2_login_works_and_token_stays_out_of_logs(
     dovecot: DovecotServer, imap_user: ImapUser, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    token = "ya29.geheimes-token-0815"
-    creds = Credentials(username=imap_user.username, oauth2_token=token)
-    with pytest.raises(MailboxError, match="log in"):
-        Mailbox(make_config(dovecot, imap_user), creds).__enter__()
-    assert "AUTHENTICATE" in caplog.text
-    assert token not in caplog.text
+    token = imap_user.password  # the fixture's XOAUTH2 accepts the password as token
+    config = make_config(dovecot, imap_user)
+    with Mailbox(config, Credentials(username=imap_user.username, oauth2_token=token)) as box:
+        assert box.select() > 0
+    wrong = Credentials(username=imap_user.username, oauth2_token=token + "x")
+    with pytest.raises(MailboxError, match="log in") as caught:
+        Mailbox(config, wrong).__enter__()
+    sasl = base64.b64encode(f"user={imap_user.username}\1auth=Bearer {token}\1\1".encode())
+    assert "AUTHENTICATE" in caplog.text  # imapclient's protocol log was captured
+    assert token not in caplog.text and token not in str(caught.value)
+    assert sasl.decode() not in caplog.text
 
 
 @pytest.mark.dovecot
@@ -297,6 +303,32 @@ def test_new_uids_after_highest_is_empty(dovecot: DovecotServer, imap_user: Imap
         assert mailbox.new_uids(uids[-1]) == []
         assert mailbox.new_uids(uids[-1] + 100) == []
         assert mailbox.new_uids(uids[0]) == uids[1:]
+
+
+@pytest.mark.dovecot
+def test_missing_folder_is_mailbox_error(dovecot: DovecotServer, imap_user: ImapUser) -> None:
+    config = make_config(dovecot, imap_user, folder="Gibt es nicht")
+    with Mailbox(config, credentials(imap_user)) as mailbox:
+        with pytest.raises(MailboxError, match="select"):
+            mailbox.select()
+        with pytest.raises(MailboxError, match="select"):
+            mailbox.new_uids(0)
+
+
+@pytest.mark.dovecot
+def test_post_action_between_fetched_items(dovecot: DovecotServer, imap_user: ImapUser) -> None:
+    """The worker stores and acts per message while iterating over fetch()."""
+    dovecot.append_many(imap_user, [message(n) for n in range(5)])
+    config = make_config(dovecot, imap_user, post_action="move", move_to="Erledigt", batch_size=2)
+    with Mailbox(config, credentials(imap_user)) as mailbox:
+        mailbox.select()
+        seen = []
+        for mail in mailbox.fetch(mailbox.new_uids(0)):
+            seen.append(mail.uid)
+            mailbox.apply_post_action([mail.uid])
+        assert seen == [1, 2, 3, 4, 5]
+        assert mailbox.new_uids(0) == []
+    assert dovecot.message_count(imap_user, "Erledigt") == 5
 
 
 @pytest.mark.dovecot

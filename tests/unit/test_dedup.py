@@ -145,6 +145,8 @@ def test_umlauts_are_folded(model: DedupModel, a: str, b: str) -> None:
         ("USt", "umsatzsteuer"),
         ("VAT", "umsatzsteuer"),
         ("ÖRV", "oerv"),
+        ("Ab wann gilt § 2b UStG für uns?", "uebergangsfrist"),
+        ("Wie viel Förderung gibt es?", "foerderquote"),
     ],
 )
 def test_compounds_and_abbreviations_find_concepts(
@@ -261,3 +263,21 @@ def test_adding_a_question_twice_is_refused(model: DedupModel) -> None:
     index.add(item)
     with pytest.raises(ValueError, match="already added"):
         index.add(item)
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [
+        ("Bis wann läuft die Frist?", "when"),
+        ("When does the transition period end?", "when"),
+        ("Wie hoch ist der Zuschuss?", "how_much"),
+        ("Wer ist zuständig?", "who"),
+        ("Wird die Sprechstunde aufgezeichnet?", "whether"),
+    ],
+)
+def test_aspects_are_recognised(model: DedupModel, text: str, aspect: str) -> None:
+    assert aspect in model.analyse(text).aspects
+
+
+def test_english_when_inside_a_sentence_is_no_aspect(model: DedupModel) -> None:
+    assert "when" not in model.analyse("Does VAT apply when we work together?").aspects

@@ -104,3 +104,13 @@ def test_without_fallback_only_a_named_event() -> None:
 def test_naive_dates_are_compared_as_utc() -> None:
     naive = datetime(2024, 10, 20, 9, 0)
     assert assign_event("Frage", "Wie hoch?", naive, EVENTS) == HEALTH.id
+
+
+def test_themes_alone_do_not_name_an_event() -> None:
+    text = "Wie finanzieren andere Kreise die Gesundheit ihrer Beschäftigten?"
+    assert assign_event("Frage", text, _at(9, 20), EVENTS) == CONSULTATION.id
+
+
+def test_themes_decide_between_named_events() -> None:
+    text = "Zur Sprechstunde und zum Spotlight: Wie wird Gesundheit vor Ort gefördert?"
+    assert assign_event("Frage", text, _at(9, 20), EVENTS) == HEALTH.id

@@ -267,6 +267,12 @@ def test_date_is_timezone_aware_or_none(value: str, expected: datetime | None) -
         ("=?utf-8?Q?M=C3=BCller=2C_Hans?= <h@x.de>", "Müller, Hans", "h@x.de"),
         ("h@x.de (Hans M\u00fcller)", "Hans Müller", "h@x.de"),
         ("alice@example.com <bob@example.com>", "alice@example.com", "bob@example.com"),
+        (
+            "=?utf-8?q?alice=40example.com?= <Bob@example.com>",
+            "alice@example.com",
+            "bob@example.com",
+        ),
+        ("=?utf-8?q?Sch=C3=B6n=3C1=3E?= <s@x.de>", "Schön<1>", "s@x.de"),
         ("kein Absender", "", ""),
     ],
 )
@@ -366,9 +372,19 @@ def test_nothing_usable_raises_parse_error(raw: bytes) -> None:
         parse_message(raw)
 
 
-def test_non_bytes_raises_parse_error() -> None:
+@pytest.mark.parametrize("raw", [1.5, 5, "From: a@b.de\n\nText", None])
+def test_non_bytes_raises_parse_error(raw: object) -> None:
     with pytest.raises(ParseError, match="not bytes"):
-        parse_message(1.5)  # type: ignore[arg-type]
+        parse_message(raw)  # type: ignore[arg-type]
+
+
+def test_huge_html_is_cut_before_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse, "MAX_HTML_CHARS", 40)
+    body = b"<p>Erster Absatz.</p>" + b"<p>Weiter.</p>" * 50
+    mail = parse_message(_plain(body, b"text/html; charset=utf-8"))
+    assert mail.body_text.startswith("Erster Absatz.")
+    assert len(mail.body_text) < 60
+    assert any("HTML body cut" in defect for defect in mail.defects)
 
 
 def test_unexpected_library_error_becomes_parse_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -378,3 +394,32 @@ def test_unexpected_library_error_becomes_parse_error(monkeypatch: pytest.Monkey
     monkeypatch.setattr(email, "message_from_bytes", explode)
     with pytest.raises(ParseError, match="RecursionError"):
         parse_message(_plain(b"x", b"text/plain"))
+
+
+@pytest.mark.parametrize(
+    ("subject", "expected"),
+    [
+        (b"=?utf-8?Q?Frage_zur?=\r\n =?utf-8?Q?_F=C3=B6rderung?=", "Frage zur Förderung"),
+        (b"Re: =?utf-8?b?RsO2cmRlcnVuZw==?= und mehr", "Re: Förderung und mehr"),
+        (
+            b"Kosten 100 \xe2\x82\xac =?utf-8?q?f=C3=BCr?= =?utf-8?q?_Kiosk?=",
+            "Kosten 100 € für Kiosk",
+        ),
+        (b"Kosten\xfcbernahme f\xfcr den Kiosk", "Kostenübernahme für den Kiosk"),
+        (b"=?x-unbekannt?q?Gr=FC=DFe?=", "Grüße"),
+        (b"=?utf-8*de?q?Gr=C3=BC=C3=9Fe?=", "Grüße"),
+    ],
+)
+def test_subject_decoding(subject: bytes, expected: str) -> None:
+    raw = _plain(b"x", b"text/plain").replace(b"Subject: Test", b"Subject: " + subject)
+    mail = parse_message(raw)
+    assert mail.subject == expected
+    assert mail.header("subject") == expected
+
+
+def test_pdf_without_xref_table_is_still_read() -> None:
+    pdf = _tiny_pdf("Gibt es eine Frist?")
+    without_xref = pdf[: pdf.index(b"xref")] + b"trailer<</Root 1 0 R>>\n%%EOF\n"
+    mail = parse_message(_with_attachment(without_xref, "pdf", "ohne_xref.pdf"))
+    assert mail.attachments[0].text.strip() == "Gibt es eine Frist?"
+    assert any("rebuilt" in defect for defect in mail.defects)

@@ -172,6 +172,9 @@ def test_anaphoric_question_keeps_its_context(
         "Wie geht es Ihnen? Wir hoffen, gut.",
         "Vielen Dank im Voraus!\n\nMit freundlichen Grüßen\nStadt Lemgo\nNeugierig auf mehr?",
         "Und dann?",
+        "Können Sie meine Fragen bitte an die Bezirksregierung weiterleiten?",
+        "Könnten Sie mir kurz den Eingang meiner Anmeldung bestätigen?",
+        '<?xml version="1.0" encoding="UTF-8"?>',
         "Wir melden uns für die Sprechstunde an.",
     ],
 )
@@ -242,3 +245,40 @@ def test_spans_point_into_the_text_and_positions_count_up(nlp: Language) -> None
 def test_organisation_hint(text: str, hint: str | None, nlp: Language) -> None:
     (question,) = extract_questions(text, "", nlp)
     assert question.topic_hint == hint
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich möchte gerne fragen, ob auch Zweckverbände Anträge stellen dürfen.",
+        "Uns ist unklar, wann die Übergangsfrist endet.",
+        "Wir hätten gerne gewusst, welche Kosten förderfähig sind.",
+        "Gerne würden wir erfahren, inwiefern Kreise beteiligt werden müssen.",
+        "Außerdem wäre gut zu wissen, bis zu welchem Datum der Antrag vorliegen muss.",
+    ],
+)
+def test_more_indirect_questions(text: str, nlp: Language) -> None:
+    assert _texts(text, nlp) == [text]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Ist der Bauhof umsatzsteuerpflichtig? Und wenn ja, ab wann?",
+            ["Ist der Bauhof umsatzsteuerpflichtig? Und wenn ja, ab wann?"],
+        ),
+        (
+            "Brauchen wir eine Genehmigung? Oder reicht eine Anzeige?",
+            ["Brauchen wir eine Genehmigung? Oder reicht eine Anzeige?"],
+        ),
+        (
+            "Eine Frage hätte ich noch, nämlich ob Kreise teilnehmen dürfen.",
+            ["Eine Frage hätte ich noch, nämlich ob Kreise teilnehmen dürfen."],
+        ),
+    ],
+)
+def test_follow_up_questions_join_the_question_before(
+    text: str, expected: list[str], nlp: Language
+) -> None:
+    assert _texts(text, nlp) == expected

@@ -149,3 +149,27 @@ def test_body_mentions_are_not_a_signature(gazetteer: Gazetteer) -> None:
         "Bezirksregierung Düsseldorf, Dezernat 31, stellt vor.\n\nViele Grüße\nLea"
     )
     assert find_sender_org(_mail("lea@gmx.de", body), body, gazetteer) is None
+
+
+@pytest.mark.parametrize(
+    ("from_name", "body", "expected"),
+    [
+        ("Anna Kurz", "Frage?\n\nGruß\nAnna Kurz\nGleichstellungsstelle der Gemeinde Extertal", "Gemeinde Extertal"),
+        ("Städtetag NRW", "Neues aus den Städten.\n\nAbmelden: https://x", "Städtetag NRW"),
+        ("Anna Kurz", "Frage?\n\nGruß\nAnna Kurz\nAbteilung der Stadt Nirgendwo", None),
+    ],
+)  # fmt: skip
+def test_genitive_and_display_name(
+    from_name: str, body: str, expected: str | None, gazetteer: Gazetteer
+) -> None:
+    mail = ParsedMail(
+        message_id=None,
+        subject="x",
+        from_name=from_name,
+        from_address="someone@example.org",
+        to=(),
+        date=None,
+        headers=(),
+        body_text=body,
+    )
+    assert find_sender_org(mail, body, gazetteer) == expected

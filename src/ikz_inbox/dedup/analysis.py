@@ -9,6 +9,7 @@ words removed) and the lexicon's concepts and aspects found in the text.
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ _LEGAL_PREFIXES = {
     **dict.fromkeys(("abs", "absatz", "subsection"), "abs"),
     **dict.fromkeys(("art", "artikel", "article"), "art"),
 }
+# Character n-gram length of the lexical similarity: trigrams catch inflection and compounds.
+_GRAM = 3
 # Compound parts shorter than this match too much by accident ("satz" in "Umsatz").
 _MIN_COMPOUND_PART = 5
 # The other half of a compound must keep at least this many letters.
@@ -44,6 +47,7 @@ class Analysis:
 
     tokens: tuple[str, ...]
     content: frozenset[str]
+    grams: frozenset[str]  # character trigrams of the content tokens
     concepts: frozenset[str]
     aspects: frozenset[str]
 
@@ -104,9 +108,11 @@ class Analyzer:
         aspects = self.aspects.match(tokens, token_set)
         if tokens:
             aspects |= self.first_words.get(tokens[0], frozenset())
+        content = frozenset(t for t in tokens if t not in self.stop_words and len(t) > 1)
         return Analysis(
             tokens=tokens,
-            content=frozenset(t for t in tokens if t not in self.stop_words and len(t) > 1),
+            content=content,
+            grams=char_grams(content),
             concepts=_apply_rules(self.concepts.match(tokens, token_set), aspects, self.rules),
             aspects=aspects,
         )
@@ -155,6 +161,15 @@ def _check_rules(lexicon: Lexicon) -> None:
         unknown = (set(rule.concepts) | {rule.add}) - concept_ids
         if unknown or (rule.aspect is not None and rule.aspect not in aspect_ids):
             raise ConfigError(f"a [[rule]] names unknown concepts or aspect: {sorted(unknown)}")
+
+
+def char_grams(tokens: Iterable[str]) -> frozenset[str]:
+    """Character n-grams of each token padded with spaces; interned to share memory."""
+    grams: set[str] = set()
+    for token in tokens:
+        padded = f" {token} "
+        grams.update(sys.intern(padded[i : i + _GRAM]) for i in range(len(padded) - _GRAM + 1))
+    return frozenset(grams)
 
 
 def fold(text: str) -> str:

@@ -22,12 +22,12 @@ from ikz_inbox.types import ClusterConstraints, DedupItem
 
 logger = logging.getLogger(__name__)
 
-# How many of the best-overlapping earlier questions get an exact similarity; ample for
-# the handful of true duplicates a question has, small enough to keep an add in ~1 ms.
-_CANDIDATES = 48
+# How many of the best-overlapping earlier questions get an exact similarity: ample for
+# the handful of true duplicates a question has, few enough to keep an add near 1 ms.
+_CANDIDATES = 24
 # Newest entries of one posting list visited per key: a very common key ("Förderung")
 # then costs a bounded amount instead of growing with the store.
-_POSTING_CAP = 1500
+_POSTING_CAP = 250
 # Overlap weights of the index keys: a shared concept says more than a shared word.
 _CONCEPT_KEY_WEIGHT = 2.0
 _TOKEN_KEY_WEIGHT = 1.0

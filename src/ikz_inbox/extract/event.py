@@ -5,11 +5,11 @@ id, or None when there are no events (or, with ``fallback=False``, when the mess
 none).
 
 A message names an event through the event's keywords ("Sprechstunde", "Spotlight
-Gesundheit"), its themes and its date ("09.10.", "9. Oktober"). The subject and the
-sentences that ask or speak of questions weigh more than the rest; a sentence that says
-the sender will not take part, or has no questions for an event, does not count. If no
-event is named, the event whose question window holds the date is chosen, else the next
-event after the date.
+Gesundheit") and its date ("09.10.", "9. Oktober"); the event's themes add weight to an
+event named that way but never name one alone. The subject and the sentences that ask or
+speak of questions weigh more than the rest; a sentence that says the sender will not take
+part, or has no questions for an event, does not count. If no event is named, the event
+whose question window holds the date is chosen, else the next event after the date.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ TEXT_WEIGHT = 1.0
 KEYWORD_SCORE = 1.0
 DATE_SCORE = 1.5  # a date is more specific than a keyword
 THEME_SCORE = 0.5  # themes are topics, shared with questions for other events
+MAX_TEXT_CHARS = 20_000  # an event is named near the top; bulk text beyond is not read
 PAST_EVENT_FACTOR = 0.5  # an event already over when the mail was sent rarely gets questions
 
 _MONTHS_DE = (
@@ -72,18 +73,28 @@ def assign_event(
 
 
 def _score(event: Event, subject: str, text: str, sent_at: datetime | None) -> float:
-    keywords = [_fold(keyword) for keyword in event.keywords if keyword.strip()]
-    themes = [_fold(theme) for theme in event.themes if theme.strip()]
-    dates = _date_patterns(event)
-    total = 0.0
-    for weight, sentence in _weighted_sentences(subject, text):
-        folded = _fold(sentence)
-        total += weight * KEYWORD_SCORE * sum(_count(folded, k) for k in keywords)
-        total += weight * THEME_SCORE * sum(_count(folded, t) for t in themes)
-        total += weight * DATE_SCORE * sum(len(p.findall(folded)) for p in dates)
+    """Keyword and date hits, weighted by where they stand; themes only add to a named event.
+
+    Themes are topics ("Förderung", "Pflege") that questions for any event may touch, so
+    they help to choose among the events a message names but never name one by themselves.
+    """
+    sentences = [(w, _fold(s)) for w, s in _weighted_sentences(subject, text[:MAX_TEXT_CHARS])]
+    naming = _hits(sentences, _words_pattern(event.keywords), KEYWORD_SCORE)
+    naming += _hits(sentences, _date_pattern(event), DATE_SCORE)
+    if naming == 0:
+        return 0.0
+    total = naming + _hits(sentences, _words_pattern(event.themes), THEME_SCORE)
     if sent_at is not None and _aware(event.ends_at) < _aware(sent_at):
         total *= PAST_EVENT_FACTOR
     return total
+
+
+def _hits(
+    sentences: Sequence[tuple[float, str]], pattern: re.Pattern[str] | None, score: float
+) -> float:
+    if pattern is None:
+        return 0.0
+    return sum(weight * score * len(pattern.findall(folded)) for weight, folded in sentences)
 
 
 def _weighted_sentences(subject: str, text: str) -> Iterator[tuple[float, str]]:
@@ -98,18 +109,20 @@ def _fold(text: str) -> str:
     return " ".join(text.lower().translate(_FOLD).split())
 
 
-def _count(folded_text: str, folded_keyword: str) -> int:
-    """Occurrences of a keyword at a word start ("spotlight" in "online-spotlight")."""
-    pattern = r"(?<![a-z0-9])" + re.escape(folded_keyword)
-    return len(re.findall(pattern, folded_text))
+def _words_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+    """Keywords at a word start ("spotlight" also in "online-spotlight"), longest first."""
+    folded = sorted({_fold(word) for word in words if word.strip()}, key=len, reverse=True)
+    if not folded:
+        return None
+    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, folded)) + ")")
 
 
-def _date_patterns(event: Event) -> list[re.Pattern[str]]:
+def _date_pattern(event: Event) -> re.Pattern[str]:
     """The event's date written as "09.10.", "9.10.2024", "9. oktober", "9 october"."""
     day, month = event.starts_at.day, event.starts_at.month
     numeric = rf"(?<![\d.])0?{day}\.\s?0?{month}\.(?:\s?(?:20)?\d\d(?!\d))?"
     spoken = rf"(?<!\d)0?{day}\.?\s+(?:{_MONTHS_DE[month - 1]}|{_MONTHS_EN[month - 1]})\b"
-    return [re.compile(numeric), re.compile(spoken)]
+    return re.compile(f"{numeric}|{spoken}")
 
 
 def _aware(moment: datetime) -> datetime:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -37,8 +38,10 @@ EXTRA_ABBREVIATIONS = (
     "Bek.", "Verw.", "Tsd.", "Stk.", "Ref.", "Dez.", "Reg.", "Bez.", "Kr.", "Nds.", "Vors.",
 )  # fmt: skip
 
-# A list marker at the start of a line: "1.", "2)", "a)", "(b)", "-", "•", "*", "–".
-_LIST_MARKER = re.compile(r"[ \t]*(?:\(?\d{1,2}[.)]|\(?[a-hA-H]\)|[-•*–·▪])[ \t]+")
+# A list marker at the start of a line: "1.", "2)", "1.)", "a)", "(b)", "-", "•", "*", "–".
+_LIST_MARKER = re.compile(
+    r"[ \t]*(?:\(?\d{1,2}(?:\.\)|[.):])|\(?[a-hA-H][.)]?\)|[-•*–·▪►→✓])[ \t]+"
+)
 _CLOSING = re.compile(
     r"^\s*(?:mit\s+(?:den\s+)?(?:besten|freundlichen|herzlichen|kollegialen|vielen)\s+gr|"
     r"(?:viele|beste|liebe|herzliche|freundliche|schöne|sonnige)\s+grüße|"
@@ -65,8 +68,12 @@ _INTERROGATIVE = (
 _INDIRECT = re.compile(
     r"\b(?:interessier\w*|wissen|erfahren|auskunft|einschätzung|mitteilen|teilen\s+sie|"
     r"erläutern|erklären|klären|klärung|sagen|beantworten|beantwortung|hinweis\w*|"
-    r"frage\s+(?:ist|wäre|lautet)|fragen\s+(?:uns|mich)|frage\s+mich|bitten|bitte|"
-    r"know|tell|advise|clarify|wonder\w*)\b[^.?!]{0,80}?,\s*(?P<wh>" + _INTERROGATIVE + r")\b",
+    r"frage|fragen\s+(?:uns|mich)|bitten|bitte|"
+    r"nachfragen|erfragen|anfragen|gewusst|unklar|unsicher|nicht\s+sicher|fraglich|"
+    r"(?:möchte|möchten|wollte|wollten|würde|würden)[^.?!,]{0,40}\bfragen|"
+    r"know|tell|advise|clarify|wonder\w*)\b[^.?!]{0,80}?,\s*(?:nämlich\s+|und\s+zwar\s+)?(?P<wh>"
+    + _INTERROGATIVE
+    + r")\b",
     re.IGNORECASE,
 )
 _INTERROGATIVE_START = re.compile(r"^" + _INTERROGATIVE + r"\b", re.IGNORECASE)
@@ -107,6 +114,14 @@ _RHETORICAL = re.compile(
     r"warum\s+(?:auch\s+)?nicht\s*\?|oder\s+etwa\s+nicht|nicht\s+wahr\s*\?)",
     re.IGNORECASE,
 )
+# Requests about handling the mail itself: forward it, confirm a registration arrived.
+_HANDLING_REQUEST = re.compile(
+    r"\bweiter(?:leiten|geben|reichen)\b|\bbestätig\w*\b.{0,60}\b(?:anmeldung|eingang|erhalt)\b|"
+    r"\b(?:anmeldung|eingang|erhalt)\b.{0,60}\bbestätig\w*\b",
+    re.IGNORECASE,
+)
+# Markup left over from HTML (<?xml ... ?>) is not prose.
+_MARKUP = re.compile(r"[<>{}]|=\s*[\"']|^\W*xml\b", re.IGNORECASE)
 # The sentence after a rhetorical or inviting question answers or uses it.
 _RHETORICAL_FOLLOW = re.compile(
     r"^(?:dann\b|diese\s+frage\b|genau\s+(?:diese|das)\b|die\s+antwort\b|"
@@ -117,9 +132,11 @@ _RHETORICAL_FOLLOW = re.compile(
 _ANAPHORIC = re.compile(
     r"\b(?i:dafür|hierfür|dazu|hierzu|davon|darauf|darüber|damit|dabei|hierbei|hiervon|"
     r"so\s+(?:ein|eine|einen|einem|einer|etwas)|solche[rsmn]?)\b|"
-    r"\b(?:[Dd]as|[Dd]ies|[Dd]ieses)(?=\s+[a-zäöüß]|\s*[?,])"
+    r"\b(?:[Dd]as|[Dd]ies|[Dd]ieses)(?=\s+[a-zäöüß]|\s*[?,])|"
+    r"^(?i:(?:und\s+)?(?:wenn|falls)\s+(?:ja|nein|nicht|doch|so)\b|und\s+wenn\s+ja|oder\b)"
 )
 _ANAPHORA_MAX_WORDS = 9  # "Gilt das auch für Kreise und Gemeinden?" and similar
+MAX_TEXT_CHARS = 50_000  # far beyond any human mail; bulk text after this is not read
 _MIN_QUESTION_WORDS = 3  # "Und dann?" alone is not a question a moderator can read out
 _LEAD_IN_MAX_WORDS = 4  # "Zweitens:", "Frage 2:", "Und ganz praktisch:"
 # "Zweitens:", "Frage 2:", "Und ganz praktisch:", "kurze Frage vorab ...:" before a question.
@@ -179,14 +196,14 @@ def _is_block_start(text: str, line_start: int, first_word: str) -> bool:
 
     A line that starts in lower case continues a wrapped sentence.
     """
-    if _LIST_MARKER.match(text, line_start):
+    if line_start == 0 or _LIST_MARKER.match(text, line_start):
         return True
-    before = text[: max(line_start - 1, 0)].rstrip(" \t\u00a0")
-    if before.endswith("\n") or not before:
+    previous_end = line_start - 1
+    previous_line = text[text.rfind("\n", 0, previous_end) + 1 : previous_end].strip()
+    if not previous_line:
         return True
     if first_word[:1].islower():
         return False
-    previous_line = before[before.rfind("\n") + 1 :].strip()
     return previous_line.endswith((".", "?", "!", ":", ";")) or len(previous_line) < 40
 
 
@@ -224,7 +241,11 @@ def extract_questions(new_text: str, subject: str, nlp: Language) -> tuple[Quest
 
 def _sentences(new_text: str, nlp: Language) -> Iterator[_Sentence]:
     """Yield the sentences outside signatures, header blocks and quotes."""
+    if len(new_text) > MAX_TEXT_CHARS:
+        logger.debug("reading only the first %s of %s characters", MAX_TEXT_CHARS, len(new_text))
+        new_text = new_text[:MAX_TEXT_CHARS]
     excluded = _excluded_lines(new_text)
+    line_starts = [0] + [match.end() for match in re.finditer("\n", new_text)]
     doc = nlp(new_text)
     block = 0
     last_end = 0
@@ -235,8 +256,7 @@ def _sentences(new_text: str, nlp: Language) -> Iterator[_Sentence]:
         if _starts_block(new_text, last_end, start):
             block += 1
         last_end = end
-        line_index = new_text.count("\n", 0, start)
-        if line_index in excluded:
+        if bisect_right(line_starts, start) - 1 in excluded:
             continue
         marker = _LIST_MARKER.match(new_text, start)
         list_item = bool(marker) and _at_line_start(new_text, start)
@@ -317,7 +337,9 @@ def _is_question(sentence: _Sentence, following: _Sentence | None) -> bool:
     text = sentence.text.strip()
     if len(_WORD.findall(text)) < _MIN_QUESTION_WORDS:
         return False
-    if _DU_FORM.search(text) or _RHETORICAL.search(text):
+    if _DU_FORM.search(text) or _RHETORICAL.search(text) or _HANDLING_REQUEST.search(text):
+        return False
+    if _MARKUP.search(text):
         return False
     if text.rstrip("\"'“”»« )").endswith("?"):
         if following is not None and following.block == sentence.block:

@@ -61,12 +61,16 @@ _PUBLISHER = re.compile(r"^\s*(?:herausgeber(?:in)?|impressum|publisher)\s*:\s*(
 _SEGMENT_SPLIT = re.compile(r"\s+[–—|-]\s+|\s*[,|•·]\s+|\s*\(|\)\s*|\s{3,}|\t")
 _LEGAL_FORM = re.compile(r"\s+(?:e\.\s?V\.|gGmbH|GmbH|mbH|AöR|KdöR|eG)\.?$")
 _ORG_TYPE = (
-    r"(?:Alte\s+)?(?:Stadt|Gemeinde|Kreis|Hansestadt|Kreisstadt|Städteregion|Zweckverband|"
+    r"(?:Alte\s+)?(?:Stadt|Gemeinde|Gemeente|Kreis|Hansestadt|Kreisstadt|Städteregion|Zweckverband|"
     r"Euregio|Landkreis|Bezirksregierung|Landschaftsverband|Regionalverband|"
     r"Stadtverwaltung|Gemeindeverwaltung|Kreisverwaltung)"
 )
 _ORG_LINE = re.compile(r"^" + _ORG_TYPE + r"\s+(?P<name>[A-ZÄÖÜ].*)$")
 _NAME_WORD = re.compile(r"^(?:[A-ZÄÖÜ][\w.\-/()]*|an|am|im|in|der|den|und|a\.\s?d\.|ob|bei)$")
+_GENITIVE = re.compile(
+    r"\b(?:der|des)\s+(?P<type>Stadt|Gemeinde|Hansestadt)\s+"
+    r"(?P<name>[A-ZÄÖÜ][\w.\-]*(?:\s+(?:an\s+der|am|im|[A-ZÄÖÜ][\w.\-]*))*)"
+)
 _ADMINISTRATION = {"Stadtverwaltung": "Stadt", "Gemeindeverwaltung": "Gemeinde"}
 
 
@@ -147,6 +151,14 @@ def find_sender_org(parsed: ParsedMail, body: str, gazetteer: Gazetteer) -> str 
         org = _org_from_segment(segment, gazetteer)
         if org is not None:
             return org
+    for line in _signature_lines(own_part):
+        org = _org_in_genitive(line, gazetteer)
+        if org is not None:
+            return org
+    for segment in _segments(parsed.from_name):
+        known = gazetteer.by_name.get(_normalise(segment))
+        if known is not None:
+            return known.name
     return _org_from_domain(parsed.from_address, gazetteer)
 
 
@@ -211,6 +223,16 @@ def _org_from_segment(segment: str, gazetteer: Gazetteer) -> str | None:
             return known.name
         return " ".join(words)
     return known.name if known is not None else None
+
+
+def _org_in_genitive(line: str, gazetteer: Gazetteer) -> str | None:
+    """Map "Der Bürgermeister der Stadt Lemgo" to "Stadt Lemgo" if the gazetteer knows it."""
+    for match in _GENITIVE.finditer(line):
+        candidate = f"{match['type']} {match['name']}"
+        known = gazetteer.by_name.get(_normalise(candidate))
+        if known is not None:
+            return candidate
+    return None
 
 
 def _org_from_domain(address: str, gazetteer: Gazetteer) -> str | None:

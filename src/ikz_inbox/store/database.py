@@ -53,6 +53,10 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL survives application crashes; a power cut may lose the last
+    # commits, but then the mailbox high-water UID is rolled back with them, so those
+    # messages are fetched again: nothing is lost and nothing is counted twice.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 

@@ -69,25 +69,40 @@ def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
 
 
 def replace_message_results(session: Session, message_pk: int, new: NewMessage) -> None:
-    """Overwrite what the pipeline derived for a stored message, keeping staff topics."""
+    """Overwrite what the pipeline derived for a stored message.
+
+    A question whose text is unchanged keeps its id, so its cluster, staff topic and staff
+    constraints survive; questions that are no longer found are removed, new ones added.
+    """
     row = _get(session, MessageRow, message_pk, "Nachricht")
-    staff_topics = {
-        question.text: question.topic
-        for question in row.questions
-        if question.topic_source == TopicSource.STAFF
-    }
     _copy_results(row, new)
-    row.questions.clear()
+    existing = {question.text: question for question in row.questions}
+    for question in row.questions:  # free the (message, position) slots for renumbering
+        question.position = -question.id
     session.flush()
-    for question in new.questions:
-        question_row = _question_row(question)
-        if question.text in staff_topics:
-            question_row.topic = staff_topics[question.text]
-            question_row.topic_source = TopicSource.STAFF
-            question_row.confidence = 1.0
-            question_row.needs_review = False
-        row.questions.append(question_row)
+    for new_question in new.questions:
+        old = existing.pop(new_question.text, None)
+        if old is None:
+            row.questions.append(_question_row(new_question))
+        else:
+            _update_question(old, new_question)
+    for gone in existing.values():
+        row.questions.remove(gone)
     session.flush()
+
+
+def _update_question(row: QuestionRow, new: NewQuestion) -> None:
+    row.position = new.position
+    row.span_start = new.span_start
+    row.span_end = new.span_end
+    if row.topic_source == TopicSource.STAFF:
+        return
+    row.topic = new.topic
+    row.secondary_topics = list(new.secondary_topics)
+    row.confidence = new.confidence
+    row.topic_source = new.topic_source
+    row.model_version = new.model_version
+    row.needs_review = new.needs_review
 
 
 def _copy_results(row: MessageRow, new: NewMessage) -> None:

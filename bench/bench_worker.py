@@ -1,0 +1,158 @@
+"""Benchmark the IMAP worker against mbsync on the same private Dovecot mailbox.
+
+Usage (as root, with Debian's dovecot-imapd and isync installed):
+    .venv/bin/python bench/bench_worker.py [--count 10000] [--runs 3]
+
+Prints, all measured in this run on this machine:
+- mbsync (isync, default settings) downloading the mailbox to a Maildir: messages/s;
+- the full pipeline (`ikz-inbox poll --once`: fetch, parse, extract, classify, store,
+  group, rank) into a fresh SQLite file: messages/s and peak RSS, and the ratio to mbsync;
+- an idle poll (nothing new): median wall time over repeated polls;
+- IMAP IDLE delivery latency: APPEND from a second connection until the worker's IDLE
+  wakes up, and until the message is committed in the database (medians).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.mailgen import generate_messages  # noqa: E402
+from ikz_inbox.app import open_app  # noqa: E402
+from ikz_inbox.mailbox import Mailbox  # noqa: E402
+from ikz_inbox.worker import credentials_for, mailbox_config_for, poll_mailbox  # noqa: E402
+from tests.integration.dovecot import DovecotServer, ImapUser  # noqa: E402
+from tests.integration.test_worker import PASSWORD_ENV, write_config  # noqa: E402
+
+
+def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
+    """Seconds mbsync needs to pull the whole INBOX into a fresh Maildir."""
+    maildir = work / "mbsync-maildir"
+    shutil.rmtree(maildir, ignore_errors=True)
+    maildir.mkdir(parents=True)
+    rc = work / "mbsyncrc"
+    rc.write_text(
+        f"IMAPAccount bench\nHost 127.0.0.1\nPort {server.imap_port}\nUser {user.username}\n"
+        f"Pass {user.password}\nSSLType None\nAuthMechs LOGIN\n\n"
+        "IMAPStore remote\nAccount bench\n\n"
+        f"MaildirStore local\nPath {maildir}/\nInbox {maildir}/INBOX\n\n"
+        "Channel inbox\nFar :remote:INBOX\nNear :local:INBOX\nCreate Near\nSync Pull\n"
+        f"SyncState {work}/mbsync-state/\n"
+    )
+    shutil.rmtree(work / "mbsync-state", ignore_errors=True)
+    (work / "mbsync-state").mkdir()
+    started = time.perf_counter()
+    subprocess.run(["mbsync", "-c", str(rc), "inbox"], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def run_pipeline(config: Path, db: Path) -> tuple[float, float]:
+    """Seconds and peak RSS (MB) of one `ikz-inbox poll --once` into a fresh database."""
+    db.unlink(missing_ok=True)
+    binary = str(Path(sys.executable).parent / "ikz-inbox")
+    started = time.perf_counter()
+    process = subprocess.Popen([binary, "--config", str(config), "--db", f"sqlite:///{db}",
+                                "poll", "--once"], stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"poll failed with status {status}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def idle_poll_times(config: Path, db: Path, runs: int) -> list[float]:
+    app = open_app(config, f"sqlite:///{db}")
+    section = app.settings.mailboxes[0]
+    poll_mailbox(app, section)  # warm up: models loaded, everything already stored
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        result = poll_mailbox(app, section)
+        times.append(time.perf_counter() - started)
+        assert result.summary.stored == 0
+    return times
+
+
+def idle_latencies(server: DovecotServer, user: ImapUser, config: Path, db: Path,
+                   runs: int) -> tuple[list[float], list[float]]:
+    app = open_app(config, f"sqlite:///{db}")
+    section = app.settings.mailboxes[0]
+    poll_mailbox(app, section)
+    wake, stored = [], []
+    samples = generate_messages(runs, seed=99)
+    with Mailbox(mailbox_config_for(section), credentials_for(section, os.environ)) as mailbox:
+        mailbox.select()
+        for raw in samples:
+            appended_at: list[float] = []
+
+            def append(message: bytes = raw) -> None:
+                time.sleep(0.3)
+                appended_at.append(time.perf_counter())
+                server.append(user, message)
+
+            thread = threading.Thread(target=append)
+            thread.start()
+            assert mailbox.idle_wait(30)
+            woke = time.perf_counter()
+            thread.join()
+            poll_mailbox(app, section)
+            done = time.perf_counter()
+            wake.append(woke - appended_at[0])
+            stored.append(done - appended_at[0])
+    return wake, stored
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    if shutil.which("mbsync") is None:
+        raise SystemExit("mbsync missing: apt-get install isync")
+    server = DovecotServer.create()
+    server.start()
+    work = Path(tempfile.mkdtemp(prefix="ikz-bench-"))
+    try:
+        user = server.add_user("bench")
+        os.environ[PASSWORD_ENV] = user.password
+        started = time.perf_counter()
+        server.append_many(user, generate_messages(args.count, seed=2024))
+        print(f"appended {args.count} messages in {time.perf_counter() - started:.1f} s")
+        config = write_config(work / "ikz.toml", server, user, post_action="none",
+                              batch_size=200)
+        mbsync = [run_mbsync(server, user, work) for _ in range(args.runs)]
+        pipeline = [run_pipeline(config, work / "bench.sqlite3") for _ in range(args.runs)]
+        mbsync_rate = args.count / statistics.median(mbsync)
+        pipe_rate = args.count / statistics.median(t for t, _ in pipeline)
+        print(f"mbsync (isync, defaults):   {mbsync_rate:8.0f} messages/s "
+              f"(median of {args.runs}: {statistics.median(mbsync):.1f} s)")
+        print(f"ikz-inbox full pipeline:    {pipe_rate:8.0f} messages/s "
+              f"(median of {args.runs}: {statistics.median(t for t, _ in pipeline):.1f} s), "
+              f"peak RSS {max(r for _, r in pipeline):.0f} MB")
+        print(f"ratio pipeline / mbsync:    {pipe_rate / mbsync_rate:8.2f}")
+        idle = idle_poll_times(config, work / "bench.sqlite3", runs=20)
+        print(f"idle poll (nothing new):    median {statistics.median(idle) * 1000:.1f} ms "
+              f"over {len(idle)} polls")
+        wake, stored = idle_latencies(server, user, config, work / "bench.sqlite3", runs=10)
+        print(f"IDLE wake-up after APPEND:  median {statistics.median(wake):.2f} s, "
+              f"max {max(wake):.2f} s")
+        print(f"APPEND to committed in DB:  median {statistics.median(stored):.2f} s, "
+              f"max {max(stored):.2f} s")
+    finally:
+        server.cleanup()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
