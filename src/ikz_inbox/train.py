@@ -99,7 +99,7 @@ def train_topic_model(
     extra = [example for example in corrections for _ in range(settings.correction_repeats)]
     nlp, optimizer = _train(config, labels, train_part + extra, seed)
     metrics = _evaluate(nlp, optimizer, heldout, labels)
-    if settings.retrain_on_all:
+    if settings.retrain_on_all and heldout:
         nlp, optimizer = _train(config, labels, examples + extra, seed)
     data_sha = _data_sha256(files, corrections)
     trained_at = datetime.now(UTC)

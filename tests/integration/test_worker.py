@@ -19,6 +19,7 @@ from bench.mailgen import generate_messages
 from ikz_inbox.app import App, open_app
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import MailboxError
+from ikz_inbox.store import repository, session_scope
 from ikz_inbox.worker import collect_status, poll_mailbox
 from tests.integration.dovecot import DovecotServer, ImapUser
 
@@ -74,9 +75,9 @@ def make_app(
     monkeypatch.setenv(PASSWORD_ENV, imap_user.password)
     apps: list[App] = []
 
-    def build(**imap: object) -> App:
+    def build(db_url: str | None = None, **imap: object) -> App:
         config = write_config(tmp_path / "ikz.toml", dovecot, imap_user, **imap)
-        app = open_app(config, f"sqlite:///{tmp_path}/worker.sqlite3")
+        app = open_app(config, db_url or f"sqlite:///{tmp_path}/worker.sqlite3")
         apps.append(app)
         return app
 
@@ -157,11 +158,24 @@ def test_untrusted_certificate_is_refused(
         poll_mailbox(app, section(app))
 
 
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_two_concurrent_polls_store_each_message_once(
-    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+    backend: str,
+    make_app: Callable[..., App],
+    dovecot: DovecotServer,
+    imap_user: ImapUser,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
     dovecot.append_many(imap_user, generate_messages(120, seed=7))
-    app_a, app_b = make_app(post_action="none"), make_app(post_action="none")
+    db_url = None
+    if backend == "postgres":
+        db_url = request.getfixturevalue("postgres_url")
+        reset_postgres(db_url)
+    app_a = make_app(post_action="none", db_url=db_url)
+    app_b = make_app(post_action="none", db_url=db_url)
     errors: list[BaseException] = []
 
     def run(app: App) -> None:
@@ -175,9 +189,23 @@ def test_two_concurrent_polls_store_each_message_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert all(type(e).__name__ == "LockError" for e in errors)
+    assert all(type(e).__name__ == "LockError" for e in errors), errors
     poll_mailbox(app_a, section(app_a))
-    assert stored_count(tmp_path / "worker.sqlite3") == (120, 120)
+    with session_scope(app_a.database) as session:
+        messages = repository.list_messages(session)
+    assert len(messages) == 120
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from ikz_inbox.store.models import Base
+
+    engine = create_engine(url)
+    Base.metadata.drop_all(engine)
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    engine.dispose()
 
 
 def cli_poll(config: Path, db: Path) -> subprocess.Popen[bytes]:

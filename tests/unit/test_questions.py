@@ -194,7 +194,7 @@ def test_forwarded_block_after_header_is_read_again(nlp: Language) -> None:
 @pytest.mark.parametrize(
     ("subject", "body", "expected"),
     [
-        ("AW: Frage Sprechstunde: Kann ein Zweckverband den Antrag stellen?", "siehe Betreff", "Kann ein Zweckverband den Antrag stellen?"),
+        ("Frage Sprechstunde: Kann ein Zweckverband den Antrag stellen?", "siehe Betreff", "Kann ein Zweckverband den Antrag stellen?"),
         ("WG: Fwd: Gilt die Richtlinie auch für Kreise?", "", "Gilt die Richtlinie auch für Kreise?"),
         ("Frage: Wie hoch ist die Förderquote", "Danke.", "Wie hoch ist die Förderquote"),
     ],
@@ -212,6 +212,7 @@ def test_subject_question_when_body_asks_nothing(
         ("Anmeldung Sprechstunde 9. Oktober", "Hiermit melde ich mich an."),
         ("Frage zur Förderquote", "siehe Betreff"),
         ("Re: Sprechstunde", "Wie hoch ist die Förderquote?"),
+        ("AW: Wird die Sprechstunde aufgezeichnet?", "Danke, hat sich erledigt."),
     ],
 )
 def test_subject_is_not_a_question(subject: str, body: str, nlp: Language) -> None:
@@ -282,3 +283,16 @@ def test_follow_up_questions_join_the_question_before(
     text: str, expected: list[str], nlp: Language
 ) -> None:
     assert _texts(text, nlp) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Es stellt sich für uns die Frage, ob Kreise Partner sein dürfen.", 1),
+        ("Die Frage, ob wir teilnehmen, klären wir intern.", 0),
+        ("Können Sie die Folien an <a.b@lemgo.de> schicken?", 1),
+        ('<p class="x">Wie hoch ist die Quote?</p>', 0),
+    ],
+)
+def test_frage_phrases_and_markup(text: str, expected: int, nlp: Language) -> None:
+    assert len(_texts(text, nlp)) == expected

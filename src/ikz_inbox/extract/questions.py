@@ -4,7 +4,8 @@ In: the isolated new text of a message, its subject and a sentence pipeline from
 ``build_sentence_pipeline``. Out: a tuple of ``QuestionSpan`` in body order, each with its
 character span in the new text (subject questions have ``start == end == -1``).
 
-A question is a sentence ending in "?", an indirect question ("Mich würde interessieren,
+Each span's ``text`` is ``new_text[start:end]`` with whitespace collapsed (wrapped lines
+joined). A question is a sentence ending in "?", an indirect question ("Mich würde interessieren,
 wie ..."), or an item of a list that asks. Rhetorical questions, du-form requests to a
 colleague, greetings and everything in signatures, disclaimers and quoted header blocks
 are left out. A short question that leans on the sentence before it ("Gibt es dafür ...?")
@@ -68,7 +69,8 @@ _INTERROGATIVE = (
 _INDIRECT = re.compile(
     r"\b(?:interessier\w*|wissen|erfahren|auskunft|einschätzung|mitteilen|teilen\s+sie|"
     r"erläutern|erklären|klären|klärung|sagen|beantworten|beantwortung|hinweis\w*|"
-    r"frage|fragen\s+(?:uns|mich)|bitten|bitte|"
+    r"frage\s+(?:hätte|habe|hätten|haben|wäre|ist|lautet|noch)|stellt\s+sich\s+(?:\w+\s+){0,3}frage|"
+    r"fragen\s+(?:uns|mich)|frage\s+mich|bitten|bitte|"
     r"nachfragen|erfragen|anfragen|gewusst|unklar|unsicher|nicht\s+sicher|fraglich|"
     r"(?:möchte|möchten|wollte|wollten|würde|würden)[^.?!,]{0,40}\bfragen|"
     r"know|tell|advise|clarify|wonder\w*)\b[^.?!]{0,80}?,\s*(?:nämlich\s+|und\s+zwar\s+)?(?P<wh>"
@@ -121,7 +123,7 @@ _HANDLING_REQUEST = re.compile(
     re.IGNORECASE,
 )
 # Markup left over from HTML (<?xml ... ?>) is not prose.
-_MARKUP = re.compile(r"[<>{}]|=\s*[\"']|^\W*xml\b", re.IGNORECASE)
+_MARKUP = re.compile(r"</?[a-z]+[\s/>]|<\?|[{}]|=\s*[\"']|^\W*xml\b", re.IGNORECASE)
 # The sentence after a rhetorical or inviting question answers or uses it.
 _RHETORICAL_FOLLOW = re.compile(
     r"^(?:dann\b|diese\s+frage\b|genau\s+(?:diese|das)\b|die\s+antwort\b|"
@@ -153,6 +155,7 @@ _ORGANISATION = re.compile(
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
+_REPLY_PREFIX = re.compile(r"^\s*(?:re|aw|antw|sv|vs)\s*(?:\[\d+\])?\s*:", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 # "... am 30.09.2024. Können wir ...": the tokenizer keeps the full stop on the date or year.
 _YEAR_END = re.compile(r"^(?:\d{1,2}\.\d{1,2}\.)?(?:19|20)\d\d\.$")
@@ -387,7 +390,12 @@ def _opens_question(text: str) -> bool:
 
 
 def _subject_question(subject: str) -> str | None:
-    """The subject without "Re:/AW:" and "Frage ...:" lead-ins, if it asks something."""
+    """The subject without "WG:/Fwd:" and "Frage ...:" lead-ins, if it asks something.
+
+    A reply's subject ("Re:", "AW:") repeats an earlier mail's question: it is not new.
+    """
+    if _REPLY_PREFIX.match(subject):
+        return None
     text = _SUBJECT_PREFIX.sub("", subject).strip()
     match = _LEAD_IN.match(text)
     if match is not None:
