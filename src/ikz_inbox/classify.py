@@ -127,33 +127,41 @@ class _KeywordRule:
     topic: str
     words: tuple[str, ...]
     weight: float
-    infix: bool  # "*quote" also matches inside a compound ("foerderquote")
+    mode: str  # "prefix" (default), "infix" (leading *) or "exact" (leading =)
 
 
 def _parse_keyword(topic: str, keyword: str) -> _KeywordRule:
-    """Turn ``"förderquote"``, ``"*quote"`` or ``"2b ustg^3"`` into a rule.
+    """Turn ``"förderquote"``, ``"*quote"``, ``"=it"`` or ``"2b ustg^3"`` into a rule.
 
     Each word matches a token that starts with it (so inflected forms and compounds whose
     first part it is match too); a leading ``*`` lets the first word match anywhere inside
-    a token; ``^w`` sets the weight (default 1, multi-word phrases default to 1.5).
+    a token (the head of a compound); a leading ``=`` asks for the whole token (short
+    abbreviations); ``^w`` sets the weight (default 1, multi-word phrases default to 1.5).
     """
     text, _, weight_text = keyword.partition("^")
-    infix = text.startswith("*")
-    words = tuple(_TOKEN_RE.findall(normalise_text(text.lstrip("*"))))
+    mode = {"*": "infix", "=": "exact"}.get(text[:1], "prefix")
+    words = tuple(_TOKEN_RE.findall(normalise_text(text.lstrip("*="))))
     if not words:
         raise ConfigError(f"taxonomy: topic {topic!r}: key 'keywords' has empty {keyword!r}")
     try:
         weight = float(weight_text) if weight_text else (1.5 if len(words) > 1 else 1.0)
     except ValueError as exc:
         raise ConfigError(f"taxonomy: topic {topic!r}: bad keyword weight {keyword!r}") from exc
-    return _KeywordRule(topic=topic, words=words, weight=weight, infix=infix)
+    return _KeywordRule(topic=topic, words=words, weight=weight, mode=mode)
+
+
+def _word_matches(mode: str, word: str, token: str) -> bool:
+    if mode == "exact":
+        return token == word
+    if mode == "infix":
+        return word in token
+    return token.startswith(word)
 
 
 def _rule_matches(rule: _KeywordRule, tokens: Sequence[str]) -> bool:
     first, rest = rule.words[0], rule.words[1:]
     for start, token in enumerate(tokens):
-        hit = first in token if rule.infix else token.startswith(first)
-        if not hit:
+        if not _word_matches(rule.mode, first, token):
             continue
         following = tokens[start + 1 : start + 1 + len(rest)]
         if len(following) == len(rest) and all(

@@ -67,7 +67,6 @@ class ImapSection(_Section):
     post_action: Literal["none", "flag", "move"] = "flag"
     move_to: str | None = None
     flag: str = "$IKZProcessed"
-    quarantine_folder: str | None = None
     timeout: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=100, gt=0)
     max_message_bytes: int = Field(default=25_000_000, gt=0)

@@ -132,6 +132,69 @@ _FORWARD_INTRO = re.compile(
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|antw)\s*:\s*)*(?:wg|fwd?|wtr|tr)\s*:", re.I)
 # "ᐧ" (U+1427) is the invisible tracking mark Gmail appends; it counts as a letter.
 _ORNAMENT = re.compile(r"^[\W_\u1427]*$")
+_ATTRIBUTION_HINT = re.compile(r"[\d@<]")
+_DIGIT = re.compile(r"\d")
+
+# Cheap pre-checks: every match of the regex named holds one of these words in the text as
+# folded by _fold, so the regex runs only on the few lines or paragraphs that hold one.
+_BANNER_WORDS = ("extern", "outside", "außerhalb", "ausserhalb")
+# Lower-cased letters the regex engine matches case-insensitively to another letter of the
+# words below, and what they stand for there (tests check this against every code point).
+_FOLD_TABLE = str.maketrans({"\u0307": None, "ı": "i", "ſ": "s", "ᲃ": "с"})
+_FOLD_SPECIAL = re.compile("[\u0307ıſᲃ]")
+# Attribution verbs (_ATTRIBUTION_VERB).
+_VERB_WORDS = (
+    "wrote",
+    "schrieb",
+    "écrit",
+    "escribió",
+    "scritto",
+    "skrev",
+    "schreef",
+    "napisał",
+    "escreveu",
+    "написал",
+    "kirjoitti",
+    "пише",
+    "写道",
+)
+# Forward markers and "original message" separators.
+_MARKER_WORDS = ("nachricht", "messag", "mensaje", "bericht")
+_FOOTER_WORDS = (
+    "sent ",
+    "gesendet ",
+    "von meinem",
+    "envoy",
+    "enviado ",
+    "inviato da",
+    "verzonden ",
+    "skickat",
+    "sendt fra",
+    "wysłane",
+    "get outlook",
+    "從我的",
+    "从我的",
+    "from my ",
+)
+_DISCLAIMER_WORDS = (
+    "vertrauliche",
+    "rechtlich gesch",
+    "irrtümlich erhalten",
+    "nicht der ",
+    "unbefugte ",
+    "bevor sie diese e",
+    "an die umwelt",
+    "contain",
+    "confidential",
+    "intended",
+    "if you are not the",
+    "consider the environment",
+    "before printing",
+    "haftungsausschluss",
+    "disclaimer",
+    "scanned for viruses",
+    "auf viren ",
+)
 
 
 @dataclass(frozen=True)
@@ -156,9 +219,12 @@ def isolate_new_text_with_subject(body: str, subject: str) -> str:
 
 
 def _isolate(body: str, *, forwarded_subject: bool, depth: int) -> str:
-    lines = body.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    lines = _drop_banner(lines)
-    cut = _find_cut(lines)
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    folded = _fold(text)
+    lines = text.split("\n")
+    if _has_word_folded(folded, _BANNER_WORDS):
+        lines = _drop_banner(lines)
+    cut = _find_cut(lines, markers=_has_word_folded(folded, _MARKER_WORDS))
     own_lines = lines if cut is None else lines[: cut.start]
     own = _clean_own(own_lines)
     if cut is None or depth >= MAX_FORWARD_DEPTH:
@@ -206,18 +272,32 @@ def _paragraph_start(lines: list[str], index: int) -> int:
     return start
 
 
-def _find_cut(lines: list[str]) -> _Cut | None:
-    """Find the first quote header: attribution, Outlook block, separator or forward marker."""
+def _find_cut(lines: list[str], *, markers: bool) -> _Cut | None:
+    """Find the first quote header: attribution, Outlook block, separator or forward marker.
+
+    ``markers`` tells whether the body holds a word of a forward marker or separator at all.
+    Without one, only lines near a colon can start a quote header (an Outlook "Von:" line
+    or an attribution ending in ":"), so all other lines skip the regexes.
+    """
+    near_colon = _near_colon(lines) if not markers else None
     seen_quote = False
     for index, line in enumerate(lines):
         stripped = line.strip()
         if not stripped:
             continue
-        cut = _cut_at(lines, index, stripped, seen_quote)
-        if cut is not None:
-            return cut
+        if near_colon is None or near_colon[index]:
+            cut = _cut_at(lines, index, stripped, seen_quote)
+            if cut is not None:
+                return cut
         seen_quote = seen_quote or stripped.startswith(">")
     return None
+
+
+def _near_colon(lines: list[str]) -> list[bool]:
+    """Tell for each line whether it or one of the next two lines holds a colon."""
+    colon = [":" in line for line in lines]
+    colon += [False] * (ATTRIBUTION_MAX_LINES - 1)
+    return [any(colon[index : index + ATTRIBUTION_MAX_LINES]) for index in range(len(lines))]
 
 
 def _cut_at(lines: list[str], index: int, stripped: str, seen_quote: bool) -> _Cut | None:
@@ -267,6 +347,8 @@ def _skip_headers(lines: list[str], index: int) -> int:
 
 def _attribution_end(lines: list[str], index: int) -> int | None:
     """If an attribution line ("Am ... schrieb ...:") starts at ``index``, return its end."""
+    if not _colon_ends_within(lines, index):
+        return None
     joined = ""
     for offset in range(ATTRIBUTION_MAX_LINES):
         if index + offset >= len(lines):
@@ -280,6 +362,15 @@ def _attribution_end(lines: list[str], index: int) -> int | None:
         if _is_attribution(joined):
             return index + offset + 1
     return None
+
+
+def _colon_ends_within(lines: list[str], index: int) -> bool:
+    """Tell whether a line an attribution starting at ``index`` could span ends with ":".
+
+    Every attribution pattern ends in ``:\\s*$`` and the joined text is stripped, so one
+    of its (at most ATTRIBUTION_MAX_LINES) lines must end with a colon.
+    """
+    return any(line.rstrip().endswith(":") for line in lines[index : index + ATTRIBUTION_MAX_LINES])
 
 
 def _attribution_start(lines: list[str], index: int, end: int) -> int:
@@ -302,7 +393,12 @@ def _attribution_start(lines: list[str], index: int, end: int) -> int:
 def _is_attribution(joined: str) -> bool:
     if _DATED_ATTRIBUTION.match(joined):
         return True
-    return bool(_ATTRIBUTION_VERB.search(joined)) and _looks_like_attribution(joined)
+    return _has_verb(joined) and _looks_like_attribution(joined)
+
+
+def _has_verb(text: str) -> bool:
+    """Tell whether ``text`` holds an attribution verb followed by a final colon."""
+    return _has_word(text, _VERB_WORDS) and bool(_ATTRIBUTION_VERB.search(text))
 
 
 def _continues_attribution(part: str, offset: int) -> bool:
@@ -310,9 +406,7 @@ def _continues_attribution(part: str, offset: int) -> bool:
     if not part:
         return False
     if offset == 0:
-        return not part.startswith(">") and bool(
-            re.search(r"[\d@<]", part) or _ATTRIBUTION_VERB.search(part)
-        )
+        return not part.startswith(">") and bool(_ATTRIBUTION_HINT.search(part) or _has_verb(part))
     return not part.startswith(">") or len(part) <= len(">:")
 
 
@@ -320,7 +414,7 @@ def _looks_like_attribution(joined: str) -> bool:
     """An attribution names a date ("Am 3.2.2016 ...") or the quoted sender's address."""
     if "@" in joined:
         return True
-    return bool(_ATTRIBUTION_START.match(joined) and re.search(r"\d", joined))
+    return bool(_ATTRIBUTION_START.match(joined) and _DIGIT.search(joined))
 
 
 def _unquote_once(line: str) -> str:
@@ -335,20 +429,24 @@ def _clean_own(lines: list[str]) -> str:
     unquoted = [line for line in lines if not line.lstrip().startswith(">")]
     if not any(line.strip() for line in unquoted):
         return ""
-    kept = _drop_signature(unquoted)
-    kept = _drop_disclaimers(kept)
+    # Joined with spaces, as _drop_disclaimers joins the lines of a paragraph.
+    folded = _fold(" ".join(unquoted))
+    kept = _drop_signature(unquoted, footers=_has_word_folded(folded, _FOOTER_WORDS))
+    if _has_word_folded(folded, _DISCLAIMER_WORDS):
+        kept = _drop_disclaimers(kept)
     return _trim("\n".join(kept))
 
 
-def _drop_signature(lines: list[str]) -> list[str]:
+def _drop_signature(lines: list[str], *, footers: bool) -> list[str]:
+    """Cut at the signature; ``footers`` tells whether a mobile footer word occurs at all."""
     has_text = False
     for index, line in enumerate(lines):
         stripped = line.strip()
-        if stripped in {"--", "-- ", "—"} or _MOBILE_FOOTER.match(stripped):
+        if stripped in {"--", "-- ", "—"} or (footers and _MOBILE_FOOTER.match(stripped)):
             return lines[:index] if has_text else []
         if has_text and _is_closer(stripped):
             return _rstrip_blank(lines[:index]) + _postscripts(lines[index + 1 :])
-        if stripped and not _ORNAMENT.match(stripped):
+        if not has_text and stripped and not _ORNAMENT.match(stripped):
             has_text = True
     return lines
 
@@ -396,6 +494,8 @@ def _drop_disclaimers(lines: list[str]) -> list[str]:
 
 def _is_disclaimer(paragraph: str) -> bool:
     """One disclaimer phrase is enough, unless the paragraph also asks something."""
+    if not _has_word(paragraph, _DISCLAIMER_WORDS):
+        return False
     hits = len(_DISCLAIMER.findall(paragraph))
     return hits >= 2 or (hits == 1 and "?" not in paragraph)
 
@@ -406,3 +506,25 @@ def _trim(text: str) -> str:
     while lines and _ORNAMENT.match(lines[-1].strip()):
         lines.pop()
     return "\n".join(lines).strip()
+
+
+def _has_word(text: str, words: tuple[str, ...]) -> bool:
+    """Tell whether ``text`` holds one of ``words`` (lower case), compared as re.IGNORECASE does."""
+    return _has_word_folded(_fold(text), words)
+
+
+def _has_word_folded(folded: str, words: tuple[str, ...]) -> bool:
+    """Tell whether text already folded by :func:`_fold` holds one of ``words``."""
+    return any(map(folded.__contains__, words))
+
+
+def _fold(text: str) -> str:
+    """Lower-case ``text`` so that every re.IGNORECASE match of a lower-case word is found.
+
+    ``str.lower`` turns "İ" into "i" plus a combining dot and leaves "ı", "ſ" and "ᲃ"
+    alone, while the regex engine matches them as "i", "s" and "с"; they are mapped here.
+    """
+    folded = text.lower()
+    if folded.isascii() or not _FOLD_SPECIAL.search(folded):
+        return folded
+    return folded.translate(_FOLD_TABLE)
