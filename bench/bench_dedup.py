@@ -1,13 +1,17 @@
 """Benchmark of the dedup stage; run by hand, prints figures.
 
-    .venv/bin/python bench/bench_dedup.py [dev] [sts] [scale] [calibrate]
+    .venv/bin/python bench/bench_dedup.py [dev] [sts] [scale] [startup] [calibrate]
 
 dev        pairwise F1 of cluster_questions on ../shared/evalsets/dev (labelled questions,
            labelled topic and event, resends dropped) next to a TF-IDF cosine baseline whose
            threshold is the best in hindsight. Measures only; nothing is tuned on it.
 sts        Spearman rho of question_similarity on stsb-multi-mt-de test next to TF-IDF cosine.
 scale      time and peak RSS of adding 1,000 new questions to 10k / 100k synthetic stored
-           ones through DedupIndex, next to brute-force all-pairs similarity on 10k.
+           ones through DedupIndex, next to brute-force all-pairs similarity on 10k; then
+           "restore": in a fresh process, DedupIndex.restore of the 100k stored questions with
+           the keys add gave them (time, peak RSS) and adding the same 1,000 new ones.
+startup    time of a fresh process to import ikz_inbox.dedup and load_dedup_model, without
+           and with a warm lemma cache (cache_dir in a temporary directory).
 calibrate  similarity threshold with the best F1 on tests/data/dedup/pairs.jsonl (pairs the
            team wrote), the figure that goes into config/lexicon.toml [model] threshold.
 """
@@ -15,20 +19,19 @@ calibrate  similarity threshold with the best F1 on tests/data/dedup/pairs.jsonl
 from __future__ import annotations
 
 import csv
+import gc
 import json
+import pickle
 import random
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import numpy as np
-from scipy.stats import spearmanr
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.metrics.pairwise import cosine_similarity
 
 from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions, load_dedup_model
 from ikz_inbox.dedup.lexicon import read_lexicon
@@ -43,7 +46,15 @@ SEED = 20241009
 
 
 def main(argv: Sequence[str]) -> None:
-    wanted = set(argv) or {"dev", "sts", "scale", "calibrate"}
+    if argv[:1] == ["restore-child"]:
+        _restore_child(Path(argv[1]))
+        return
+    wanted = set(argv) or {"dev", "sts", "scale", "startup", "calibrate"}
+    if "startup" in wanted:
+        print("== startup")
+        bench_startup()
+    if not wanted - {"startup"}:
+        return
     model = load_dedup_model(LEXICON)
     for name, run in (
         ("calibrate", bench_calibrate),
@@ -163,6 +174,9 @@ def _pairwise(
 
 def _tfidf_clusters(items: list[DedupItem], threshold: float) -> dict[int, int]:
     """Plain baseline: word TF-IDF cosine, each question joins its best earlier match."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
     matrix = TfidfVectorizer(lowercase=True).fit_transform([item.text for item in items])
     sims = cosine_similarity(matrix)
     cluster: dict[int, int] = {}
@@ -181,6 +195,10 @@ def bench_sts(model: DedupModel) -> None:
     if not (data / "stsb-de-test.csv").exists():
         print(f"skipped: {data} not found")
         return
+    import numpy as np
+    from scipy.stats import spearmanr
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     test = _read_sts(data / "stsb-de-test.csv")
     train = _read_sts(data / "stsb-de-train.csv")
     gold = [score for _, _, score in test]
@@ -209,9 +227,12 @@ def bench_scale(model: DedupModel) -> None:
     for stored_count in (10_000, 100_000):
         index = DedupIndex(model)
         started = time.perf_counter()
-        for qid in range(1, stored_count + 1):
-            index.add(generator.item(qid))
+        stored = [generator.item(qid) for qid in range(1, stored_count + 1)]
+        for item in stored:
+            index.add(item)
         load_time = time.perf_counter() - started
+        stored_keys = index.assignments()
+        gc.collect()  # the build's garbage is not the adds' cost
         timings = []
         started = time.perf_counter()
         for item in new:
@@ -222,10 +243,103 @@ def bench_scale(model: DedupModel) -> None:
         clusters = len(set(index.assignments().values()))
         print(
             f"stored {stored_count:>7}: building took {load_time:.1f} s, {clusters} clusters; "
-            f"adding 1,000 took {add_time:.2f} s (median {statistics.median(timings) * 1e3:.2f} ms), "
+            f"adding 1,000 took {add_time:.2f} s (median {statistics.median(timings) * 1e3:.2f} ms, "
+            f"p95 {statistics.quantiles(timings, n=20)[-1] * 1e3:.2f} ms), "
             f"peak RSS {_peak_rss_mb():.0f} MB"
         )
+    added = {item.question_id: index.assignments()[item.question_id] for item in new}
+    _bench_restore(stored, stored_keys, new, added)
     _bench_brute_force(model, generator)
+
+
+def _bench_restore(
+    stored: list[DedupItem],
+    keys: dict[int, int],
+    new: list[DedupItem],
+    added: dict[int, int],
+) -> None:
+    """Restore the stored questions in a fresh process, so its peak RSS is restore's own."""
+    with tempfile.TemporaryDirectory() as folder:
+        data = Path(folder) / "restore.pickle"
+        data.write_bytes(pickle.dumps((stored, keys, new)))
+        output = subprocess.run(
+            [sys.executable, __file__, "restore-child", str(data)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    result = json.loads(output)
+    same = {int(qid): key for qid, key in result["added"].items()} == added
+    print(
+        f"restore {len(stored):>7}: {result['restore_s']:.1f} s "
+        f"({result['restore_s'] / len(stored) * 1e6:.0f} us per question), "
+        f"peak RSS {result['rss_mb']:.0f} MB (model and questions included); "
+        f"then adding 1,000 took {result['add_s']:.2f} s "
+        f"(median {result['add_median_ms']:.2f} ms); same keys as add: {same}"
+    )
+
+
+def _restore_child(data: Path) -> None:
+    stored, keys, new = pickle.loads(data.read_bytes())
+    model = load_dedup_model(LEXICON)
+    index = DedupIndex(model)
+    started = time.perf_counter()
+    for item in stored:
+        index.restore(item, keys[item.question_id])
+    restore_s = time.perf_counter() - started
+    rss_mb = _peak_rss_mb()
+    gc.collect()
+    timings = []
+    for item in new:
+        t0 = time.perf_counter()
+        index.add(item)
+        timings.append(time.perf_counter() - t0)
+    assignments = index.assignments()
+    result = {
+        "restore_s": restore_s,
+        "rss_mb": rss_mb,
+        "add_s": sum(timings),
+        "add_median_ms": statistics.median(timings) * 1e3,
+        "added": {item.question_id: assignments[item.question_id] for item in new},
+    }
+    print(json.dumps(result))
+
+
+# ---------------------------------------------------------------- start-up
+_STARTUP_CODE = """
+import sys, time
+from pathlib import Path
+started = time.perf_counter()
+from ikz_inbox.dedup import load_dedup_model
+imported = time.perf_counter()
+load_dedup_model(Path(sys.argv[1]), Path(sys.argv[2]) if len(sys.argv) > 2 else None)
+print(imported - started, time.perf_counter() - imported)
+"""
+
+
+def bench_startup() -> None:
+    with tempfile.TemporaryDirectory() as cache:
+        for label, extra in (("no cache", []), ("warm cache", [cache])):
+            if extra:
+                _startup_run(extra)  # fills the cache
+            runs = [_startup_run(extra) for _ in range(5)]
+            imports = statistics.median(run[0] for run in runs)
+            loads = statistics.median(run[1] for run in runs)
+            print(
+                f"fresh process, {label:<10}: import ikz_inbox.dedup {imports:.2f} s, "
+                f"load_dedup_model {loads:.2f} s (medians of 5)"
+            )
+
+
+def _startup_run(extra: list[str]) -> tuple[float, float]:
+    output = subprocess.run(
+        [sys.executable, "-c", _STARTUP_CODE, str(LEXICON), *extra],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    imported, loaded = output.split()
+    return float(imported), float(loaded)
 
 
 def _bench_brute_force(model: DedupModel, generator: QuestionGenerator) -> None:

@@ -28,12 +28,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tests.integration.dovecot import DovecotServer, ImapUser  # noqa: E402
+from tests.integration.test_worker import PASSWORD_ENV, write_config  # noqa: E402
+
 from bench.mailgen import generate_messages  # noqa: E402
 from ikz_inbox.app import open_app  # noqa: E402
 from ikz_inbox.mailbox import Mailbox  # noqa: E402
 from ikz_inbox.worker import credentials_for, mailbox_config_for, poll_mailbox  # noqa: E402
-from tests.integration.dovecot import DovecotServer, ImapUser  # noqa: E402
-from tests.integration.test_worker import PASSWORD_ENV, write_config  # noqa: E402
 
 
 def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
@@ -62,8 +63,10 @@ def run_pipeline(config: Path, db: Path) -> tuple[float, float]:
     db.unlink(missing_ok=True)
     binary = str(Path(sys.executable).parent / "ikz-inbox")
     started = time.perf_counter()
-    process = subprocess.Popen([binary, "--config", str(config), "--db", f"sqlite:///{db}",
-                                "poll", "--once"], stdout=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [binary, "--config", str(config), "--db", f"sqlite:///{db}", "poll", "--once"],
+        stdout=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if status != 0:
@@ -84,8 +87,9 @@ def idle_poll_times(config: Path, db: Path, runs: int) -> list[float]:
     return times
 
 
-def idle_latencies(server: DovecotServer, user: ImapUser, config: Path, db: Path,
-                   runs: int) -> tuple[list[float], list[float]]:
+def idle_latencies(
+    server: DovecotServer, user: ImapUser, config: Path, db: Path, runs: int
+) -> tuple[list[float], list[float]]:
     app = open_app(config, f"sqlite:///{db}")
     section = app.settings.mailboxes[0]
     poll_mailbox(app, section)
@@ -96,9 +100,9 @@ def idle_latencies(server: DovecotServer, user: ImapUser, config: Path, db: Path
         for raw in samples:
             appended_at: list[float] = []
 
-            def append(message: bytes = raw) -> None:
+            def append(message: bytes = raw, stamps: list[float] = appended_at) -> None:
                 time.sleep(0.3)
-                appended_at.append(time.perf_counter())
+                stamps.append(time.perf_counter())
                 server.append(user, message)
 
             thread = threading.Thread(target=append)
@@ -129,26 +133,35 @@ def main() -> None:
         started = time.perf_counter()
         server.append_many(user, generate_messages(args.count, seed=2024))
         print(f"appended {args.count} messages in {time.perf_counter() - started:.1f} s")
-        config = write_config(work / "ikz.toml", server, user, post_action="none",
-                              batch_size=200)
+        config = write_config(work / "ikz.toml", server, user, post_action="none", batch_size=200)
         mbsync = [run_mbsync(server, user, work) for _ in range(args.runs)]
         pipeline = [run_pipeline(config, work / "bench.sqlite3") for _ in range(args.runs)]
         mbsync_rate = args.count / statistics.median(mbsync)
         pipe_rate = args.count / statistics.median(t for t, _ in pipeline)
-        print(f"mbsync (isync, defaults):   {mbsync_rate:8.0f} messages/s "
-              f"(median of {args.runs}: {statistics.median(mbsync):.1f} s)")
-        print(f"ikz-inbox full pipeline:    {pipe_rate:8.0f} messages/s "
-              f"(median of {args.runs}: {statistics.median(t for t, _ in pipeline):.1f} s), "
-              f"peak RSS {max(r for _, r in pipeline):.0f} MB")
+        print(
+            f"mbsync (isync, defaults):   {mbsync_rate:8.0f} messages/s "
+            f"(median of {args.runs}: {statistics.median(mbsync):.1f} s)"
+        )
+        print(
+            f"ikz-inbox full pipeline:    {pipe_rate:8.0f} messages/s "
+            f"(median of {args.runs}: {statistics.median(t for t, _ in pipeline):.1f} s), "
+            f"peak RSS {max(r for _, r in pipeline):.0f} MB"
+        )
         print(f"ratio pipeline / mbsync:    {pipe_rate / mbsync_rate:8.2f}")
         idle = idle_poll_times(config, work / "bench.sqlite3", runs=20)
-        print(f"idle poll (nothing new):    median {statistics.median(idle) * 1000:.1f} ms "
-              f"over {len(idle)} polls")
+        print(
+            f"idle poll (nothing new):    median {statistics.median(idle) * 1000:.1f} ms "
+            f"over {len(idle)} polls"
+        )
         wake, stored = idle_latencies(server, user, config, work / "bench.sqlite3", runs=10)
-        print(f"IDLE wake-up after APPEND:  median {statistics.median(wake):.2f} s, "
-              f"max {max(wake):.2f} s")
-        print(f"APPEND to committed in DB:  median {statistics.median(stored):.2f} s, "
-              f"max {max(stored):.2f} s")
+        print(
+            f"IDLE wake-up after APPEND:  median {statistics.median(wake):.2f} s, "
+            f"max {max(wake):.2f} s"
+        )
+        print(
+            f"APPEND to committed in DB:  median {statistics.median(stored):.2f} s, "
+            f"max {max(stored):.2f} s"
+        )
     finally:
         server.cleanup()
         shutil.rmtree(work, ignore_errors=True)

@@ -12,6 +12,7 @@ from ikz_inbox.config import Settings, load_events, load_settings
 from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.pipeline import PipelineResources
+from ikz_inbox.service import GroupingCache
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
 from ikz_inbox.types import Event, Topic
 
@@ -27,6 +28,7 @@ class App:
     events: tuple[Event, ...]
     taxonomy: tuple[Topic, ...]
     _max_message_bytes: int = field(default=25_000_000)
+    grouping: GroupingCache = field(default_factory=GroupingCache)
 
     @cached_property
     def classifier(self) -> TopicClassifier:

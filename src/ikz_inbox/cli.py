@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy.orm import Session
@@ -47,7 +48,8 @@ clusters_app = typer.Typer(
 app.add_typer(questions_app, name="questions")
 app.add_typer(clusters_app, name="clusters")
 
-out = Console(highlight=False, soft_wrap=True)
+# Question texts and names are data, never Rich markup.
+out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Konfigurationsdatei (TOML).")]
@@ -141,7 +143,9 @@ def import_(
     """Nachrichten aus Dateien einlesen, verarbeiten und gruppieren."""
     with _session(ctx) as (application, session):
         summary = _import_paths(application, session, paths)
-        service.regroup(session, application.dedup, application.events, _now())
+        service.group_new_questions(
+            session, application.grouping, application.dedup, application.events, _now()
+        )
     out.print(
         f"Importiert: {summary.stored} gespeichert, {summary.duplicates} Duplikate übersprungen, "
         f"{summary.quarantined} in Quarantäne."
@@ -180,10 +184,14 @@ def reprocess(
     with _session(ctx) as (application, session):
         threshold = application.settings.review_threshold
         if classify:
-            changed = service.reclassify_with_model(session, application.pipeline, threshold)
+            changed = service.reclassify_with_model(
+                session, application.pipeline, threshold, _now(), actor=_actor(None)
+            )
             out.print(f"Themen neu zugeordnet; {changed} Fragen haben ein anderes Thema.")
         else:
-            count = service.reprocess_messages(session, application.pipeline, threshold, _now())
+            count = service.reprocess_messages(
+                session, application.pipeline, threshold, _now(), actor=_actor(None)
+            )
             out.print(f"{count} Nachrichten neu verarbeitet.")
         service.regroup(session, application.dedup, application.events, _now())
 
@@ -622,13 +630,13 @@ def _print_status(report_: Any) -> None:
     out.print(
         f"Themenmodell: {model}"
         + (
-            " [yellow](Ersatz: Stichwortregeln – Modell fehlt oder ist defekt)[/]"
+            " (ACHTUNG: Ersatz durch Stichwortregeln – Modell fehlt oder ist defekt)"
             if report_.model_fallback
             else ""
         )
     )
     for name in report_.overdue:
-        out.print(f"[bold red]Abruf überfällig:[/] {name}")
+        out.print(f"ACHTUNG – Abruf überfällig: {name}")
 
 
 def main() -> None:
@@ -636,7 +644,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except IkzInboxError as exc:
-        err.print(f"[bold red]Fehler:[/] {exc}")
+        err.print(f"[bold red]Fehler:[/] {escape(str(exc))}")
         sys.exit(2)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -45,12 +45,12 @@ import email
 import email.header
 import email.message
 import email.utils
+import functools
 import html
 import io
 import logging
 import re
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -76,6 +76,11 @@ MAX_MIME_DEPTH = 30
 # A text/plain alternative shorter than this may be a "this is an HTML message" stub
 # (the longest real stubs, e.g. "This is a multi-part message in MIME format ...", are ~150).
 STUB_MAX_CHARS = 250
+# Decoded header values are cached (thread-safe, bounded): replies and reminders repeat the
+# same Subject and the same senders write again. Longer values are decoded uncached so that
+# a hostile header cannot fill the cache with megabytes.
+HEADER_CACHE_SIZE = 4096
+CACHED_HEADER_CHARS = 1000
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*?)\?=")
 # "Name <a@b.de>", "<a@b.de>" or "a@b.de" with a plain name (no quotes, comments, specials):
@@ -85,6 +90,7 @@ _SIMPLE_MAILBOX = re.compile(
     r"|([^<>\s\"(),;:@]+@[^<>\s\"(),;:@]+))\s*\Z"
 )
 _TAG = re.compile(r"<[^>]*>")
+_BLANK_RUN = re.compile(r"\n{3,}")
 _INVISIBLE = re.compile(r"<(head|style|script)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _BETWEEN_WORDS = re.compile(r"\?=\s+=\?")
 # Objects, the trailer's root and a catalog object, to rebuild a missing PDF xref table.
@@ -92,7 +98,6 @@ _PDF_OBJECT = re.compile(rb"(?<![0-9])([0-9]{1,7})\s+0\s+obj\b")
 _PDF_ROOT = re.compile(rb"/Root\s+([0-9]{1,7})\s+0\s+R")
 _PDF_CATALOG = re.compile(rb"([0-9]{1,7})\s+0\s+obj\s*<<\s*/Type\s*/Catalog")
 _FOLD = re.compile(r"\r?\n(?=[ \t])")
-_LINE_END = re.compile(r"\r\n?")
 _PARAM = re.compile(r';\s*([\w*.-]+)\s*=\s*("[^"]*"|[^;\s]*)')
 _STUB = re.compile(
     r"this is an? (html|multi-?part)"
@@ -172,19 +177,20 @@ def _build_mail(message: email.message.Message, depth: int) -> ParsedMail:
     headers = tuple(
         (name.lower(), _decode_words(value) if "=?" in value else value) for name, value in fields
     )
+    first = _first_indexes(headers)
     found = _Collected()
     _walk(message, found, depth=depth, mime_depth=0)
     body_text, body_html = _choose_body(found)
     from_name, from_address = _parse_from(
-        _raw_header(fields, "from"), _first(headers, "from"), defects
+        _value_at(fields, first.get("from")), _value_at(headers, first.get("from")), defects
     )
     return ParsedMail(
-        message_id=_message_id(_first(headers, "message-id")),
-        subject=_first(headers, "subject") or "",
+        message_id=_message_id(_value_at(headers, first.get("message-id"))),
+        subject=_value_at(headers, first.get("subject")) or "",
         from_name=from_name,
         from_address=from_address,
-        to=_parse_to(_raw_header(fields, "to")),
-        date=_parse_date(_first(headers, "date"), defects),
+        to=_parse_to(_value_at(fields, first.get("to"))),
+        date=_parse_date(_value_at(headers, first.get("date")), defects),
         headers=headers,
         body_text=body_text,
         body_html=body_html,
@@ -204,7 +210,12 @@ def _fields(message: email.message.Message, defects: list[str]) -> list[tuple[st
     RFC 2047 encoded words are still encoded here: addresses are split before their
     display names are decoded, so that an encoded comma (``=2C``) cannot split a mailbox.
     """
-    return [(name.strip(), _raw_value(name, value, defects)) for name, value in message.raw_items()]
+    return [
+        (name.strip(), _raw_value(name, value, defects))
+        if type(value) is not str or "\n" in value or not value.isascii()
+        else (name.strip(), value.strip())  # the common case, without a call
+        for name, value in message.raw_items()
+    ]
 
 
 def _raw_value(name: str, value: object, defects: list[str]) -> str:
@@ -217,9 +228,23 @@ def _raw_value(name: str, value: object, defects: list[str]) -> str:
     return text.strip()
 
 
-def _raw_header(fields: list[tuple[str, str]], name: str) -> str | None:
-    """Return the first raw (not RFC 2047-decoded) value of header ``name``, or None."""
-    return next((value for key, value in fields if key.lower() == name), None)
+def _first_indexes(headers: tuple[tuple[str, str], ...]) -> dict[str, int]:
+    """Map each lower-cased header name to the index of its first occurrence."""
+    first: dict[str, int] = {}
+    for index, (key, _) in enumerate(headers):
+        first.setdefault(key, index)
+    return first
+
+
+def _value_at(
+    pairs: list[tuple[str, str]] | tuple[tuple[str, str], ...], index: int | None
+) -> str | None:
+    """Return the value of the (name, value) pair at ``index``, or None for no index.
+
+    ``fields`` and ``headers`` are parallel, so an index into one is valid for the other:
+    the raw value of a field is in ``fields``, the decoded one in ``headers``.
+    """
+    return None if index is None else pairs[index][1]
 
 
 def _unescape_8bit(text: str, defects: list[str], where: str) -> str:
@@ -239,6 +264,19 @@ def _decode_words(value: str) -> str:
     if not value.isascii():
         # decode_header would turn raw non-Latin-1 characters into backslash escapes.
         return _decode_words_leniently(value)
+    if len(value) <= CACHED_HEADER_CHARS:
+        return _decode_ascii_words_cached(value)
+    return _decode_ascii_words(value)
+
+
+@functools.lru_cache(maxsize=HEADER_CACHE_SIZE)
+def _decode_ascii_words_cached(value: str) -> str:
+    """Cached :func:`_decode_ascii_words`: Subjects and sender names recur across mails."""
+    return _decode_ascii_words(value)
+
+
+def _decode_ascii_words(value: str) -> str:
+    """Decode the encoded words of an ASCII header value with the stdlib, then leniently."""
     try:
         chunks = email.header.decode_header(value)
     except Exception:
@@ -269,11 +307,6 @@ def _decode_one_word(match: re.Match[str]) -> str:
     except (binascii.Error, ValueError):
         return match.group(0)
     return _decode_bytes(data, charset)[0]
-
-
-def _first(headers: tuple[tuple[str, str], ...], name: str) -> str | None:
-    """Return the first value of header ``name`` or None."""
-    return next((value for key, value in headers if key == name), None)
 
 
 def _message_id(value: str | None) -> str | None:
@@ -619,8 +652,15 @@ def _part_text(part: email.message.Message, info: _PartInfo, defects: list[str])
     if "\ufffd\ufffd" in text:
         defects.append(f"{info.ctype}: undecodable byte runs")
     if "\r" in text:
-        text = _LINE_END.sub("\n", text)
+        text = _unify_line_ends(text)
     return text.replace("\x00", "") if "\x00" in text else text
+
+
+def _unify_line_ends(text: str) -> str:
+    """Turn CRLF and lone CR line ends into "\\n"."""
+    if "\r" not in text:
+        return text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def _unflow(info: _PartInfo, text: str) -> str:
@@ -695,9 +735,9 @@ def _html_to_text(markup: str) -> str:
         text = str(get_text(markup, ParserConfig(css=CSS_PROFILES["strict"])))
     except Exception as exc:
         logger.debug("inscriptis failed (%s), stripping tags instead", exc)
-        text = html.unescape(re.sub(r"<[^>]*>", " ", markup))
+        text = html.unescape(_TAG.sub(" ", markup))
     text = text.replace("\xa0", " ").replace("\u200b", "")
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in text.split("\n")))
+    return _BLANK_RUN.sub("\n\n", "\n".join(line.rstrip() for line in text.split("\n")))
 
 
 # --- attachments ---------------------------------------------------------------------
@@ -745,7 +785,7 @@ def _attachment_text(
     except Exception as exc:
         defects.append(f"attachment {filename!r}: text not readable ({type(exc).__name__})")
         return ""
-    return _LINE_END.sub("\n", text)[:MAX_TEXT_CHARS]
+    return _unify_line_ends(text)[:MAX_TEXT_CHARS]
 
 
 def _pdf_text(data: bytes, defects: list[str], filename: str) -> str:
@@ -755,13 +795,26 @@ def _pdf_text(data: bytes, defects: list[str], filename: str) -> str:
     if b"startxref" not in data[-4096:]:
         defects.append(f"attachment {filename!r}: PDF without cross-reference table, rebuilt")
         data = _with_rebuilt_xref(data)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted and not reader.decrypt(""):
-            defects.append(f"attachment {filename!r}: encrypted PDF")
-            return ""
-        return _pdf_pages_text(reader, defects, filename)
+    _quiet_pypdf_logger()
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted and not reader.decrypt(""):
+        defects.append(f"attachment {filename!r}: encrypted PDF")
+        return ""
+    return _pdf_pages_text(reader, defects, filename)
+
+
+def _quiet_pypdf_logger() -> None:
+    """Keep pypdf's notes on broken PDFs out of the service log, unless configured.
+
+    pypdf reports what it repaired through the ``pypdf`` logger (``warnings.warn`` only for
+    deprecated calls, which we do not make); the defect list already says a PDF was odd.
+    Raising that logger's level is thread-safe, unlike ``warnings.catch_warnings``, which
+    swaps the process-wide filter list while a scheduler thread may be parsing. A level set
+    by the operator's logging configuration is left alone.
+    """
+    pypdf_logger = logging.getLogger("pypdf")
+    if pypdf_logger.level == logging.NOTSET:
+        pypdf_logger.setLevel(logging.ERROR)
 
 
 def _with_rebuilt_xref(data: bytes) -> bytes:

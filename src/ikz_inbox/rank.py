@@ -23,6 +23,8 @@ ORGANISATION_TOPIC = "organisation"
 RECENT_WINDOW = timedelta(days=1)
 # Representative questions of this length (characters) read best aloud.
 IDEAL_LENGTH = (50, 180)
+# Words that open a follow-up question, which reads badly on its own.
+FOLLOW_UP_OPENERS = frozenset({"und", "oder", "aber", "also", "dann", "and", "or", "but"})
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _TOKEN = re.compile(r"[a-z0-9§]+")
 
@@ -156,12 +158,16 @@ def choose_representative(members: Sequence[ClusterMember]) -> ClusterMember:
 
 
 def _form_bonus(text: str) -> float:
+    """Prefer a self-contained question: moderate length, capitalised, with "?", and not a
+    follow-up that leans on an earlier sentence ("Und wie viel ...?")."""
     stripped = text.strip()
     low, high = IDEAL_LENGTH
     length_bonus = 0.3 if low <= len(stripped) <= high else 0.0
     question_bonus = 0.2 if stripped.endswith("?") else 0.0
     capital_bonus = 0.1 if stripped[:1].isupper() else 0.0
-    return length_bonus + question_bonus + capital_bonus
+    first_word = stripped.split(maxsplit=1)[0].casefold() if stripped else ""
+    follow_up_penalty = 0.3 if first_word.strip(",") in FOLLOW_UP_OPENERS else 0.0
+    return length_bonus + question_bonus + capital_bonus - follow_up_penalty
 
 
 def _overlap(a: frozenset[str], b: frozenset[str]) -> float:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ikz_inbox.dedup import DedupModel, cluster_questions
+from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
 from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail
@@ -143,9 +143,23 @@ def _new_message(
 
 
 def reprocess_messages(
-    session: Session, resources: PipelineResources, review_threshold: float, now: datetime
+    session: Session,
+    resources: PipelineResources,
+    review_threshold: float,
+    now: datetime,
+    *,
+    actor: str,
 ) -> int:
     """Re-run every stage from the stored raw bytes; staff topics are kept. Commits."""
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="reprocess",
+        target_type="messages",
+        target_id="*",
+        details={},
+    )
     count = 0
     for record in list(repository.iter_raw_messages(session)):
         processed = process_mail(RawMail(raw=record.raw, source=record.source), resources)
@@ -159,9 +173,23 @@ def reprocess_messages(
 
 
 def reclassify_with_model(
-    session: Session, resources: PipelineResources, review_threshold: float
+    session: Session,
+    resources: PipelineResources,
+    review_threshold: float,
+    now: datetime,
+    *,
+    actor: str,
 ) -> int:
     """Re-label every non-staff question with the current classifier; commits."""
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="reprocess-classify",
+        target_type="questions",
+        target_id="*",
+        details={"model": resources.classifier.version},
+    )
     questions = [q for q in repository.list_questions(session) if q.topic_source != "staff"]
     predictions = resources.classifier.predict([q.text for q in questions])
     by_id = {
@@ -177,8 +205,53 @@ def reclassify_with_model(
 # --- grouping and ranking ---------------------------------------------------------------
 
 
+@dataclass
+class GroupingCache:
+    """A process's in-memory dedup index and the store state it mirrors.
+
+    Built from the store on first use (restoring stored clusters without searching) and
+    rebuilt whenever the store's grouping changed behind its back (a staff action or a
+    re-grouping by another process), so new questions are grouped incrementally.
+    """
+
+    index: DedupIndex | None = None
+    marker: tuple[int, int] | None = None
+
+
+def group_new_questions(
+    session: Session,
+    cache: GroupingCache,
+    model: DedupModel,
+    events: Sequence[Event],
+    now: datetime,
+) -> int:
+    """Add unclustered questions to the clusters incrementally, then rank. Commits."""
+    if cache.index is None or cache.marker != repository.grouping_marker(session):
+        cache.index = _restored_index(session, model)
+    new = repository.list_questions(session, unclustered=True)
+    keys = {question.id: cache.index.add(_dedup_item(question)) for question in new}
+    repository.assign_new_questions(session, keys, now)
+    rerank(session, events, now)
+    session.commit()
+    cache.marker = repository.grouping_marker(session)
+    return len(keys)
+
+
+def _restored_index(session: Session, model: DedupModel) -> DedupIndex:
+    index = DedupIndex(model, repository.load_constraints(session))
+    keys = repository.clustered_question_keys(session)
+    for question in repository.list_questions(session):
+        if question.id in keys:
+            index.restore(_dedup_item(question), keys[question.id])
+    return index
+
+
 def regroup(session: Session, model: DedupModel, events: Sequence[Event], now: datetime) -> None:
-    """Cluster every stored question (respecting staff constraints), then rank. Commits."""
+    """Cluster every stored question anew (respecting staff constraints), then rank. Commits.
+
+    Used after staff actions and reprocessing; gives the same clusters as the incremental
+    path of ``group_new_questions`` (the dedup stage guarantees that).
+    """
     questions = repository.list_questions(session)
     items = [_dedup_item(question) for question in questions]
     groups = cluster_questions(items, model, repository.load_constraints(session))

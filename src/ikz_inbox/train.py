@@ -44,6 +44,8 @@ from ikz_inbox.types import Topic
 logger = logging.getLogger(__name__)
 
 Example = tuple[str, str]  # (text, topic id)
+# mkdtemp creates 0700; the worker may run as another user than the trainer.
+MODEL_DIR_MODE = 0o755
 
 
 @dataclass(frozen=True)
@@ -319,6 +321,7 @@ def _save_atomically(nlp: Any, optimizer: Any, result: TrainResult, output_dir: 
     """Write the pipeline and ``ikz-model.json`` to a temp dir, then swap it into place."""
     output_dir.parent.mkdir(parents=True, exist_ok=True)
     temp_dir = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    temp_dir.chmod(MODEL_DIR_MODE)
     try:
         nlp.meta.update(
             name="ikz_topics",
@@ -327,7 +330,7 @@ def _save_atomically(nlp: Any, optimizer: Any, result: TrainResult, output_dir: 
         )
         with nlp.use_params(optimizer.averages):
             nlp.to_disk(temp_dir)
-        info = asdict(result) | {"output_dir": None}
+        info = {key: value for key, value in asdict(result).items() if key != "output_dir"}
         text = json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True)
         (temp_dir / MODEL_INFO_FILE).write_text(text + "\n", encoding="utf-8")
         _swap_into_place(temp_dir, output_dir)

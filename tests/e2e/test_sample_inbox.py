@@ -130,7 +130,8 @@ def test_reclassify_is_audited_and_survives_reprocess(db: Path) -> None:
     same = [q for q in after if q["text"] == question["text"]]
     assert same and same[0]["topic"] == new_topic and same[0]["topic_source"] == "staff"
     audit = json.loads(cli(db, "audit", "--json").stdout)
-    assert audit[0]["actor"] == "anna" and audit[0]["action"] == "reclassify"
+    assert [entry["action"] for entry in audit[:2]] == ["reprocess", "reclassify"]
+    assert audit[1]["actor"] == "anna" and audit[1]["note"] == "falsch zugeordnet"
 
 
 def test_unknown_topic_is_refused_in_german(db: Path) -> None:
@@ -168,7 +169,7 @@ def test_pin_exclude_merge_split(db: Path) -> None:
     holder = [c for c in again if moved in c["question_ids"]][0]
     assert singles[0]["question_ids"][0] not in holder["question_ids"]
     actions = [entry["action"] for entry in json.loads(cli(db, "audit", "--json").stdout)]
-    assert actions[:4] == ["split", "merge", "exclude", "pin"]
+    assert actions[:5] == ["reprocess", "split", "merge", "exclude", "pin"]
 
 
 def test_invalid_config_is_one_clear_error(tmp_path: Path) -> None:

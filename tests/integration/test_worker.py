@@ -31,6 +31,7 @@ PASSWORD_ENV = "IKZ_TEST_IMAP_PASSWORD"
 
 def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: object) -> Path:
     poll_interval = imap.pop("poll_interval", 120)
+    mode = imap.pop("mode", "poll")
     settings = {
         "host": "127.0.0.1",
         "port": dovecot.imaps_port,
@@ -60,6 +61,7 @@ def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: obj
         f'lock_dir = "{path.parent}"',
         "[worker]",
         f"poll_interval = {poll_interval}",
+        f'mode = "{mode}"',
         "[imap]",
     ]
     for key, value in settings.items():
@@ -208,15 +210,26 @@ def reset_postgres(url: str) -> None:
     engine.dispose()
 
 
-def cli_poll(config: Path, db: Path) -> subprocess.Popen[bytes]:
+def start_cli(config: Path, db: Path, *command: str) -> subprocess.Popen[bytes]:
+    """Start the console script; its log goes to a file beside the database."""
     binary = str(Path(sys.executable).parent / "ikz-inbox")
-    return subprocess.Popen(
-        [binary, "--config", str(config), "--db", f"sqlite:///{db}", "poll", "--once"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env=os.environ.copy(),
-        start_new_session=True,
-    )
+    with (db.parent / "worker.log").open("ab") as log:
+        return subprocess.Popen(
+            [binary, "-v", "--config", str(config), "--db", f"sqlite:///{db}", *command],
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            env=os.environ.copy(),
+            start_new_session=True,
+        )
+
+
+def cli_poll(config: Path, db: Path) -> subprocess.Popen[bytes]:
+    return start_cli(config, db, "poll", "--once")
+
+
+def log_of(db: Path) -> str:
+    path = db.parent / "worker.log"
+    return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
 
 def wait_until(condition: Callable[[], bool], timeout: float) -> None:
@@ -252,7 +265,7 @@ def test_sigkill_mid_poll_then_restart_stores_every_message_once(
     killed_at = rows(db)
     assert 300 <= killed_at < 2000
     restarted = cli_poll(config, db)
-    assert restarted.wait(timeout=900) == 0, restarted.stderr.read() if restarted.stderr else ""
+    assert restarted.wait(timeout=900) == 0, log_of(db)
     assert stored_count(db) == (2000, 2000)
 
 
@@ -264,13 +277,7 @@ def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
     app = make_app(poll_interval=2)
     config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
     assert config is not None
-    binary = str(Path(sys.executable).parent / "ikz-inbox")
-    service = subprocess.Popen(
-        [binary, "--config", str(config), "--db", f"sqlite:///{db}", "run"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    service = start_cli(config, db, "run")
     try:
         wait_until(lambda: rows(db) >= 50, timeout=300)
         dovecot.stop()
@@ -284,3 +291,23 @@ def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
         code = service.wait(timeout=120)
     assert code == 0
     assert stored_count(db) == (601, 601)
+
+
+@pytest.mark.slow
+def test_idle_mode_delivers_new_mail_without_waiting_for_the_poll_interval(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    app = make_app(mode="idle", poll_interval=3600)
+    config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
+    assert config is not None
+    service = start_cli(config, db, "run")
+    try:
+        wait_until(lambda: db.exists() and rows(db) == 0, timeout=120)
+        time.sleep(8)  # the first (startup) poll is done and IDLE is waiting
+        dovecot.append(imap_user, next(generate_messages(1, seed=11)))
+        # poll_interval is an hour: only IDLE can bring the message in
+        wait_until(lambda: rows(db) == 1, timeout=30)
+    finally:
+        service.send_signal(signal.SIGTERM)
+        code = service.wait(timeout=120)
+    assert code == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from ikz_inbox.dedup import (
     load_dedup_model,
     question_similarity,
 )
+from ikz_inbox.dedup.lemmas import LanguageData, load_language_data
+from ikz_inbox.dedup.lexicon import read_lexicon
+from ikz_inbox.dedup.similarity import lemma_lookup
 from ikz_inbox.errors import ConfigError
 from ikz_inbox.types import ClusterConstraints, DedupItem
 
@@ -281,3 +286,241 @@ def test_aspects_are_recognised(model: DedupModel, text: str, aspect: str) -> No
 
 def test_english_when_inside_a_sentence_is_no_aspect(model: DedupModel) -> None:
     assert "when" not in model.analyse("Does VAT apply when we work together?").aspects
+
+
+# ---------------------------------------------------------------- restoring from the store
+TEMPLATES = (
+    "Wie ist das mit {a} bei {place}?",
+    "Was gilt für {a} und {b}, wenn {place} mitmacht?",
+    "Können Sie etwas zu {a} sagen, insbesondere zu {b}?",
+    "Bis wann gibt es Hinweise zu {a}?",
+    "Wie hoch ist {a} für {place}?",
+    "Is there guidance on {a}?",
+    "{a}?",
+)
+PLACES = ("Lemgo", "Olpe", "Soest", "den Kreis Lippe", "die Nachbargemeinde")
+TOPICS = ("foerderung", "steuern", "rechtsform", "organisation")
+EVENTS = ("sprechstunde", "spotlight", None)
+
+
+def _varied_items(count: int, seed: int) -> list[DedupItem]:
+    """Questions from templates and lexicon terms; few terms so that many share a cluster."""
+    rng = random.Random(seed)
+    lexicon = read_lexicon(LEXICON)
+    terms = sorted(term for concept in lexicon.concepts for term in concept.terms)
+    terms = rng.sample(terms, 12)
+    items = []
+    for qid in range(1, count + 1):
+        text = rng.choice(TEMPLATES).format(
+            a=rng.choice(terms), b=rng.choice(terms), place=rng.choice(PLACES)
+        )
+        event = rng.choice(EVENTS)
+        items.append(DedupItem(qid, text, rng.choice(TOPICS), f"asker-{qid % 7}", event))
+    return items
+
+
+def _varied_constraints(items: list[DedupItem], seed: int) -> ClusterConstraints:
+    """Must-links that merge clusters formed earlier, cannot-links inside would-be clusters."""
+    rng = random.Random(seed)
+    by_event: dict[str | None, list[int]] = {}
+    for item in items:
+        by_event.setdefault(item.event_id, []).append(item.question_id)
+    must: set[tuple[int, int]] = set()
+    cannot: set[tuple[int, int]] = set()
+    for qids in by_event.values():
+        for _ in range(6):
+            a, b = sorted(rng.sample(qids, 2))
+            must.add((a, b))
+            c, d = sorted(rng.sample(qids, 2))
+            cannot.add((c, d))
+    return ClusterConstraints(frozenset(must), frozenset(cannot - must))
+
+
+def _assignments_after(
+    model: DedupModel, items: list[DedupItem], constraints: ClusterConstraints
+) -> list[dict[int, int]]:
+    """question_id -> key after adding the first k items, for every k."""
+    index = DedupIndex(model, constraints)
+    snapshots = [index.assignments()]
+    for item in items:
+        index.add(item)
+        snapshots.append(index.assignments())
+    return snapshots
+
+
+@pytest.fixture(scope="module")
+def restore_case(
+    model: DedupModel,
+) -> tuple[list[DedupItem], ClusterConstraints, list[dict[int, int]]]:
+    items = _varied_items(300, seed=7)
+    constraints = _varied_constraints(items, seed=8)
+    return items, constraints, _assignments_after(model, items, constraints)
+
+
+def test_restore_case_is_not_trivial(
+    restore_case: tuple[list[DedupItem], ClusterConstraints, list[dict[int, int]]],
+) -> None:
+    items, _, snapshots = restore_case
+    final = snapshots[-1]
+    sizes = sorted(list(final.values()).count(key) for key in set(final.values()))
+    assert sizes[-1] >= 5 and 20 <= len(sizes) < len(items)
+    # must-links merged clusters: some question's key changed after it was added
+    assert any(snapshots[-1][qid] != snapshots[qid][qid] for qid in final)
+
+
+@pytest.mark.parametrize("stored", [1, 2, 37, 150, 299, 300])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_restore_then_add_equals_adding_all(
+    model: DedupModel,
+    restore_case: tuple[list[DedupItem], ClusterConstraints, list[dict[int, int]]],
+    stored: int,
+    shuffle: bool,
+) -> None:
+    items, constraints, snapshots = restore_case
+    keys = snapshots[stored]
+    restored = items[:stored]
+    if shuffle:
+        restored = random.Random(stored).sample(restored, len(restored))
+    index = DedupIndex(model, constraints)
+    for item in restored:
+        index.restore(item, keys[item.question_id])
+    assert index.assignments() == keys
+    for item in items[stored:]:
+        returned = index.add(item)
+        assert returned == snapshots[item.question_id][item.question_id]
+    assert index.assignments() == snapshots[-1]
+    assert len(index) == len(items)
+
+
+def test_restore_keeps_a_key_that_comes_later_or_never(model: DedupModel) -> None:
+    items = _items()
+    index = DedupIndex(model)
+    index.restore(items[3], 1)  # "Mit welchem Fördersatz ..." in the cluster keyed 1
+    index.restore(items[2], 1)
+    assert index.assignments() == {4: 1, 3: 1}
+    assert (
+        index.add(DedupItem(11, "Wie hoch ist die Förderquote?", "foerderung", "x", "sprechstunde"))
+        == 1
+    )
+    index.restore(items[0], 1)
+    assert index.assignments() == {1: 1, 3: 1, 4: 1, 11: 1}
+
+
+def test_adding_a_pending_cluster_key_is_refused(model: DedupModel) -> None:
+    items = _items()
+    index = DedupIndex(model)
+    index.restore(items[3], 1)
+    with pytest.raises(ValueError, match="key of restored"):
+        index.add(items[0])
+
+
+@pytest.mark.parametrize(
+    ("restores", "message"),
+    [
+        ([(1, 1), (1, 1)], "already added"),
+        ([(1, 1), (1, 2)], "already added"),
+        ([(2, 3)], "not its smallest"),
+        ([(2, 5)], "not its smallest"),
+        ([(3, 1), (5, 3)], "itself in cluster"),
+        ([(5, 3), (3, 1)], "key of restored"),
+        ([(5, 3), (3, 3), (4, 3), (6, 4)], "itself in cluster"),
+    ],
+)
+def test_contradictory_restores_are_refused(
+    model: DedupModel, restores: list[tuple[int, int]], message: str
+) -> None:
+    items = {item.question_id: item for item in _items()}
+    index = DedupIndex(model)
+    *valid, last = restores
+    for qid, key in valid:
+        index.restore(items[qid], key)
+    with pytest.raises(ValueError, match=message):
+        index.restore(items[last[0]], last[1])
+
+
+def test_restoring_after_adding_is_refused_for_the_same_question(model: DedupModel) -> None:
+    index = DedupIndex(model)
+    item = _items()[0]
+    index.add(item)
+    with pytest.raises(ValueError, match="already added"):
+        index.restore(item, 1)
+
+
+# ---------------------------------------------------------------- lemma table and its cache
+@pytest.fixture(scope="module")
+def language_data() -> LanguageData:
+    return load_language_data()
+
+
+def test_lemma_table_is_the_one_spacy_loads(language_data: LanguageData) -> None:
+    from spacy.lookups import load_lookups
+
+    spacy_table = load_lookups("de", ["lemma_lookup"]).get_table("lemma_lookup")
+    assert len(language_data.lemmas) == len(spacy_table) > 100_000
+    assert all(spacy_table.get(word) == lemma for word, lemma in language_data.lemmas.items())
+
+
+@pytest.mark.parametrize(
+    ("word", "lemma"),
+    [("Sätze", "Satz"), ("Anträge", "Antrag"), ("Antrag", "Antrag"), ("Xqzt", None)],
+)
+def test_lemma_lookup_answers_lemmas_and_unknown_words(
+    language_data: LanguageData, word: str, lemma: str | None
+) -> None:
+    assert lemma_lookup(language_data.lemmas)(word) == lemma
+
+
+def test_stop_words_are_spacys_german_and_english(language_data: LanguageData) -> None:
+    from spacy.lang.de.stop_words import STOP_WORDS as GERMAN
+    from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH
+
+    assert language_data.stop_words == frozenset(GERMAN | ENGLISH)
+
+
+def test_cache_gives_the_same_data_and_is_reused(
+    tmp_path: Path, language_data: LanguageData
+) -> None:
+    cache = tmp_path / "cache"
+    assert load_language_data(cache) == language_data
+    files = list(cache.iterdir())
+    assert len(files) == 1 and files[0].suffix == ".bin"
+    assert load_language_data(cache) == language_data
+
+
+def test_broken_cache_is_rebuilt(tmp_path: Path, language_data: LanguageData) -> None:
+    load_language_data(tmp_path)
+    (cache_file,) = tmp_path.iterdir()
+    cache_file.write_bytes(b"\x00broken")
+    assert load_language_data(tmp_path) == language_data
+    assert cache_file.stat().st_size > 1_000_000
+
+
+def test_model_from_cache_analyses_like_the_model_without(
+    tmp_path: Path, model: DedupModel
+) -> None:
+    load_dedup_model(LEXICON, tmp_path)
+    cached = load_dedup_model(LEXICON, tmp_path)
+    for text in QUESTIONS + [a for a, _ in PARAPHRASES]:
+        assert cached.analyse(text) == model.analyse(text)
+
+
+def _run_python(code: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    return result.stdout.strip()
+
+
+def test_importing_the_package_does_not_import_spacy() -> None:
+    code = "import sys, ikz_inbox.dedup; print('spacy' in sys.modules)"
+    assert _run_python(code) == "False"
+
+
+def test_a_warm_cache_spares_importing_spacy(tmp_path: Path) -> None:
+    load_language_data(tmp_path)
+    code = (
+        "import sys; from pathlib import Path; from ikz_inbox.dedup import load_dedup_model; "
+        f"load_dedup_model(Path({str(LEXICON)!r}), Path({str(tmp_path)!r})); "
+        "print('spacy' in sys.modules)"
+    )
+    assert _run_python(code) == "False"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 
+from ikz_inbox.extract import newtext
 from ikz_inbox.extract.newtext import isolate_new_text, isolate_new_text_with_subject
 
 NEW = "Wie hoch ist die Förderquote für einen gemeinsamen Bauhof?"
@@ -169,3 +173,63 @@ def test_reply_with_only_a_quote_has_no_new_text() -> None:
 def test_question_mentioning_confidential_data_is_kept() -> None:
     body = f"Dürfen vertrauliche Daten an die Nachbarkommune übermittelt werden?\n\n{NEW}"
     assert isolate_new_text(body) == body
+
+
+# --- cheap word pre-checks must never hide a rule match -------------------------------
+
+# Every word list that gates a case-insensitive regex in newtext.
+_GATE_WORDS = (
+    newtext._BANNER_WORDS
+    + newtext._MARKER_WORDS
+    + newtext._VERB_WORDS
+    + newtext._FOOTER_WORDS
+    + newtext._DISCLAIMER_WORDS
+    + tuple(word for words, _ in newtext._FORWARD_INTROS for word in words)
+)
+
+
+def test_fold_maps_every_case_variant_of_a_gate_letter_onto_it() -> None:
+    letters = sorted(set("".join(_GATE_WORDS)) - {" "})
+    any_letter = re.compile("[" + "".join(map(re.escape, letters)) + "]", re.IGNORECASE)
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        if 0xD800 <= code <= 0xDFFF or not any_letter.fullmatch(char):
+            continue
+        for letter in letters:
+            if re.fullmatch(re.escape(letter), char, re.IGNORECASE):
+                assert newtext._fold(char) == letter, (hex(code), letter)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        # the regex engine matches "ſ" as "s", "ı" and "İ" as "i", "K" (Kelvin) as "k"
+        (f"ACHTUNG: Diese E-Mail stammt von AUſSERHALB der Organisation.\n\n{NEW}", NEW),
+        (f"CAUTION: This email originated from OUTSİDE.\n\n{NEW}", NEW),
+        (f"{NEW}\n\n-----Orıginal Message-----\nFrom: Karin\nSent: Monday\n\n{OLD}", NEW),
+        (f"{NEW}\n\nAm 07.10.2024 um 10:12 SCHRİEB Karin <k@example.nrw>:\n\n> {OLD}", NEW),
+        (f"{NEW}\n\nSENT FROM MY İPHONE", NEW),
+        (f"{NEW}\n\nDiese E-Mail enthält VERTRAULİCHE Informationen.", NEW),
+        (f"{NEW}\n\nMit freundlichen Grüßen\nJan\n\nPS: Wann?\n\nSıehe auch unser Leitbild.", None),
+    ],
+)
+def test_case_variants_still_trigger_their_rule(body: str, expected: str | None) -> None:
+    if expected is not None:
+        assert isolate_new_text(body) == expected
+    else:
+        assert isolate_new_text(body).endswith("PS: Wann?")
+
+
+@pytest.mark.parametrize(
+    ("body", "subject"),
+    [
+        (
+            f"Anbei die Mail meiner Kolleg\u0130n.\n\nVon: E\nGesendet: M\nAn: J\nBetreff: F\n\n{OLD}",
+            "",
+        ),
+        (f"FYI\n\nVon: E\nGesendet: M\nAn: J\nBetreff: F\n\n{OLD}", ""),
+        (f"Zur KENNTNİS.\n\nVon: E\nGesendet: M\nAn: J\nBetreff: F\n\n{OLD}", ""),
+    ],
+)
+def test_forward_introductions_in_any_case_keep_the_forward(body: str, subject: str) -> None:
+    assert OLD in isolate_new_text_with_subject(body, subject)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import email
 import io
+import logging
+import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from email.mime.application import MIMEApplication
 from email.mime.message import MIMEMessage
@@ -423,3 +426,39 @@ def test_pdf_without_xref_table_is_still_read() -> None:
     mail = parse_message(_with_attachment(without_xref, "pdf", "ohne_xref.pdf"))
     assert mail.attachments[0].text.strip() == "Gibt es eine Frist?"
     assert any("rebuilt" in defect for defect in mail.defects)
+
+
+def test_pdf_text_leaves_the_process_wide_warning_filters_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # warnings.catch_warnings swaps the global filter list: not safe in a scheduler thread.
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("warnings.catch_warnings used while parsing")
+
+    monkeypatch.setattr(warnings, "catch_warnings", forbidden)
+    monkeypatch.setattr(warnings, "simplefilter", forbidden)
+    mail = parse_message(_with_attachment(_tiny_pdf("Gibt es eine Frist?"), "pdf", "Fragen.pdf"))
+    assert [a.text.strip() for a in mail.attachments] == ["Gibt es eine Frist?"]
+
+
+def test_pdfs_parse_alike_in_parallel_threads() -> None:
+    raws = [
+        _with_attachment(_tiny_pdf(f"Frage Nummer {number}?"), "pdf", f"F{number}.pdf")
+        for number in range(8)
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        texts = list(pool.map(lambda raw: parse_message(raw).attachments[0].text.strip(), raws))
+    assert texts == [f"Frage Nummer {number}?" for number in range(8)]
+
+
+@pytest.mark.parametrize("configured", [logging.NOTSET, logging.DEBUG])
+def test_pypdf_logger_level_is_set_only_when_unconfigured(configured: int) -> None:
+    pypdf_logger = logging.getLogger("pypdf")
+    before = pypdf_logger.level
+    pypdf_logger.setLevel(configured)
+    try:
+        parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "F.pdf"))
+        expected = logging.ERROR if configured == logging.NOTSET else configured
+        assert pypdf_logger.level == expected
+    finally:
+        pypdf_logger.setLevel(before)

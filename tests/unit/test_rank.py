@@ -92,3 +92,11 @@ def test_ranking_is_deterministic_for_equal_clusters() -> None:
     a = cluster(7, [member(1, "A?", "X")])
     b = cluster(3, [member(2, "B?", "Y")])
     assert [r.cluster_id for r in rank_clusters([a, b], EVENTS, NOW)] == [3, 7]
+
+
+def test_representative_avoids_follow_up_openers() -> None:
+    members = [
+        member(1, "Und wie viel Prozent der Kosten übernimmt das Land?", "A"),
+        member(2, "Wie viel Prozent der förderfähigen Kosten übernimmt das Land?", "B"),
+    ]
+    assert choose_representative(members).question_id == 2

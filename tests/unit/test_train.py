@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from ikz_inbox.classify import (
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.train import (
     TrainResult,
+    main,
     read_training_examples,
     score_predictions,
     split_examples,
@@ -241,3 +243,29 @@ def test_a_handful_of_corrections_teaches_a_new_wording(
     )
     after = load_topic_model(tmp_path / "after", taxonomy).predict(UNSEEN)
     assert [p.topic for p in after] == ["foerderung"] * len(UNSEEN)
+
+
+@pytest.mark.slow
+def test_module_entry_point_trains_into_models_topics(
+    tmp_path: Path, small_data: Path, small_config: Path, taxonomy: tuple[Topic, ...]
+) -> None:
+    (tmp_path / "config" / "spacy").mkdir(parents=True)
+    shutil.copytree(small_data, tmp_path / "config" / "training")
+    shutil.copy(ROOT / "config" / "taxonomy.toml", tmp_path / "config" / "taxonomy.toml")
+    shutil.copy(small_config, tmp_path / "config" / "spacy" / "topics.cfg")
+    assert main([str(tmp_path)]) == 0
+    assert load_topic_model(tmp_path / "models" / "topics", taxonomy).version.startswith("topics-")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [("holdout_fraction", 1.0), ("holdout_fraction", -0.1), ("correction_repeats", 0)],
+)
+def test_bad_ikz_settings_are_refused(
+    tmp_path: Path, small_data: Path, taxonomy: tuple[Topic, ...], setting: str, value: float
+) -> None:
+    config = load_config(CONFIG_PATH, interpolate=False)
+    config["ikz"][setting] = value
+    config.to_disk(tmp_path / "bad.cfg")
+    with pytest.raises(ConfigError, match=r"\[ikz\]"):
+        train_topic_model(small_data, taxonomy, tmp_path / "m", config_path=tmp_path / "bad.cfg")

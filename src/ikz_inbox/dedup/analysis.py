@@ -8,16 +8,25 @@ words removed) and the lexicon's concepts and aspects found in the text.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ikz_inbox.dedup.lexicon import Lexicon, Rule
 from ikz_inbox.errors import ConfigError
 
 LemmaLookup = Callable[[str], str | None]
+# A word as written -> its folded lemma; a token -> what is known about it.
+WordForm = Callable[[str], str]
+TokenLabels = Callable[[str], frozenset[str]]
+TokenGrams = Callable[[str], frozenset[str]]
+
+# Distinct words (and tokens) whose analysis is remembered. Each analyser keeps its own
+# caches; they make analysing a question cost little more than tokenising it.
+_WORD_CACHE = 100_000
 
 _WORD = re.compile(r"§+|[^\W_]+")
 _FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -61,39 +70,66 @@ class _TermIndex:
     bag: Mapping[str, tuple[tuple[frozenset[str], str], ...]]  # keyed by one term token
     phrase: Mapping[str, tuple[tuple[tuple[str, ...], str], ...]]  # keyed by first token
     prefixes: bool  # whether a term may also be the first part of a compound
+    # single-word and compound-part labels of one token (cached; depends on nothing else)
+    token_labels: TokenLabels = field(compare=False, repr=False)
 
     def match(self, tokens: tuple[str, ...], token_set: frozenset[str]) -> frozenset[str]:
         """Return the labels of every term found in the tokens."""
         found: set[str] = set()
-        for position, token in enumerate(tokens):
-            found.update(self.single.get(token, ()))
-            found.update(self._compound_labels(token))
+        phrase_starts: list[str] = []
+        for token in token_set:  # each distinct token once; all that follows is a set union
+            found |= self.token_labels(token)
             for bag, label in self.bag.get(token, ()):
                 if bag <= token_set:
                     found.add(label)
-            for phrase, label in self.phrase.get(token, ()):
-                if tokens[position : position + len(phrase)] == phrase:
-                    found.add(label)
+            if token in self.phrase:
+                phrase_starts.append(token)
+        for start in phrase_starts:
+            for position, token in enumerate(tokens):
+                if token != start:
+                    continue
+                for phrase, label in self.phrase[start]:
+                    if tokens[position : position + len(phrase)] == phrase:
+                        found.add(label)
         return frozenset(found)
 
-    def _compound_labels(self, token: str) -> set[str]:
-        found: set[str] = set()
-        shortest = _MIN_COMPOUND_PART + _MIN_COMPOUND_REST
-        if len(token) < shortest or not token.isalpha():
-            return found
-        for cut in range(_MIN_COMPOUND_REST, len(token) - _MIN_COMPOUND_PART + 1):
-            found.update(self.compound_part.get(token[cut:], ()))
-        if self.prefixes:
-            for cut in range(_MIN_COMPOUND_PART, len(token) - _MIN_COMPOUND_REST + 1):
-                found.update(self.compound_part.get(token[:cut], ()))
+
+def _token_labeller(
+    single: Mapping[str, frozenset[str]],
+    compound_part: Mapping[str, frozenset[str]],
+    *,
+    prefixes: bool,
+) -> TokenLabels:
+    @functools.lru_cache(maxsize=_WORD_CACHE)
+    def token_labels(token: str) -> frozenset[str]:
+        found = set(single.get(token, ()))
+        found.update(_compound_labels(token, compound_part, prefixes=prefixes))
+        return frozenset(found)
+
+    return token_labels
+
+
+def _compound_labels(
+    token: str, compound_part: Mapping[str, frozenset[str]], *, prefixes: bool
+) -> set[str]:
+    found: set[str] = set()
+    shortest = _MIN_COMPOUND_PART + _MIN_COMPOUND_REST
+    if len(token) < shortest or not token.isalpha():
         return found
+    for cut in range(_MIN_COMPOUND_REST, len(token) - _MIN_COMPOUND_PART + 1):
+        found.update(compound_part.get(token[cut:], ()))
+    if prefixes:
+        for cut in range(_MIN_COMPOUND_PART, len(token) - _MIN_COMPOUND_REST + 1):
+            found.update(compound_part.get(token[:cut], ()))
+    return found
 
 
 @dataclass(frozen=True)
 class Analyzer:
     """Lemmatises, folds and canonicalises text and finds the lexicon's terms in it."""
 
-    lemma_of: LemmaLookup
+    word_form: WordForm
+    token_grams: TokenGrams
     stop_words: frozenset[str]
     synonyms: Mapping[str, str]
     concepts: _TermIndex
@@ -103,7 +139,7 @@ class Analyzer:
 
     def analyse(self, text: str) -> Analysis:
         """Return the analysis of one question text."""
-        tokens = canonical_tokens(text, self.lemma_of, self.synonyms)
+        tokens = canonical_tokens(text, self.word_form, self.synonyms)
         token_set = frozenset(tokens)
         aspects = self.aspects.match(tokens, token_set)
         if tokens:
@@ -112,7 +148,7 @@ class Analyzer:
         return Analysis(
             tokens=tokens,
             content=content,
-            grams=char_grams(content),
+            grams=frozenset().union(*map(self.token_grams, content)),
             concepts=_apply_rules(self.concepts.match(tokens, token_set), aspects, self.rules),
             aspects=aspects,
         )
@@ -130,21 +166,23 @@ def _apply_rules(
 
 def build_analyzer(lexicon: Lexicon, lemma_of: LemmaLookup, stop_words: Iterable[str]) -> Analyzer:
     """Analyse the lexicon's synonyms and terms once and index them."""
-    synonyms = _canonical_synonyms(lexicon, lemma_of)
+    word_form = _word_former(lemma_of)
+    synonyms = _canonical_synonyms(lexicon, word_form)
     folded_stops = frozenset(fold(word) for word in stop_words)
 
     def analyse_term(term: str) -> tuple[str, ...]:
-        return canonical_tokens(term, lemma_of, synonyms)
+        return canonical_tokens(term, word_form, synonyms)
 
     concept_terms = [(c.id, analyse_term(t)) for c in lexicon.concepts for t in c.terms]
     aspect_terms = [(a.id, analyse_term(t)) for a in lexicon.aspects for t in a.terms]
     first_words: dict[str, set[str]] = {}
     for aspect in lexicon.aspects:
         for word in aspect.first_words:
-            first_words.setdefault(_single_token(word, lemma_of), set()).add(aspect.id)
+            first_words.setdefault(_single_token(word, word_form), set()).add(aspect.id)
     _check_rules(lexicon)
     return Analyzer(
-        lemma_of=lemma_of,
+        word_form=word_form,
+        token_grams=functools.lru_cache(maxsize=_WORD_CACHE)(_token_grams),
         stop_words=folded_stops,
         synonyms=synonyms,
         concepts=_index_terms(concept_terms, folded_stops, prefixes=True),
@@ -163,13 +201,10 @@ def _check_rules(lexicon: Lexicon) -> None:
             raise ConfigError(f"a [[rule]] names unknown concepts or aspect: {sorted(unknown)}")
 
 
-def char_grams(tokens: Iterable[str]) -> frozenset[str]:
-    """Character n-grams of each token padded with spaces; interned to share memory."""
-    grams: set[str] = set()
-    for token in tokens:
-        padded = f" {token} "
-        grams.update(sys.intern(padded[i : i + _GRAM]) for i in range(len(padded) - _GRAM + 1))
-    return frozenset(grams)
+def _token_grams(token: str) -> frozenset[str]:
+    """Character n-grams of one token padded with spaces; interned to share memory."""
+    padded = f" {token} "
+    return frozenset(sys.intern(padded[i : i + _GRAM]) for i in range(len(padded) - _GRAM + 1))
 
 
 def fold(text: str) -> str:
@@ -180,13 +215,23 @@ def fold(text: str) -> str:
 
 
 def canonical_tokens(
-    text: str, lemma_of: LemmaLookup, synonyms: Mapping[str, str]
+    text: str, word_form: WordForm, synonyms: Mapping[str, str]
 ) -> tuple[str, ...]:
-    """Tokenise, lemmatise, fold, merge legal references and apply synonyms."""
+    """Tokenise, lemmatise and fold (``word_form``), merge legal references, apply synonyms."""
     words = _WORD.findall(unicodedata.normalize("NFC", text))
-    folded = [fold(_lemma(word, lemma_of)) for word in words]
+    folded = [word_form(word) for word in words]
     merged = _merge_legal_references(folded)
     return tuple(synonyms.get(token, token) for token in merged)
+
+
+def _word_former(lemma_of: LemmaLookup) -> WordForm:
+    """``fold(lemma(word))`` for one word as written, remembered for recent words."""
+
+    @functools.lru_cache(maxsize=_WORD_CACHE)
+    def word_form(word: str) -> str:
+        return fold(_lemma(word, lemma_of))
+
+    return word_form
 
 
 def _lemma(word: str, lemma_of: LemmaLookup) -> str:
@@ -245,19 +290,19 @@ def _merge_legal_references(tokens: list[str]) -> list[str]:
     return merged
 
 
-def _canonical_synonyms(lexicon: Lexicon, lemma_of: LemmaLookup) -> dict[str, str]:
+def _canonical_synonyms(lexicon: Lexicon, word_form: WordForm) -> dict[str, str]:
     synonyms: dict[str, str] = {}
     for canonical, variants in lexicon.synonyms:
-        target = _single_token(canonical, lemma_of)
+        target = _single_token(canonical, word_form)
         for variant in variants:
             # Both the word as written and its lemma ("mitschnitt" may lemmatise as a verb).
             synonyms[fold(variant)] = target
-            synonyms[_single_token(variant, lemma_of)] = target
+            synonyms[_single_token(variant, word_form)] = target
     return synonyms
 
 
-def _single_token(word: str, lemma_of: LemmaLookup) -> str:
-    tokens = canonical_tokens(word, lemma_of, {})
+def _single_token(word: str, word_form: WordForm) -> str:
+    tokens = canonical_tokens(word, word_form, {})
     if len(tokens) != 1:
         raise ConfigError(f"lexicon word {word!r} must be exactly one word")
     return tokens[0]
@@ -282,10 +327,13 @@ def _index_terms(
         else:
             key = next(token for token in tokens if token not in stop_words)
             bag.setdefault(key, []).append((frozenset(tokens), label))
+    frozen_single = {k: frozenset(v) for k, v in single.items()}
+    frozen_parts = {k: frozenset(v) for k, v in compound_part.items()}
     return _TermIndex(
-        single={k: frozenset(v) for k, v in single.items()},
-        compound_part={k: frozenset(v) for k, v in compound_part.items()},
+        single=frozen_single,
+        compound_part=frozen_parts,
         bag={k: tuple(v) for k, v in bag.items()},
         phrase={k: tuple(v) for k, v in phrase.items()},
         prefixes=prefixes,
+        token_labels=_token_labeller(frozen_single, frozen_parts, prefixes=prefixes),
     )

@@ -7,10 +7,14 @@ threshold, else it opens a cluster of its own. Candidates come from an inverted 
 (event, concept) and (event, lemma) keys, so adding a question costs about the same however
 many are stored. Questions of different events never meet; must-link pairs always share a
 cluster, cannot-link pairs never (a staff conflict between the two is logged, must-link wins).
+On start-up the stored questions go back in with ``DedupIndex.restore``, which trusts the
+stored keys and skips the search; adding further questions then gives what adding all of
+them would.
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import logging
 from collections.abc import Iterable, Sequence
@@ -65,10 +69,12 @@ class DedupIndex:
 
     def add(self, item: DedupItem) -> int:
         """Store ``item`` and return the key of the cluster it joins."""
-        if item.question_id in self._entries:
-            raise ValueError(f"question {item.question_id} was already added")
-        entry = _Entry(self._model.analyse(item.text), item.topic, item.event_id)
         qid = item.question_id
+        if qid in self._entries:
+            raise ValueError(f"question {qid} was already added")
+        if qid in self._parent:
+            raise ValueError(f"question {qid} is the key of restored questions; restore it")
+        entry = _Entry(self._model.analyse(item.text), item.topic, item.event_id)
         linked = self._roots_of(self._must.get(qid, ()))
         blocked = self._roots_of(self._cannot.get(qid, ()))
         self._entries[qid] = entry
@@ -84,6 +90,34 @@ class DedupIndex:
                 self._union(best, qid)
         self._index(qid, entry)
         return self._find(qid)
+
+    def restore(self, item: DedupItem, cluster_key: int) -> None:
+        """Put a question that is already assigned (from the store) into the index without searching.
+
+        ``cluster_key`` is the key the store holds for the question: the smallest question_id
+        of its cluster, as ``add`` and ``cluster_questions`` return it. Restoring every stored
+        question (in any order) and then adding the new ones in question_id order gives the
+        same assignments as adding all of them in question_id order. A key not restored yet
+        (its question comes later, or is not stored) is kept as the cluster's key.
+
+        Assumption: question ids grow, so a new question never has a smaller id than a
+        stored cluster's key. Should one still arrive and join that cluster, the cluster's
+        key becomes the new id, exactly as with ``add`` (the caller then re-keys the cluster).
+
+        Raises ValueError when the question is already in the index, when ``cluster_key`` is
+        larger than its id, or when the keys contradict each other (the key is itself in a
+        cluster with another key, or the question is the key of questions restored before
+        but is restored into another cluster).
+        """
+        qid = item.question_id
+        if qid in self._entries:
+            raise ValueError(f"question {qid} was already added")
+        if cluster_key > qid:
+            raise ValueError(f"question {qid}: cluster key {cluster_key} is not its smallest id")
+        self._attach(qid, cluster_key)
+        entry = _Entry(self._model.analyse(item.text), item.topic, item.event_id)
+        self._entries[qid] = entry
+        self._index(qid, entry)
 
     def assignments(self) -> dict[int, int]:
         """Return question_id -> cluster key for every question added so far."""
@@ -117,9 +151,29 @@ class DedupIndex:
         best = heapq.nsmallest(_CANDIDATES, overlap.items(), key=lambda kv: (-kv[1], kv[0]))
         return [qid for qid, _ in best]
 
+    def _attach(self, qid: int, cluster_key: int) -> None:
+        """Link a restored question to its cluster key, kept as the cluster's root."""
+        if cluster_key == qid:
+            self._parent.setdefault(qid, qid)
+            return
+        if qid in self._parent:
+            raise ValueError(
+                f"question {qid} is the key of restored questions, not a member of {cluster_key}"
+            )
+        root = self._find(cluster_key) if cluster_key in self._parent else cluster_key
+        if root != cluster_key:
+            raise ValueError(f"question {qid}: key {cluster_key} is itself in cluster {root}")
+        self._parent[cluster_key] = cluster_key
+        self._parent[qid] = cluster_key
+
     def _index(self, qid: int, entry: _Entry) -> None:
+        """Enter the question into its posting lists, which stay in question_id order."""
         for key, _ in _index_keys(entry):
-            self._postings.setdefault(key, []).append(qid)
+            posting = self._postings.setdefault(key, [])
+            if posting and posting[-1] > qid:
+                bisect.insort(posting, qid)
+            else:
+                posting.append(qid)
 
     def _roots_of(self, qids: Iterable[int]) -> set[int]:
         return {self._find(qid) for qid in qids if qid in self._entries}

@@ -9,26 +9,18 @@ aspects (when vs. how much) lower the score.
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import spacy
-from spacy.lang.de.stop_words import STOP_WORDS as GERMAN_STOP_WORDS
-from spacy.lang.en.stop_words import STOP_WORDS as ENGLISH_STOP_WORDS
 
 from ikz_inbox.dedup.analysis import Analysis, Analyzer, LemmaLookup, build_analyzer
+from ikz_inbox.dedup.lemmas import load_language_data
 from ikz_inbox.dedup.lexicon import Settings, read_lexicon
-from ikz_inbox.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
-# Distinct words whose lemma lookups are remembered (spaCy's table lookups are slow).
-_LEMMA_CACHE = 200_000
 # Share of token overlap (vs. character trigrams) in the lexical part.
 _TOKEN_SHARE = 0.5
 
@@ -52,12 +44,15 @@ class DedupModel:
         return self.analyzer.analyse(text)
 
 
-def load_dedup_model(lexicon_path: Path) -> DedupModel:
-    """Read ``lexicon_path`` and build the model with spaCy's German lookup lemmatizer."""
+def load_dedup_model(lexicon_path: Path, cache_dir: Path | None = None) -> DedupModel:
+    """Read ``lexicon_path`` and build the model with spaCy's German lookup lemmas.
+
+    ``cache_dir`` (optional, created when missing) keeps a compact copy of the lemma table
+    and stop words so that later start-ups neither parse the lookups data nor import spaCy.
+    """
     lexicon = read_lexicon(lexicon_path)
-    analyzer = build_analyzer(
-        lexicon, _german_lemma_lookup(), GERMAN_STOP_WORDS | ENGLISH_STOP_WORDS
-    )
+    language = load_language_data(cache_dir)
+    analyzer = build_analyzer(lexicon, lemma_lookup(language.lemmas), language.stop_words)
     logger.info(
         "dedup model loaded from %s: %s concepts, threshold %s",
         lexicon_path,
@@ -137,22 +132,14 @@ def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str
     return shared / union if union else 0.0
 
 
-def _german_lemma_lookup() -> LemmaLookup:
-    """The lookup table of spaCy's German lemmatizer (from spacy-lookups-data)."""
-    nlp = spacy.blank("de")
-    lemmatizer: Any = nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
-    try:
-        nlp.initialize()
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"spaCy German lookup lemmatizer unavailable: {exc}") from exc
-    table = lemmatizer.lookups.get_table("lemma_lookup")
-    known_lemmas = frozenset(value for value in table.values() if isinstance(value, str))
+def lemma_lookup(table: Mapping[str, str]) -> LemmaLookup:
+    """The lookup lemmatizer over ``table``: a word's lemma, the word itself when it is a
+    lemma, None when unknown."""
+    known_lemmas = frozenset(table.values())
 
-    @functools.lru_cache(maxsize=_LEMMA_CACHE)
     def lemma_of(word: str) -> str | None:
-        """The word's lemma; the word itself when it is a lemma; None when unknown."""
         lemma = table.get(word)
-        if isinstance(lemma, str):
+        if lemma is not None:
             return lemma
         return word if word in known_lemmas else None
 

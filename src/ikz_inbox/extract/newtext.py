@@ -4,17 +4,21 @@ In: the decoded plain-text body of one message (and, optionally, its Subject).
 Out: the sender's own new text, with quoted replies, signatures, legal disclaimers,
 printing notes and external-mail caution banners removed.
 
-The body is read line by line, so run time stays linear in its length. The first
-*quote header* ends the new text: an Outlook "Von:/Gesendet:/An:/Betreff:" block (German or
-English), "-----Ursprüngliche Nachricht-----", "-----Original Message-----", an attribution
-line "Am ... schrieb ...:" / "On ... wrote:" (wrapped over up to three lines), or a forward
-marker. Lines quoted with ">" are dropped wherever they stand; unquoted text between them
-(an inline reply) is kept. A signature starts at the "-- " delimiter, at a mobile footer
-("Von meinem iPhone gesendet", "Gesendet von Outlook für Android", ...) or at a short closing
-line ("Mit freundlichen Grüßen", "Viele Grüße", "MfG", "Best regards", ...) that follows some
-text of its own; a "PS:" paragraph after the closing line is kept, because it often asks
-something. Disclaimer and printing-note paragraphs are dropped; a caution banner among the
-first lines is dropped.
+The body is read line by line, so run time stays linear in its length. Regexes run only
+on lines that can match: a rule family whose words (case-folded as the regex engine does,
+see ``_fold``) occur nowhere in the body is skipped, and quote headers are looked for only
+near colons and marker words.
+
+The first *quote header* ends the new text: an Outlook "Von:/Gesendet:/An:/Betreff:" block
+(German or English), "-----Ursprüngliche Nachricht-----", "-----Original Message-----", an
+attribution line "Am ... schrieb ...:" / "On ... wrote:" (wrapped over up to three lines),
+or a forward marker. Lines quoted with ">" are dropped wherever they stand; unquoted text
+between them (an inline reply) is kept. A signature starts at the "-- " delimiter, at a
+mobile footer ("Von meinem iPhone gesendet", "Gesendet von Outlook für Android", ...) or at
+a short closing line ("Mit freundlichen Grüßen", "Viele Grüße", "MfG", "Best regards", ...)
+that follows some text of its own; a "PS:" paragraph after the closing line is kept, because
+it often asks something. Disclaimer and printing-note paragraphs are dropped; a caution
+banner among the first lines is dropped.
 
 Forward heuristic (questions must never be lost, quoted earlier questions must not count):
 the part below a quote header is kept as a *deliberate forward* (minus its own header block,
@@ -121,13 +125,28 @@ _BANNER = re.compile(
     r"|originated from outside",
     re.IGNORECASE,
 )
-_FORWARD_INTRO = re.compile(
-    r"leite\b.{0,80}\bweiter|weitergeleitet|weiterleiten|weiterleitung"
-    r"|(?:fragen?|anfrage|e-?mail|nachricht|mail) (?:meine[rs]?|unsere[rs]?) (?:kolleg|mitarbeit)"
-    r"|(?:unten|nachfolgend|untenstehend|unten stehend|folgend)e[nr]?"
-    r" (?:frage|anfrage|mail|e-?mail)"
-    r"|\bforward(?:ing|ed)?\b|\bfyi\b|zur kenntnis|siehe (?:unten|e-?mail unten|nachricht unten)",
-    re.IGNORECASE,
+# Phrases announcing a forward, each with the words (as folded by _fold) one of which every
+# match holds: a phrase's regex runs only when one of its words occurs in the text.
+_FORWARD_INTROS = tuple(
+    (words, re.compile(pattern, re.IGNORECASE))
+    for words, pattern in (
+        (("leite",), r"leite\b.{0,80}\bweiter"),
+        (("weiter",), r"weitergeleitet|weiterleiten|weiterleitung"),
+        (
+            ("kolleg", "mitarbeit"),
+            r"(?:fragen?|anfrage|e-?mail|nachricht|mail) (?:meine[rs]?|unsere[rs]?)"
+            r" (?:kolleg|mitarbeit)",
+        ),
+        (
+            ("unten", "folgend"),
+            r"(?:unten|nachfolgend|untenstehend|unten stehend|folgend)e[nr]?"
+            r" (?:frage|anfrage|mail|e-?mail)",
+        ),
+        (("forward",), r"\bforward(?:ing|ed)?\b"),
+        (("fyi",), r"\bfyi\b"),
+        (("kenntnis",), r"zur kenntnis"),
+        (("siehe",), r"siehe (?:unten|e-?mail unten|nachricht unten)"),
+    )
 )
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|antw)\s*:\s*)*(?:wg|fwd?|wtr|tr)\s*:", re.I)
 # "ᐧ" (U+1427) is the invisible tracking mark Gmail appends; it counts as a letter.
@@ -160,6 +179,7 @@ _VERB_WORDS = (
 )
 # Forward markers and "original message" separators.
 _MARKER_WORDS = ("nachricht", "messag", "mensaje", "bericht")
+# Mobile footers (_MOBILE_FOOTER).
 _FOOTER_WORDS = (
     "sent ",
     "gesendet ",
@@ -176,25 +196,36 @@ _FOOTER_WORDS = (
     "从我的",
     "from my ",
 )
+# Without spaces, so that a word found in a paragraph (lines joined by spaces) lies within
+# one line and the whole body can be checked once.
 _DISCLAIMER_WORDS = (
     "vertrauliche",
-    "rechtlich gesch",
-    "irrtümlich erhalten",
-    "nicht der ",
-    "unbefugte ",
-    "bevor sie diese e",
-    "an die umwelt",
+    "rechtlich",
+    "irrtümlich",
+    "adressat",
+    "empfänger",
+    "unbefugte",
+    "bevor",
+    "umwelt",
     "contain",
     "confidential",
     "intended",
-    "if you are not the",
-    "consider the environment",
-    "before printing",
+    "recipient",
+    "environment",
+    "printing",
     "haftungsausschluss",
     "disclaimer",
-    "scanned for viruses",
-    "auf viren ",
+    "viruses",
+    "viren",
 )
+
+
+@dataclass(frozen=True)
+class _Hints:
+    """Which rule families can match in a body at all (a word of theirs occurs in it)."""
+
+    markers: bool
+    verbs: bool
 
 
 @dataclass(frozen=True)
@@ -220,13 +251,16 @@ def isolate_new_text_with_subject(body: str, subject: str) -> str:
 
 def _isolate(body: str, *, forwarded_subject: bool, depth: int) -> str:
     text = body.replace("\r\n", "\n").replace("\r", "\n")
-    folded = _fold(text)
     lines = text.split("\n")
+    folded = _fold(text)
     if _has_word_folded(folded, _BANNER_WORDS):
-        lines = _drop_banner(lines)
-    cut = _find_cut(lines, markers=_has_word_folded(folded, _MARKER_WORDS))
+        kept = _drop_banner(lines)
+        if kept is not lines:
+            lines, folded = kept, _fold("\n".join(kept))
+    hints = _hints(folded)
+    cut = _find_cut(lines, folded.split("\n") if hints.markers else None, verbs=hints.verbs)
     own_lines = lines if cut is None else lines[: cut.start]
-    own = _clean_own(own_lines)
+    own = _clean_own(own_lines, folded if cut is None else None)
     if cut is None or depth >= MAX_FORWARD_DEPTH:
         return own
     if not _is_forward(cut, own, forwarded_subject):
@@ -238,8 +272,22 @@ def _isolate(body: str, *, forwarded_subject: bool, depth: int) -> str:
     return "\n\n".join(part for part in (own, forwarded) if part)
 
 
+def _hints(folded: str) -> _Hints:
+    """Tell which rule families can match at all in a body folded by :func:`_fold`."""
+    return _Hints(
+        markers=_has_word_folded(folded, _MARKER_WORDS),
+        verbs=_has_word_folded(folded, _VERB_WORDS),
+    )
+
+
 def _is_forward(cut: _Cut, own: str, forwarded_subject: bool) -> bool:
-    return bool(cut.forward_marker or forwarded_subject or not own or _FORWARD_INTRO.search(own))
+    if cut.forward_marker or forwarded_subject or not own:
+        return True
+    folded = _fold(own)
+    return any(
+        _has_word_folded(folded, words) and pattern.search(own)
+        for words, pattern in _FORWARD_INTROS
+    )
 
 
 def _drop_banner(lines: list[str]) -> list[str]:
@@ -272,50 +320,73 @@ def _paragraph_start(lines: list[str], index: int) -> int:
     return start
 
 
-def _find_cut(lines: list[str], *, markers: bool) -> _Cut | None:
+def _find_cut(lines: list[str], folded_lines: list[str] | None, *, verbs: bool) -> _Cut | None:
     """Find the first quote header: attribution, Outlook block, separator or forward marker.
 
-    ``markers`` tells whether the body holds a word of a forward marker or separator at all.
-    Without one, only lines near a colon can start a quote header (an Outlook "Von:" line
-    or an attribution ending in ":"), so all other lines skip the regexes.
+    ``folded_lines`` are the lines folded by :func:`_fold` when the body holds a word of a
+    forward marker or separator at all, else None; ``verbs`` whether it holds an attribution
+    verb. Only candidate lines are examined (see :func:`_candidates`); every other line
+    cannot start a quote header.
     """
-    near_colon = _near_colon(lines) if not markers else None
-    seen_quote = False
-    for index, line in enumerate(lines):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if near_colon is None or near_colon[index]:
-            cut = _cut_at(lines, index, stripped, seen_quote)
+    markers = folded_lines is not None
+    first_quote = _first_quoted(lines) if markers else len(lines)
+    for index in _candidates(lines, folded_lines):
+        stripped = lines[index].strip()
+        if stripped:
+            cut = _cut_at(lines, index, stripped, first_quote < index, markers, verbs)
             if cut is not None:
                 return cut
-        seen_quote = seen_quote or stripped.startswith(">")
     return None
 
 
-def _near_colon(lines: list[str]) -> list[bool]:
-    """Tell for each line whether it or one of the next two lines holds a colon."""
-    colon = [":" in line for line in lines]
-    colon += [False] * (ATTRIBUTION_MAX_LINES - 1)
-    return [any(colon[index : index + ATTRIBUTION_MAX_LINES]) for index in range(len(lines))]
+def _candidates(lines: list[str], folded_lines: list[str] | None) -> list[int]:
+    """Return, in order, the lines that may start a quote header.
+
+    An Outlook "Von:" line holds a colon, an attribution ends in one on its last line (at
+    most ATTRIBUTION_MAX_LINES down), and a marker or separator line holds a marker word.
+    """
+    found: set[int] = set()
+    for index, line in enumerate(lines):
+        if ":" in line:
+            found.update(range(max(0, index - ATTRIBUTION_MAX_LINES + 1), index + 1))
+    if folded_lines is not None:
+        found.update(
+            index
+            for index, folded in enumerate(folded_lines)
+            if _has_word_folded(folded, _MARKER_WORDS)
+        )
+    return sorted(found)
 
 
-def _cut_at(lines: list[str], index: int, stripped: str, seen_quote: bool) -> _Cut | None:
-    """A ">"-quoted forward marker counts only as the first quoted line (Apple Mail)."""
+def _first_quoted(lines: list[str]) -> int:
+    """Return the index of the first ">"-quoted line, or len(lines) when there is none."""
+    return next(
+        (index for index, line in enumerate(lines) if line.lstrip().startswith(">")), len(lines)
+    )
+
+
+def _cut_at(
+    lines: list[str], index: int, stripped: str, seen_quote: bool, markers: bool, verbs: bool
+) -> _Cut | None:
+    """A ">"-quoted forward marker counts only as the first quoted line (Apple Mail).
+
+    ``markers`` False says the body holds no marker word, ``verbs`` False no attribution
+    verb, so the regexes of those rules are skipped.
+    """
     quoted = stripped.startswith(">")
     text = stripped.lstrip("> ").strip() if quoted else stripped
-    if _FORWARD_MARKER.match(text) and not (quoted and seen_quote):
+    if markers and _FORWARD_MARKER.match(text) and not (quoted and seen_quote):
         return _Cut(index, _skip_headers(lines, index + 1), True, False, quoted)
     if quoted:
         return None
-    if _ORIGINAL_SEPARATOR.match(text):
+    if markers and _ORIGINAL_SEPARATOR.match(text):
         return _Cut(index, _skip_headers(lines, index + 1), False, True, False)
     if _HEADER_FROM.match(text) and _has_header_block(lines, index):
         start = index - 1 if index > 0 and _is_rule(lines[index - 1]) else index
         return _Cut(start, _skip_headers(lines, index), False, True, False)
-    end = _attribution_end(lines, index)
+    end = _attribution_end(lines, index, verbs)
     if end is not None:
-        return _Cut(_attribution_start(lines, index, end), end, False, False, False)
+        return _Cut(_attribution_start(lines, index, end, verbs), end, False, False, False)
     return None
 
 
@@ -345,7 +416,7 @@ def _skip_headers(lines: list[str], index: int) -> int:
     return position if seen_header else index
 
 
-def _attribution_end(lines: list[str], index: int) -> int | None:
+def _attribution_end(lines: list[str], index: int, verbs: bool) -> int | None:
     """If an attribution line ("Am ... schrieb ...:") starts at ``index``, return its end."""
     if not _colon_ends_within(lines, index):
         return None
@@ -354,12 +425,12 @@ def _attribution_end(lines: list[str], index: int) -> int | None:
         if index + offset >= len(lines):
             return None
         part = lines[index + offset].strip()
-        if not _continues_attribution(part, offset):
+        if not _continues_attribution(part, offset, verbs):
             return None
         joined = f"{joined} {part}".strip() if joined else part
         if len(joined) > ATTRIBUTION_MAX_CHARS:
             return None
-        if _is_attribution(joined):
+        if _is_attribution(joined, verbs):
             return index + offset + 1
     return None
 
@@ -373,7 +444,7 @@ def _colon_ends_within(lines: list[str], index: int) -> bool:
     return any(line.rstrip().endswith(":") for line in lines[index : index + ATTRIBUTION_MAX_LINES])
 
 
-def _attribution_start(lines: list[str], index: int, end: int) -> int:
+def _attribution_start(lines: list[str], index: int, end: int, verbs: bool) -> int:
     """Skip leading lines of new text that merely precede a wrapped attribution.
 
     A line is skipped when it ends a sentence, does not open an attribution itself
@@ -384,29 +455,26 @@ def _attribution_start(lines: list[str], index: int, end: int) -> int:
         line = lines[start].strip()
         if _ATTRIBUTION_START.match(line) or not line.endswith((".", "!", "?", "…", ")")):
             break
-        if not _is_attribution(" ".join(part.strip() for part in lines[start + 1 : end])):
+        if not _is_attribution(" ".join(part.strip() for part in lines[start + 1 : end]), verbs):
             break
         start += 1
     return start
 
 
-def _is_attribution(joined: str) -> bool:
+def _is_attribution(joined: str, verbs: bool) -> bool:
     if _DATED_ATTRIBUTION.match(joined):
         return True
-    return _has_verb(joined) and _looks_like_attribution(joined)
+    return verbs and bool(_ATTRIBUTION_VERB.search(joined)) and _looks_like_attribution(joined)
 
 
-def _has_verb(text: str) -> bool:
-    """Tell whether ``text`` holds an attribution verb followed by a final colon."""
-    return _has_word(text, _VERB_WORDS) and bool(_ATTRIBUTION_VERB.search(text))
-
-
-def _continues_attribution(part: str, offset: int) -> bool:
+def _continues_attribution(part: str, offset: int, verbs: bool) -> bool:
     """The first line must carry a date, an address or the verb; ">" lines are quotes."""
     if not part:
         return False
     if offset == 0:
-        return not part.startswith(">") and bool(_ATTRIBUTION_HINT.search(part) or _has_verb(part))
+        return not part.startswith(">") and bool(
+            _ATTRIBUTION_HINT.search(part) or (verbs and _ATTRIBUTION_VERB.search(part))
+        )
     return not part.startswith(">") or len(part) <= len(">:")
 
 
@@ -424,13 +492,17 @@ def _unquote_once(line: str) -> str:
     return line
 
 
-def _clean_own(lines: list[str]) -> str:
-    """Drop quoted lines, the signature, disclaimers and ornaments from the sender's part."""
+def _clean_own(lines: list[str], folded: str | None) -> str:
+    """Drop quoted lines, the signature, disclaimers and ornaments from the sender's part.
+
+    ``folded`` is the whole body folded by :func:`_fold` when ``lines`` are all of it, else
+    None; it tells whether mobile footer and disclaimer words occur at all.
+    """
     unquoted = [line for line in lines if not line.lstrip().startswith(">")]
     if not any(line.strip() for line in unquoted):
         return ""
-    # Joined with spaces, as _drop_disclaimers joins the lines of a paragraph.
-    folded = _fold(" ".join(unquoted))
+    if folded is None:
+        folded = _fold("\n".join(unquoted))
     kept = _drop_signature(unquoted, footers=_has_word_folded(folded, _FOOTER_WORDS))
     if _has_word_folded(folded, _DISCLAIMER_WORDS):
         kept = _drop_disclaimers(kept)

@@ -212,6 +212,7 @@ def list_questions(
     topic: str | None = None,
     needs_review: bool | None = None,
     cluster_id: int | None = None,
+    unclustered: bool = False,
 ) -> list[StoredQuestion]:
     """Stored questions with their message context, in id order, optionally filtered."""
     query = select(QuestionRow, MessageRow).join(MessageRow).order_by(QuestionRow.id)
@@ -223,6 +224,8 @@ def list_questions(
         query = query.where(QuestionRow.needs_review == needs_review)
     if cluster_id is not None:
         query = query.where(QuestionRow.cluster_id == cluster_id)
+    if unclustered:
+        query = query.where(QuestionRow.cluster_id.is_(None))
     return [_stored_question(question, message) for question, message in session.execute(query)]
 
 
@@ -344,6 +347,68 @@ def _reuse_or_create_cluster(
     session.add(cluster)
     session.flush()
     return cluster
+
+
+def assign_new_questions(session: Session, keys: Mapping[int, int], now: datetime) -> None:
+    """Put unclustered questions into clusters (question id -> cluster key).
+
+    The key is the smallest question id of the cluster (see the dedup stage): a question
+    whose key is its own id opens a cluster; any other joins the cluster of its key.
+    """
+    assigned: dict[int, ClusterRow] = {}
+    touched: dict[int, ClusterRow] = {}
+    for question_id in sorted(keys):
+        row = _get(session, QuestionRow, question_id, "Frage")
+        key = keys[question_id]
+        cluster = assigned.get(key) or _cluster_of_question(session, key)
+        if cluster is None or key == question_id:
+            cluster = ClusterRow(
+                topic=row.topic,
+                event_id=row.message.event_id,
+                score=0.0,
+                reason="",
+                updated_at=now,
+                pinned=False,
+                excluded=False,
+                answered=False,
+            )
+            session.add(cluster)
+            session.flush()
+        assigned[key] = cluster
+        row.cluster_id = cluster.id
+        touched[cluster.id] = cluster
+    session.flush()
+    for cluster in touched.values():
+        topics = Counter(question.topic for question in cluster.questions)
+        cluster.topic = topics.most_common(1)[0][0]
+        cluster.updated_at = now
+    session.flush()
+
+
+def _cluster_of_question(session: Session, question_id: int) -> ClusterRow | None:
+    question = session.get(QuestionRow, question_id)
+    return question.cluster if question is not None else None
+
+
+def clustered_question_keys(session: Session) -> dict[int, int]:
+    """Question id -> cluster key (smallest question id of its cluster) for stored clusters."""
+    query = select(QuestionRow.id, QuestionRow.cluster_id).where(
+        QuestionRow.cluster_id.is_not(None)
+    )
+    rows: list[tuple[int, int]] = [(q, c) for q, c in session.execute(query) if c is not None]
+    smallest: dict[int, int] = {}
+    for question_id, cluster_id in rows:
+        smallest[cluster_id] = min(question_id, smallest.get(cluster_id, question_id))
+    return {question_id: smallest[cluster_id] for question_id, cluster_id in rows}
+
+
+def grouping_marker(session: Session) -> tuple[int, int]:
+    """Changes when staff actions or re-groupings happen: (last audit id, clustered count)."""
+    last_audit = session.execute(select(func.max(AuditRow.id))).scalar() or 0
+    clustered = session.execute(
+        select(func.count()).select_from(QuestionRow).where(QuestionRow.cluster_id.is_not(None))
+    ).scalar()
+    return int(last_audit), int(clustered or 0)
 
 
 def list_clusters(session: Session) -> list[StoredCluster]:
