@@ -43,7 +43,7 @@ class App:
 
     @cached_property
     def dedup(self) -> DedupModel:
-        return load_dedup_model(self.settings.lexicon_path)
+        return load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
 
     @property
     def topic_ids(self) -> tuple[str, ...]:

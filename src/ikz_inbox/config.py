@@ -46,6 +46,7 @@ class PathsSection(_Section):
     topic_model: str = "../models/topics"
     report_dir: str = "../var"
     lock_dir: str = "../var"
+    cache_dir: str = "../var/cache"
 
 
 class ClassifySection(_Section):
@@ -110,6 +111,7 @@ class Settings:
     topic_model_dir: Path
     report_dir: Path
     lock_dir: Path
+    cache_dir: Path
     review_threshold: float
     worker: WorkerSection
     mailboxes: tuple[ImapSection, ...]
@@ -157,6 +159,7 @@ def load_settings(
         topic_model_dir=_resolve(base, parsed.paths.topic_model),
         report_dir=_resolve(base, parsed.paths.report_dir),
         lock_dir=_resolve(base, parsed.paths.lock_dir),
+        cache_dir=_resolve(base, parsed.paths.cache_dir),
         review_threshold=parsed.classify.review_threshold,
         worker=parsed.worker,
         mailboxes=mailboxes,

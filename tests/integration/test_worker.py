@@ -59,6 +59,7 @@ def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: obj
         f'topic_model = "{ROOT / "models" / "topics"}"',
         f'report_dir = "{path.parent}"',
         f'lock_dir = "{path.parent}"',
+        f'cache_dir = "{path.parent / "cache"}"',
         "[worker]",
         f"poll_interval = {poll_interval}",
         f'mode = "{mode}"',
