@@ -15,12 +15,27 @@ BINARY = str(Path(sys.executable).parent / "ikz-inbox")
 def test_evaluate_equals_reference_scorer(shared_dir: Path, tmp_path: Path) -> None:
     dev = shared_dir / "evalsets" / "dev"
     export = tmp_path / "export.json"
-    ours = subprocess.run([BINARY, "evaluate", str(dev), "--json", "--export", str(export)],
-                          capture_output=True, text=True, timeout=600, check=True)
+    ours = subprocess.run(
+        [BINARY, "evaluate", str(dev), "--json", "--export", str(export)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     reference = subprocess.run(
-        [sys.executable, str(shared_dir / "evalsets" / "score.py"), "--labels",
-         str(dev / "labels.jsonl"), "--export", str(export), "--json"],
-        capture_output=True, text=True, timeout=120, check=True,
+        [
+            sys.executable,
+            str(shared_dir / "evalsets" / "score.py"),
+            "--labels",
+            str(dev / "labels.jsonl"),
+            "--export",
+            str(export),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     ours_metrics = json.loads(ours.stdout)
     reference_metrics = json.loads(reference.stdout)

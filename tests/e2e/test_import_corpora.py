@@ -17,8 +17,12 @@ MAIL_FOLDERS = ("spamscope-mail-parser", "mikel-mail", "enmime", "cpython-email"
 
 def corpus_files(shared: Path) -> list[Path]:
     corpora = shared / "corpora"
-    files = [p for folder in MAIL_FOLDERS for p in sorted((corpora / folder).rglob("*"))
-             if p.is_file() and not p.name.startswith("UPSTREAM")]
+    files = [
+        p
+        for folder in MAIL_FOLDERS
+        for p in sorted((corpora / folder).rglob("*"))
+        if p.is_file() and not p.name.startswith("UPSTREAM")
+    ]
     files += sorted((corpora / "talon").rglob("*.eml"))
     return files
 

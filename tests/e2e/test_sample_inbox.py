@@ -20,12 +20,22 @@ INBOX = ROOT / "examples" / "inbox"
 BINARY = str(Path(sys.executable).parent / "ikz-inbox")
 
 
-def cli(db: Path, *args: str, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    command = [BINARY, "--config", str(ROOT / "config" / "ikz-inbox.toml"),
-               "--db", f"sqlite:///{db}", *args]
+def cli(
+    db: Path, *args: str, check: bool = True, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    command = [
+        BINARY,
+        "--config",
+        str(ROOT / "config" / "ikz-inbox.toml"),
+        "--db",
+        f"sqlite:///{db}",
+        *args,
+    ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, cwd=cwd or ROOT)
     if check and result.returncode != 0:
-        raise AssertionError(f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+        raise AssertionError(
+            f"{args} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
     return result
 
 
@@ -107,8 +117,9 @@ def test_report_formats_and_output(db: Path, tmp_path: Path) -> None:
     html = tmp_path / "b.html"
     cli(db, "report", "--format", "html", "--output", str(html))
     assert html.read_text().startswith("<!DOCTYPE html>")
-    markdown = cli(db, "report", "--event", "sprechstunde-2024-10-09", "--format", "md",
-                   "--output", "-").stdout
+    markdown = cli(
+        db, "report", "--event", "sprechstunde-2024-10-09", "--format", "md", "--output", "-"
+    ).stdout
     assert markdown.startswith("# Fragen-Briefing: Digitale Sprechstunde")
     assert "## Organisatorische Fragen" in markdown
 
@@ -123,8 +134,17 @@ def test_questions_list_and_show_json(db: Path) -> None:
 def test_reclassify_is_audited_and_survives_reprocess(db: Path) -> None:
     question = json.loads(cli(db, "questions", "list", "--json").stdout)[0]
     new_topic = "personal" if question["topic"] != "personal" else "vergabe"
-    cli(db, "questions", "reclassify", str(question["id"]), new_topic, "--by", "anna",
-        "--note", "falsch zugeordnet")
+    cli(
+        db,
+        "questions",
+        "reclassify",
+        str(question["id"]),
+        new_topic,
+        "--by",
+        "anna",
+        "--note",
+        "falsch zugeordnet",
+    )
     cli(db, "reprocess")
     after = json.loads(cli(db, "questions", "list", "--json").stdout)
     same = [q for q in after if q["text"] == question["text"]]
@@ -155,8 +175,11 @@ def test_pin_exclude_merge_split(db: Path) -> None:
     assert {c["id"]: c["rank"] for c in clusters(db)}[ranked[0]["id"]] is None
     singles = [c for c in clusters(db) if len(c["question_ids"]) == 1 and c["rank"]][:2]
     cli(db, "clusters", "merge", str(singles[0]["id"]), str(singles[1]["id"]))
-    merged = [c for c in clusters(db)
-              if set(c["question_ids"]) >= {*singles[0]["question_ids"], *singles[1]["question_ids"]}]
+    merged = [
+        c
+        for c in clusters(db)
+        if set(c["question_ids"]) >= {*singles[0]["question_ids"], *singles[1]["question_ids"]}
+    ]
     assert len(merged) == 1
     moved = singles[1]["question_ids"][0]
     cli(db, "clusters", "split", str(merged[0]["id"]), str(moved))
@@ -175,16 +198,34 @@ def test_pin_exclude_merge_split(db: Path) -> None:
 def test_invalid_config_is_one_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[worker]\npoll_interval = 0\n")
-    result = subprocess.run([BINARY, "--config", str(bad), "questions", "list"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [BINARY, "--config", str(bad), "questions", "list"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 2
     assert "'worker.poll_interval'" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_every_command_has_help() -> None:
     result = subprocess.run([BINARY, "--help"], capture_output=True, text=True, timeout=60)
-    commands = ["import", "report", "briefing", "export", "evaluate", "questions", "clusters",
-                "reprocess", "train", "poll", "run", "status", "migrate", "audit"]
+    commands = [
+        "import",
+        "report",
+        "briefing",
+        "export",
+        "evaluate",
+        "questions",
+        "clusters",
+        "reprocess",
+        "train",
+        "poll",
+        "run",
+        "status",
+        "migrate",
+        "audit",
+    ]
     for command in commands:
         assert command in result.stdout
         readme = (ROOT / "README.md").read_text()
@@ -199,9 +240,19 @@ def chromium() -> str:
 
 
 def headless(browser: str, profile: Path, *args: str) -> list[str]:
-    return [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}", *args]
+    return [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
 
 
 @pytest.mark.browser
@@ -209,14 +260,27 @@ def test_briefing_opens_in_a_real_headless_browser(db: Path, tmp_path: Path) -> 
     browser = chromium()
     html = tmp_path / "briefing.html"
     cli(db, "report", "--format", "html", "--output", str(html))
-    dom = subprocess.run(headless(browser, tmp_path / "profile", "--dump-dom", html.as_uri()),
-                         capture_output=True, text=True, timeout=120)
+    dom = subprocess.run(
+        headless(browser, tmp_path / "profile", "--dump-dom", html.as_uri()),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert 'id="content-questions"' in dom.stdout
     assert dom.stdout.count('class="cluster') >= 5
     assert "Fragen für die Moderation" in dom.stdout
     screenshot = tmp_path / "briefing.png"
-    shot = subprocess.run(headless(browser, tmp_path / "profile2", f"--screenshot={screenshot}",
-                                   "--window-size=1200,1600", html.as_uri()),
-                          capture_output=True, text=True, timeout=120)
+    shot = subprocess.run(
+        headless(
+            browser,
+            tmp_path / "profile2",
+            f"--screenshot={screenshot}",
+            "--window-size=1200,1600",
+            html.as_uri(),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert shot.returncode == 0 and screenshot.stat().st_size > 10_000

@@ -20,19 +20,31 @@ def test_unit_verifies(tmp_path: Path) -> None:
     binary = Path(sys.executable).parent / "ikz-inbox"
     unit = tmp_path / "ikz-inbox.service"
     unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, str(binary)))
-    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True, text=True,
-                            timeout=60)
-    problems = [line for line in (result.stdout + result.stderr).splitlines()
-                if "ikz-inbox.service" in line]
+    result = subprocess.run(
+        [analyze, "verify", str(unit)], capture_output=True, text=True, timeout=60
+    )
+    problems = [
+        line for line in (result.stdout + result.stderr).splitlines() if "ikz-inbox.service" in line
+    ]
     assert result.returncode == 0 and not problems, result.stdout + result.stderr
 
 
 @pytest.mark.parametrize(
     "directive",
-    ["NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
-     "RestrictAddressFamilies=", "SystemCallFilter=@system-service", "DynamicUser=yes",
-     "StateDirectory=ikz-inbox", "LoadCredential=imap-password:", "Restart=on-failure",
-     "Type=notify", "WatchdogSec="],
+    [
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestrictAddressFamilies=",
+        "SystemCallFilter=@system-service",
+        "DynamicUser=yes",
+        "StateDirectory=ikz-inbox",
+        "LoadCredential=imap-password:",
+        "Restart=on-failure",
+        "Type=notify",
+        "WatchdogSec=",
+    ],
 )
 def test_unit_keeps_hardening_and_credentials(directive: str) -> None:
     assert directive in UNIT.read_text()
