@@ -17,8 +17,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-
-from spacy.language import Language
+from typing import TYPE_CHECKING
 
 from ikz_inbox.extract.event import assign_event
 from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
@@ -26,6 +25,9 @@ from ikz_inbox.extract.newtext import isolate_new_text_with_subject
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
 from ikz_inbox.extract.sender import Gazetteer, find_sender_org, load_gazetteer
 from ikz_inbox.types import Event, Extraction, MessageKind, ParsedMail, QuestionSpan
+
+if TYPE_CHECKING:
+    from spacy.language import Language
 
 __all__ = ["ExtractResources", "extract_message", "load_extract_resources"]
 

@@ -19,13 +19,13 @@ import re
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
-
-import spacy
-from spacy.language import Language
-from spacy.tokenizer import Tokenizer
-from spacy.tokens import Doc, Span
+from typing import TYPE_CHECKING
 
 from ikz_inbox.types import QuestionSpan
+
+if TYPE_CHECKING:  # spaCy is imported when the pipeline is built: importing it takes a second
+    from spacy.language import Language
+    from spacy.tokens import Doc, Span
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +173,6 @@ class _Sentence:
     list_item: bool
 
 
-@Language.component(BOUNDARY_COMPONENT)
 def _set_boundaries(doc: Doc) -> Doc:
     """Fix sentence starts before the sentencizer fills in the rest."""
     text = doc.text
@@ -212,6 +211,12 @@ def _is_block_start(text: str, line_start: int, first_word: str) -> bool:
 
 def build_sentence_pipeline() -> Language:
     """Return a blank German spaCy pipeline with our abbreviation and boundary rules."""
+    import spacy
+    from spacy.language import Language
+    from spacy.tokenizer import Tokenizer
+
+    if not Language.has_factory(BOUNDARY_COMPONENT):
+        Language.component(BOUNDARY_COMPONENT, func=_set_boundaries)
     nlp = spacy.blank("de")
     tokenizer = nlp.tokenizer
     if isinstance(tokenizer, Tokenizer):
