@@ -143,9 +143,7 @@ def import_(
     """Nachrichten aus Dateien einlesen, verarbeiten und gruppieren."""
     with _session(ctx) as (application, session):
         summary = _import_paths(application, session, paths)
-        service.group_new_questions(
-            session, application.grouping, application.dedup, application.events, _now()
-        )
+        service.group_new_questions(session, application.grouping, application.dedup, _now())
     out.print(
         f"Importiert: {summary.stored} gespeichert, {summary.duplicates} Duplikate übersprungen, "
         f"{summary.quarantined} in Quarantäne."
@@ -288,8 +286,8 @@ def export(
     event: EventOption = None,
 ) -> None:
     """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1)."""
-    with _session(ctx) as (_application, session):
-        document = service.build_export(session, event)
+    with _session(ctx) as (application, session):
+        document = service.build_export(session, application.events, _now(), event)
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
 
@@ -311,7 +309,7 @@ def evaluate(
         with session_scope(application.database) as session:
             _import_paths(application, session, sorted(directory.glob("*.eml")))
             service.regroup(session, application.dedup, application.events, _now())
-            document = service.build_export(session)
+            document = service.build_export(session, application.events, _now())
     if export_to is not None:
         write_atomically(export_to, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     metrics = score_export(load_labels(labels_path), document)
@@ -420,7 +418,9 @@ def clusters_list(
     ctx: typer.Context, event: EventOption = None, as_json: JsonOption = False
 ) -> None:
     """Fragengruppen in Rangfolge auflisten."""
-    with _session(ctx) as (_application, session):
+    with _session(ctx) as (application, session):
+        service.rerank(session, application.events, _now())
+        session.commit()
         clusters = [
             c for c in repository.list_clusters(session) if event is None or c.event_id == event
         ]

@@ -93,6 +93,8 @@ def ingest_mail(
     except IntegrityError:  # a concurrent worker stored the same content first
         session.rollback()
         return IngestResult.DUPLICATE
+    finally:
+        session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
     logger.info("%s: stored as %s (%s)", new.message_id, new.kind, new.status)
     return IngestResult.QUARANTINED if new.status == "quarantined" else IngestResult.STORED
 
@@ -219,19 +221,18 @@ class GroupingCache:
 
 
 def group_new_questions(
-    session: Session,
-    cache: GroupingCache,
-    model: DedupModel,
-    events: Sequence[Event],
-    now: datetime,
+    session: Session, cache: GroupingCache, model: DedupModel, now: datetime
 ) -> int:
-    """Add unclustered questions to the clusters incrementally, then rank. Commits."""
+    """Add unclustered questions to the clusters incrementally. Commits.
+
+    Costs grow with the new questions only; the ranking over all clusters is refreshed
+    where it is read (``rerank``: export, cluster list, briefing job, staff actions).
+    """
     if cache.index is None or cache.marker != repository.grouping_marker(session):
         cache.index = _restored_index(session, model)
     new = repository.list_questions(session, unclustered=True)
     keys = {question.id: cache.index.add(_dedup_item(question)) for question in new}
     repository.assign_new_questions(session, keys, now)
-    rerank(session, events, now)
     session.commit()
     cache.marker = repository.grouping_marker(session)
     return len(keys)
@@ -358,8 +359,12 @@ def next_event(events: Sequence[Event], now: datetime) -> Event | None:
 EXPORT_SCHEMA = "ikz-inbox/export/1"
 
 
-def build_export(session: Session, event_id: str | None = None) -> dict[str, object]:
-    """The export document of SCORING.md (schema ikz-inbox/export/1)."""
+def build_export(
+    session: Session, events: Sequence[Event], now: datetime, event_id: str | None = None
+) -> dict[str, object]:
+    """The export document of SCORING.md (schema ikz-inbox/export/1), freshly ranked."""
+    rerank(session, events, now)
+    session.commit()
     messages = [
         m for m in repository.list_messages(session) if event_id is None or m.event_id == event_id
     ]

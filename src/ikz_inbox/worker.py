@@ -160,7 +160,7 @@ def poll_mailbox(
                 raise
         if result.summary.stored or result.summary.quarantined:
             with session_scope(app.database) as session:
-                service.group_new_questions(session, app.grouping, app.dedup, app.events, now())
+                service.group_new_questions(session, app.grouping, app.dedup, now())
     logger.info(
         "poll %s/%s: %s stored, %s duplicates, %s quarantined, %s left",
         config.name,

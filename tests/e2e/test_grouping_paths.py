@@ -24,7 +24,7 @@ def ingest(app: App, mails: list[RawMail]) -> None:
     with session_scope(app.database) as session:
         for raw in mails:
             service.ingest_mail(session, raw, app.pipeline, app.settings.review_threshold, NOW)
-        service.group_new_questions(session, app.grouping, app.dedup, app.events, NOW)
+        service.group_new_questions(session, app.grouping, app.dedup, NOW)
 
 
 def test_incremental_batches_equal_full_regrouping(tmp_path: Path) -> None:
