@@ -335,8 +335,13 @@ def _reuse_or_create_cluster(
         cluster = session.get(ClusterRow, cluster_id)
         if cluster is not None:
             return cluster
+    return _new_cluster(session, rows[0].topic, rows[0].message.event_id, now)
+
+
+def _new_cluster(session: Session, topic: str, event_id: str | None, now: datetime) -> ClusterRow:
     cluster = ClusterRow(
-        topic=rows[0].topic,
+        topic=topic,
+        event_id=event_id,
         score=0.0,
         reason="",
         updated_at=now,
@@ -362,18 +367,7 @@ def assign_new_questions(session: Session, keys: Mapping[int, int], now: datetim
         key = keys[question_id]
         cluster = assigned.get(key) or _cluster_of_question(session, key)
         if cluster is None or key == question_id:
-            cluster = ClusterRow(
-                topic=row.topic,
-                event_id=row.message.event_id,
-                score=0.0,
-                reason="",
-                updated_at=now,
-                pinned=False,
-                excluded=False,
-                answered=False,
-            )
-            session.add(cluster)
-            session.flush()
+            cluster = _new_cluster(session, row.topic, row.message.event_id, now)
         assigned[key] = cluster
         row.cluster_id = cluster.id
         touched[cluster.id] = cluster
