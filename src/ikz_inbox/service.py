@@ -337,7 +337,7 @@ def build_briefing(
     event = by_id.get(event_id) if event_id else None
     messages = {q.message_pk for q in repository.list_questions(session, event_id=event_id)}
     return Briefing(
-        title="Fragen-Briefing" + (f": {event.title}" if event else " (alle Veranstaltungen)"),
+        title="Fragen-Briefing" if event else "Fragen-Briefing (alle Veranstaltungen)",
         event=event,
         generated_at=now,
         content=tuple(entry for entry in ranked if entry.rank is not None),

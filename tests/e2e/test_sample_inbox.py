@@ -120,7 +120,8 @@ def test_report_formats_and_output(db: Path, tmp_path: Path) -> None:
     markdown = cli(
         db, "report", "--event", "sprechstunde-2024-10-09", "--format", "md", "--output", "-"
     ).stdout
-    assert markdown.startswith("# Fragen-Briefing: Digitale Sprechstunde")
+    assert markdown.startswith("# Fragen-Briefing\n")
+    assert "**Veranstaltung:** Digitale Sprechstunde" in markdown
     assert "## Organisatorische Fragen" in markdown
 
 
