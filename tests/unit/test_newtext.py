@@ -233,3 +233,58 @@ def test_case_variants_still_trigger_their_rule(body: str, expected: str | None)
 )
 def test_forward_introductions_in_any_case_keep_the_forward(body: str, subject: str) -> None:
     assert OLD in isolate_new_text_with_subject(body, subject)
+
+
+INVITATION = (
+    "Von: IKZ NRW <IKZ@Interkommunales.NRW>\nGesendet: Montag, 16. September 2024 10:02\n"
+    "An: Gemeinde Kalletal\nBetreff: Einladung zur Digitalen Sprechstunde\n\n"
+    "Sehr geehrte Damen und Herren,\n\nwir laden Sie herzlich ein. Bitte senden Sie uns Ihre"
+    " Fragen vorab.\n\nMit freundlichen Grüßen\nIhr Team Interkommunales.NRW"
+)
+OWN_QUESTION = "Wie hoch ist die Förderquote für interkommunale Bauhöfe?"
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        f"Sehr geehrte Damen und Herren,\n\nwir haben folgende Fragen:\n\n1. {OWN_QUESTION}\n"
+        "2. Gibt es einen Stichtag?",
+        f"Guten Tag,\n\nfür die Sprechstunde nachfolgende Fragen:\n{OWN_QUESTION}",
+        "Hallo,\n\nunsere Kämmerei hat folgende Fragen:\n- Förderquote für Bauhöfe\n"
+        "- Stichtag für Anträge",
+        f"Hallo,\n\nfolgende Frage hätten wir: {OWN_QUESTION}",
+    ],
+)
+def test_own_questions_announced_as_following_drop_the_quoted_invitation(own: str) -> None:
+    result = isolate_new_text(f"{own}\n\nMit freundlichen Grüßen\nJan Muster\n\n{INVITATION}")
+    assert "Bitte senden Sie uns" not in result
+    assert "Gesendet:" not in result
+    assert result.startswith(own.split("\n")[0])
+
+
+COLLEAGUE = (
+    "Von: Elif Sahin <e.sahin@kalletal.de>\nGesendet: Montag, 7. Oktober 2024 09:00\n"
+    "An: Jan Muster\nBetreff: Frage\n\nHallo Jan,\n\n" + FORWARDED + "\n\nViele Grüße\nElif"
+)
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        "Sehr geehrte Damen und Herren,\n\nanbei folgende Fragen aus unserem Personalamt.",
+        "Hallo,\n\nnachfolgende Anfrage bitte in der Sprechstunde beantworten.",
+        "Guten Tag,\n\nunten die Fragen meiner Kollegin für die Sprechstunde.",
+        "Hallo,\n\nich leite Ihnen die Frage von Frau Sahin gerne weiter.",
+        "Guten Tag,\n\nuntenstehende Frage hat uns erreicht.",
+    ],
+)
+def test_announced_forward_of_a_colleagues_question_is_kept(own: str) -> None:
+    result = isolate_new_text(f"{own}\n\nViele Grüße\nJan\n\n{COLLEAGUE}")
+    assert FORWARDED in result
+    assert "Gesendet:" not in result
+
+
+def test_following_questions_under_a_forward_subject_stay_a_forward() -> None:
+    body = f"Hallo,\n\nwir haben folgende Fragen:\n\n1. {OWN_QUESTION}\n\n{COLLEAGUE}"
+    assert FORWARDED in isolate_new_text_with_subject(body, "WG: Frage")
+    assert FORWARDED not in isolate_new_text(body)

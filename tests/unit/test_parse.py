@@ -394,7 +394,7 @@ def test_unexpected_library_error_becomes_parse_error(monkeypatch: pytest.Monkey
     def explode(raw: bytes) -> None:
         raise RecursionError("too deep")
 
-    monkeypatch.setattr(email, "message_from_bytes", explode)
+    monkeypatch.setattr(parse, "_read_tree", explode)
     with pytest.raises(ParseError, match="RecursionError"):
         parse_message(_plain(b"x", b"text/plain"))
 
@@ -462,3 +462,116 @@ def test_pypdf_logger_level_is_set_only_when_unconfigured(configured: int) -> No
         assert pypdf_logger.level == expected
     finally:
         pypdf_logger.setLevel(before)
+
+
+# --- fast path for simple single-part mail: same result as the feed parser ----------
+
+REPO = Path(__file__).resolve().parents[2]
+REPO_MAILS = sorted((REPO / "tests" / "data").rglob("*.eml")) + sorted(
+    (REPO / "examples" / "inbox").glob("*.eml")
+)
+
+
+def _outcome(raw: bytes) -> ParsedMail | str:
+    """Parse ``raw``; a ParseError becomes its message so that outcomes can be compared."""
+    try:
+        return parse_message(raw)
+    except ParseError as exc:
+        return f"ParseError: {exc}"
+
+
+def _tree(message: email.message.Message) -> tuple[object, ...]:
+    """Everything the feed parser decides about a message tree, in comparable form."""
+    payload = message.get_payload()
+    children = [_tree(child) for child in payload] if isinstance(payload, list) else payload
+    return (
+        list(message.raw_items()),
+        children,
+        message.preamble,
+        message.epilogue,
+        message.get_unixfrom(),
+        message.get_default_type(),
+        [repr(defect) for defect in message.defects],
+    )
+
+
+def _assert_fast_path_identical(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Assert tree and ParsedMail equal with and without the fast path; say if it was taken."""
+    fast_tree = parse._simple_tree(raw)
+    if fast_tree is not None:
+        assert _tree(fast_tree) == _tree(email.message_from_bytes(raw))
+    with_fast_path = _outcome(raw)
+    with monkeypatch.context() as patched:
+        patched.setattr(parse, "_simple_tree", lambda data: None)
+        assert _outcome(raw) == with_fast_path
+    return fast_tree is not None
+
+
+@pytest.mark.parametrize("path", REPO_MAILS, ids=[str(p.relative_to(REPO)) for p in REPO_MAILS])
+def test_fast_path_matches_feed_parser_on_repo_mails(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _assert_fast_path_identical(path.read_bytes(), monkeypatch)
+
+
+@pytest.mark.parametrize("seed", [1, 7, 23])
+def test_fast_path_matches_feed_parser_on_generated_mails(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bench.bench_parse import generate
+    from bench.mailgen import generate_messages
+
+    messages = list(generate_messages(150, seed=seed)) + generate(150, seed)
+    taken = [_assert_fast_path_identical(raw, monkeypatch) for raw in messages]
+    assert any(taken), "no generated message took the fast path"
+    assert not all(taken), "no generated message needed the feed parser"
+
+
+@pytest.mark.parametrize(
+    ("raw", "fast"),
+    [
+        (b"Subject: =?utf-8?Q?F=C3=B6rderung?=\r\n =?utf-8?Q?_Frage?=\r\n\r\nText\r\n", True),
+        (b"From someone@example.org Tue Sep 17 09:15:02 2024\nSubject: x\n\nText\n", False),
+        (b"Subject: eins\rTo: a@b.de\r\n\r\nText", False),
+        (b"Subject: ohne Leerzeile\r\nDas ist schon Text\r\n", False),
+        (b" Subject: Fortsetzung zuerst\r\n\r\nText", False),
+        (b": kein Name\r\nSubject: x\r\n\r\nText", False),
+        (b"Subject: Gr\xfc\xdfe\r\n\r\nText", False),
+        (
+            b"Subject: x\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nT\r\n--b--",
+            False,
+        ),
+        (b"Subject: x\r\nContent-Type: message/rfc822\r\n\r\nSubject: innen\r\n\r\nT\r\n", False),
+        (
+            b"Subject: x\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\nGr\xfc\xdfe\r\n",
+            True,
+        ),
+        (b"Subject: x\nContent-Transfer-Encoding: base64\n\nR3LDvMOfZQ=\n", True),
+        (
+            b"Subject: x\nContent-Transfer-Encoding: quoted-printable\n\nGr=C3=BC=C3=9Fe=\n  und\n",
+            True,
+        ),
+        (b"Subject:x\n\tfolded\nX-Empty:\n\n", True),
+        (b"Subject: x\r\nTo: a@b.de\n\r\nText\n\nmehr", True),
+        (
+            b'Subject: x\r\nContent-Type: multipart/alternative; boundary="b 1"\r\n\r\n'
+            b"Vorspann\r\n--b 1\r\nContent-Type: text/plain\r\n\r\nText\r\n\r\n--b 1 \r\n"
+            b"Content-Type: text/html\r\n\r\n<p>Text</p>\r\n--b 1--\r\nNachspann\r\n",
+            True,
+        ),
+        (
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: "
+            b"text/plain\n\nText\n--b\n--b\nContent-Type: text/plain\n\nT\n--b--",
+            False,
+        ),
+        (
+            b"Subject: x\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: "
+            b"text/plain\n\nText ohne Schluss\n",
+            False,
+        ),
+    ],
+)
+def test_fast_path_matches_feed_parser_on_odd_headers(
+    raw: bytes, fast: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _assert_fast_path_identical(raw, monkeypatch) is fast

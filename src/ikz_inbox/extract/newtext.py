@@ -26,7 +26,8 @@ its own quoted history and its signature) when
   1. the header is an explicit forward marker ("---------- Forwarded message ---------",
      "-----Weitergeleitete Nachricht-----", "Begin forwarded message:", ...), or
   2. the sender's own text above it announces a forward ("leite ich Ihnen ... weiter",
-     "anbei die Fragen meiner Kollegin", "unten stehende Anfrage", "forwarding ..."), or
+     "anbei die Fragen meiner Kollegin", "unten stehende Anfrage", "forwarding ..."; a
+     "folgende Fragen" only when no own question or list item follows it), or
   3. the Subject starts with "WG:", "Fwd:", "FW:" or "Wtr:" (only in
      :func:`isolate_new_text_with_subject`), or
   4. the sender wrote nothing of their own above an Outlook block or an
@@ -137,17 +138,20 @@ _FORWARD_INTROS = tuple(
             r"(?:fragen?|anfrage|e-?mail|nachricht|mail) (?:meine[rs]?|unsere[rs]?)"
             r" (?:kolleg|mitarbeit)",
         ),
-        (
-            ("unten", "folgend"),
-            r"(?:unten|nachfolgend|untenstehend|unten stehend|folgend)e[nr]?"
-            r" (?:frage|anfrage|mail|e-?mail)",
-        ),
+        (("unten",), r"(?:unten|untenstehend|unten stehend)e[nr]? (?:frage|anfrage|mail|e-?mail)"),
         (("forward",), r"\bforward(?:ing|ed)?\b"),
         (("fyi",), r"\bfyi\b"),
         (("kenntnis",), r"zur kenntnis"),
         (("siehe",), r"siehe (?:unten|e-?mail unten|nachricht unten)"),
     )
 )
+# "(nach)folgende Fragen" points either at the sender's own questions written next or at a
+# quoted message below: it announces a forward only when no own question follows it.
+_FOLLOWING_WORDS = ("folgend",)
+_FOLLOWING_INTRO = re.compile(
+    r"(?:nachfolgend|folgend)e[nr]? (?:frage|anfrage|mail|e-?mail)", re.IGNORECASE
+)
+_OWN_QUESTION = re.compile(r"\?|^[ \t]*(?:\d{1,2}[.)]|[-•*–])[ \t]", re.MULTILINE)
 _FORWARD_SUBJECT = re.compile(r"^\s*(?:(?:re|aw|antw)\s*:\s*)*(?:wg|fwd?|wtr|tr)\s*:", re.I)
 # "ᐧ" (U+1427) is the invisible tracking mark Gmail appends; it counts as a letter.
 _ORNAMENT = re.compile(r"^[\W_\u1427]*$")
@@ -284,10 +288,22 @@ def _is_forward(cut: _Cut, own: str, forwarded_subject: bool) -> bool:
     if cut.forward_marker or forwarded_subject or not own:
         return True
     folded = _fold(own)
-    return any(
+    if any(
         _has_word_folded(folded, words) and pattern.search(own)
         for words, pattern in _FORWARD_INTROS
-    )
+    ):
+        return True
+    return _has_word_folded(folded, _FOLLOWING_WORDS) and _announces_below(own)
+
+
+def _announces_below(own: str) -> bool:
+    """Tell whether "folgende Fragen" in the own text points at the quoted part below.
+
+    It does when the own text after the phrase asks nothing itself: no question mark and
+    no numbered or bulleted item ("wir haben folgende Fragen: 1. ...?" is not a forward).
+    """
+    match = _FOLLOWING_INTRO.search(own)
+    return match is not None and _OWN_QUESTION.search(own, match.end()) is None
 
 
 def _drop_banner(lines: list[str]) -> list[str]:
