@@ -17,13 +17,13 @@ import json
 import logging
 import re
 import tomllib
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from ikz_inbox.errors import ConfigError, ModelError
+from ikz_inbox.textnorm import fold
 from ikz_inbox.types import Topic, TopicPrediction, TopicSource
 
 logger = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ SECONDARY_MIN_SCORE = 0.25
 # Texts per nlp.pipe batch; short questions, so larger batches only cost memory.
 PIPE_BATCH_SIZE = 64
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _TOKEN_RE = re.compile(r"[a-z0-9§]+")
 _SPACES_RE = re.compile(r"\s+")
 
@@ -51,7 +50,7 @@ def normalise_text(text: str) -> str:
     Applied to every text before it reaches the model, in training and in prediction,
     so that "Foerderquote", "Förderquote" and "FÖRDERQUOTE" are one feature.
     """
-    composed = unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    composed = fold(text)
     return _SPACES_RE.sub(" ", composed).strip()
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 from typing import Any
+
+from ikz_inbox.textnorm import fold
 
 KINDS = ("frage", "anmeldung", "abwesenheit", "unzustellbar", "newsletter", "spam", "sonstiges")
 # Labelled and extracted questions match when their token F1 is at least this.
@@ -25,7 +26,6 @@ TOP_GROUPS = 5
 TOP_RANK = 10
 ORGANISATION_TOPIC = "organisation"
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _TOKEN = re.compile(r"[a-z0-9§]+")
 
 Labels = list[dict[str, Any]]
@@ -79,7 +79,7 @@ def score_export(labels: Labels, export: Mapping[str, Any]) -> dict[str, float |
 
 def tokens(text: str | None) -> list[str]:
     """Lower-cased, umlaut-folded tokens of letters, digits and §."""
-    folded = unicodedata.normalize("NFC", text or "").lower().translate(_FOLD)
+    folded = fold(text or "")
     return _TOKEN.findall(folded)
 
 

@@ -11,11 +11,11 @@ clusters get no rank.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ikz_inbox.textnorm import fold
 from ikz_inbox.types import ClusterMember, ClusterSummary, Event, RankedCluster
 
 ORGANISATION_TOPIC = "organisation"
@@ -25,7 +25,6 @@ RECENT_WINDOW = timedelta(days=1)
 IDEAL_LENGTH = (50, 180)
 # Words that open a follow-up question, which reads badly on its own.
 FOLLOW_UP_OPENERS = frozenset({"und", "oder", "aber", "also", "dann", "and", "or", "but"})
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _TOKEN = re.compile(r"[a-z0-9§]+")
 
 
@@ -181,4 +180,4 @@ def _tokens(text: str) -> frozenset[str]:
 
 
 def _fold(text: str) -> str:
-    return unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    return fold(text)

@@ -163,13 +163,14 @@ def reprocess_messages(
         details={},
     )
     count = 0
-    for record in list(repository.iter_raw_messages(session)):
+    for record in repository.iter_raw_messages(session):  # batched: raw bytes never all in memory
         processed = process_mail(RawMail(raw=record.raw, source=record.source), resources)
         new = _new_message(
             processed, content_sha256(record.raw), review_threshold, record.received_at
         )
         repository.replace_message_results(session, record.id, new)
         session.commit()
+        session.expunge_all()
         count += 1
     return count
 
@@ -306,7 +307,7 @@ def _member(question: StoredQuestion) -> ClusterMember:
         question_id=question.id,
         text=question.text,
         topic=question.topic,
-        asker=question.sender_org or question.from_address or f"Nachricht {question.message_pk}",
+        asker=question.asker_name,
         received_at=question.sent_at or question.received_at,
     )
 

@@ -183,8 +183,7 @@ def _poll(
 ) -> PollResult:
     with Mailbox(config, credentials) as mailbox:
         uidvalidity = mailbox.select()
-        state = _starting_state(session, config, uidvalidity, now())
-        resynced = state.last_uid == 0 and _had_other_uidvalidity(session, config, uidvalidity)
+        state, resynced = _starting_state(session, config, uidvalidity, now())
         uids = mailbox.new_uids(state.last_uid)
         summary, pending = service.IngestSummary(), []
         for done, fetched in enumerate(mailbox.fetch(uids), start=1):
@@ -215,11 +214,12 @@ def _store(app: App, session: Session, fetched: FetchedMail, at: datetime) -> se
 
 def _starting_state(
     session: Session, config: MailboxConfig, uidvalidity: int, at: datetime
-) -> MailboxState:
+) -> tuple[MailboxState, bool]:
+    """The sync state to start from, and whether a UIDVALIDITY change forces a re-sync."""
     state = repository.get_mailbox_state(session, config.name, config.folder)
     if state is None:
-        return MailboxState(config.name, config.folder, uidvalidity, 0, at, None, None, 0)
-    if state.uidvalidity != uidvalidity:
+        return MailboxState(config.name, config.folder, uidvalidity, 0, at, None, None, 0), False
+    if state.uidvalidity not in (None, uidvalidity):
         logger.warning(
             "%s/%s: UIDVALIDITY changed %s -> %s; full re-sync (deduplicated)",
             config.name,
@@ -227,13 +227,8 @@ def _starting_state(
             state.uidvalidity,
             uidvalidity,
         )
-        return replace(state, uidvalidity=uidvalidity, last_uid=0, last_poll_at=at)
-    return replace(state, last_poll_at=at)
-
-
-def _had_other_uidvalidity(session: Session, config: MailboxConfig, uidvalidity: int) -> bool:
-    state = repository.get_mailbox_state(session, config.name, config.folder)
-    return state is not None and state.uidvalidity not in (None, uidvalidity)
+        return replace(state, uidvalidity=uidvalidity, last_uid=0, last_poll_at=at), True
+    return replace(state, uidvalidity=uidvalidity, last_poll_at=at), False
 
 
 def _record_failure(session: Session, config: MailboxConfig, error: str, at: datetime) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from ikz_inbox.dedup.lexicon import Lexicon, Rule
 from ikz_inbox.errors import ConfigError
+from ikz_inbox.textnorm import fold as fold_umlauts
 
 LemmaLookup = Callable[[str], str | None]
 # A word as written -> its folded lemma; a token -> what is known about it.
@@ -29,7 +30,6 @@ TokenGrams = Callable[[str], frozenset[str]]
 _WORD_CACHE = 100_000
 
 _WORD = re.compile(r"§+|[^\W_]+")
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _SECTION_WORDS = frozenset({"§", "§§", "paragraf", "paragraph", "paragrafen", "paragraphen"})
 _LEGAL_PREFIXES = {
     **dict.fromkeys(_SECTION_WORDS | {"section", "sec"}, "§"),
@@ -209,7 +209,7 @@ def _token_grams(token: str) -> frozenset[str]:
 
 def fold(text: str) -> str:
     """Lower-case, fold umlauts and ß, and drop other diacritics."""
-    lowered = unicodedata.normalize("NFC", text).lower().translate(_FOLD)
+    lowered = fold_umlauts(text)
     decomposed = unicodedata.normalize("NFKD", lowered)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

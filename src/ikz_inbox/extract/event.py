@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
+from ikz_inbox.textnorm import fold
 from ikz_inbox.types import Event
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,6 @@ _MONTHS_EN = (
     "january", "february", "march", "april", "may", "june", "july", "august", "september",
     "october", "november", "december",
 )  # fmt: skip
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 # A sentence ends after a word ("... teil. Wie"), not after "6." in "6. November".
 _SENTENCE_END = re.compile(r"(?<=[^\W\d]{2}[.!?])\s+(?=[A-ZÄÖÜ])|(?<=\?)\s+|\n\s*\n")
 _ASKING = re.compile(r"\?|\bfrage|\bquestion", re.IGNORECASE)
@@ -106,7 +106,7 @@ def _weighted_sentences(subject: str, text: str) -> Iterator[tuple[float, str]]:
 
 
 def _fold(text: str) -> str:
-    return " ".join(text.lower().translate(_FOLD).split())
+    return " ".join(fold(text).split())
 
 
 def _words_pattern(words: Sequence[str]) -> re.Pattern[str] | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ikz_inbox.errors import ConfigError
+from ikz_inbox.textnorm import fold
 from ikz_inbox.types import ParsedMail
 
 logger = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ _SIGNATURE_REGION_LINES = 20  # a signature with address, phone and disclaimer f
 _TAIL_LINES = 10  # where no closing formula is found, the signature is in the last lines
 _MAX_ORG_WORDS = 8  # "krz Kommunales Rechenzentrum Minden-Ravensberg/Lippe"
 
-_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _CLOSING = re.compile(
     r"^\s*(?:mit\s+(?:den\s+)?(?:besten|freundlichen|herzlichen|kollegialen|vielen)\s+gr|"
     r"(?:viele|beste|liebe|herzliche|freundliche|schöne|sonnige)\s+grüße|"
@@ -140,7 +140,7 @@ def _name_index(organisations: Iterable[Organisation]) -> dict[str, Organisation
 
 def _normalise(name: str) -> str:
     """Lower-case, umlauts folded, only letters and digits: "Städte- und ..." -> "staedteund"."""
-    folded = _LEGAL_FORM.sub("", name.strip()).lower().translate(_FOLD)
+    folded = fold(_LEGAL_FORM.sub("", name.strip()))
     return re.sub(r"[^a-z0-9]+", "", folded)
 
 

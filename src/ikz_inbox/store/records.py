@@ -88,9 +88,14 @@ class StoredQuestion:
     sent_at: datetime | None
 
     @property
+    def asker_name(self) -> str:
+        """Who asked, as shown: the organisation, else the address, else the message."""
+        return self.sender_org or self.from_address or f"Nachricht {self.message_pk}"
+
+    @property
     def asker(self) -> str:
-        """Who asked: the organisation, else the address (one asker counts once)."""
-        return (self.sender_org or self.from_address or f"message:{self.message_pk}").casefold()
+        """Who asked, as a key: one asker counts once however it is capitalised."""
+        return self.asker_name.casefold()
 
 
 @dataclass(frozen=True)
