@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -12,11 +13,23 @@ from ikz_inbox.config import Settings, load_events, load_settings
 from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.pipeline import PipelineResources
+from ikz_inbox.processing import (
+    BatchProcessor,
+    InlineProcessor,
+    PipelineSpec,
+    PoolProcessor,
+)
 from ikz_inbox.service import GroupingCache
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
 from ikz_inbox.types import Event, Topic
 
 logger = logging.getLogger(__name__)
+
+# A poll or import of fewer new messages runs in-process unless the worker processes are
+# already running: starting them costs about as much as processing a few dozen messages.
+POOL_FROM_MESSAGES = 40
+# "auto" never starts more worker processes than this.
+AUTO_PROCESSES_MAX = 4
 
 
 @dataclass
@@ -41,6 +54,42 @@ class App:
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
         )
 
+    @property
+    def pipeline_spec(self) -> PipelineSpec:
+        return PipelineSpec(
+            gazetteer_path=self.settings.gazetteer_path,
+            events=self.events,
+            taxonomy=self.taxonomy,
+            topic_model_dir=self.settings.topic_model_dir,
+            max_message_bytes=self._max_message_bytes,
+            review_threshold=self.settings.review_threshold,
+        )
+
+    @cached_property
+    def inline_processor(self) -> InlineProcessor:
+        return InlineProcessor(lambda: self.pipeline, self.settings.review_threshold)
+
+    @cached_property
+    def pool_processor(self) -> PoolProcessor | None:
+        """The worker processes for parse/extract/classify, or None when configured off."""
+        processes = worker_processes(self.settings.worker.processes, os.cpu_count())
+        if processes == 0:
+            return None
+        return PoolProcessor(self.pipeline_spec, processes, logging.getLogger().getEffectiveLevel())
+
+    def processor_for(self, count: int) -> BatchProcessor:
+        """Where to run the stages for ``count`` new messages: the pool or this process."""
+        pool = self.pool_processor
+        if pool is None or (count < POOL_FROM_MESSAGES and not pool.started):
+            return self.inline_processor
+        return pool
+
+    def close(self) -> None:
+        """Stop worker processes and release the database connections."""
+        if "pool_processor" in self.__dict__ and self.pool_processor is not None:
+            self.pool_processor.close()
+        self.database.engine.dispose()
+
     @cached_property
     def dedup(self) -> DedupModel:
         return load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
@@ -52,6 +101,15 @@ class App:
     @property
     def topic_labels(self) -> dict[str, str]:
         return {topic.id: topic.label for topic in self.taxonomy}
+
+
+def worker_processes(configured: int | None, cpus: int | None) -> int:
+    """Worker processes to use: the configured number, or one per CPU (at most
+    AUTO_PROCESSES_MAX) when not configured, none on a single CPU."""
+    if configured is not None:
+        return configured
+    available = cpus or 1
+    return 0 if available < 2 else min(available, AUTO_PROCESSES_MAX)
 
 
 def open_app(config_path: Path | None = None, database_url: str | None = None) -> App:

@@ -28,6 +28,7 @@ from ikz_inbox import __version__, service
 from ikz_inbox.app import App, open_app
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.evaluation import MetricLine, load_labels, score_export
+from ikz_inbox.processing import pipelined
 from ikz_inbox.publish import write_atomically, write_briefing_files
 from ikz_inbox.report import ReportFormat, render_briefing
 from ikz_inbox.sources import iter_raw_mails
@@ -54,6 +55,9 @@ err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Konfigurationsdatei (TOML).")]
 DbOption = Annotated[str | None, typer.Option("--db", help="Datenbank-URL (überschreibt Datei).")]
+# Messages per processing batch when importing files.
+IMPORT_BATCH = 100
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Ausgabe als JSON.")]
 EventOption = Annotated[str | None, typer.Option("--event", help="Veranstaltungs-ID.")]
 ByOption = Annotated[
@@ -76,6 +80,11 @@ class _State:
             self._app = open_app(self.config, self.db)
         return self._app
 
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
 
 def _state(ctx: typer.Context) -> _State:
     state = ctx.find_root().obj
@@ -96,6 +105,7 @@ def main_options(
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     ctx.obj = _State(config, db)
+    ctx.call_on_close(ctx.obj.close)
 
 
 def _now() -> datetime:
@@ -153,7 +163,8 @@ def import_(
 def _import_paths(application: App, session: Session, paths: list[Path]) -> service.IngestSummary:
     mails = list(iter_raw_mails(paths))
     summary = service.IngestSummary()
-    resources = application.pipeline
+    processor = application.processor_for(len(mails))
+    batches = [mails[start : start + IMPORT_BATCH] for start in range(0, len(mails), IMPORT_BATCH)]
     with Progress(
         TextColumn("[bold]Import"),
         BarColumn(),
@@ -164,12 +175,9 @@ def _import_paths(application: App, session: Session, paths: list[Path]) -> serv
         disable=len(mails) < 20,
     ) as progress:
         task = progress.add_task("import", total=len(mails))
-        for raw in mails:
-            result = service.ingest_mail(
-                session, raw, resources, application.settings.review_threshold, _now()
-            )
-            summary = summary.add(result)
-            progress.advance(task)
+        for batch, pending in pipelined(processor, batches, list, _now, ahead=2):
+            summary = summary.add_all(service.ingest_prepared(session, pending.result()))
+            progress.advance(task, len(batch))
     return summary
 
 
@@ -306,10 +314,13 @@ def evaluate(
     state = _state(ctx)
     with tempfile.TemporaryDirectory(prefix="ikz-evaluate-") as scratch:
         application = open_app(state.config, f"sqlite:///{scratch}/evaluate.sqlite3")
-        with session_scope(application.database) as session:
-            _import_paths(application, session, sorted(directory.glob("*.eml")))
-            service.regroup(session, application.dedup, application.events, _now())
-            document = service.build_export(session, application.events, _now())
+        try:
+            with session_scope(application.database) as session:
+                _import_paths(application, session, sorted(directory.glob("*.eml")))
+                service.regroup(session, application.dedup, application.events, _now())
+                document = service.build_export(session, application.events, _now())
+        finally:
+            application.close()
     if export_to is not None:
         write_atomically(export_to, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     metrics = score_export(load_labels(labels_path), document)

@@ -85,6 +85,8 @@ class WorkerSection(_Section):
     poll_interval: int = Field(default=120, gt=0)
     briefing_cron: str = "0 6 * * *"
     stale_after: int = Field(default=900, gt=0)
+    # Worker processes for parse/extract/classify; unset = one per CPU (at most 4), 0 = none.
+    processes: int | None = Field(default=None, ge=0, le=64)
 
 
 class SettingsFile(_Section):

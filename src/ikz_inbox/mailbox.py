@@ -349,12 +349,18 @@ class Mailbox:
         Uses BODY.PEEK[] (does not set \\Seen). UIDs that vanished meanwhile are skipped.
         A message over ``max_message_bytes`` is still fetched but marked ``too_large``.
         """
+        for batch in self.fetch_batches(uids):
+            yield from batch
+
+    def fetch_batches(self, uids: Sequence[int]) -> Iterator[list[FetchedMail]]:
+        """Like :meth:`fetch`, one list per FETCH command (at most ``batch_size`` messages
+        and about FETCH_BYTE_BUDGET bytes); a list may be empty when all its UIDs vanished."""
         client = self._require_selected()
         ordered = sorted(set(uids))
         for start in range(0, len(ordered), SIZE_CHUNK):
             sizes = self._fetch_sizes(client, ordered[start : start + SIZE_CHUNK])
             for batch in _plan_batches(sizes, self._config.batch_size, FETCH_BYTE_BUDGET):
-                yield from self._fetch_bodies(client, batch)
+                yield list(self._fetch_bodies(client, batch))
 
     def _fetch_sizes(self, client: Any, uids: Sequence[int]) -> dict[int, int]:
         with self._guard("fetch sizes"):

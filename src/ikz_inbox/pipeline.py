@@ -59,16 +59,16 @@ def process_mail(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
     """Run parse, extract and classify on one message; quarantine it on any failure."""
     if len(raw.raw) > resources.max_message_bytes:
         reason = f"Nachricht zu groß ({len(raw.raw)} Bytes > {resources.max_message_bytes})"
-        return _quarantined(raw, reason)
+        return quarantined_mail(raw, reason)
     try:
         parsed = parse_message(raw.raw)
         extraction = extract_message(parsed, resources.extract)
         topics = classify_questions(extraction, resources.classifier)
     except ParseError as exc:
-        return _quarantined(raw, f"nicht lesbar: {exc}")
+        return quarantined_mail(raw, f"nicht lesbar: {exc}")
     except Exception as exc:  # the one place that turns any stage failure into quarantine
         logger.exception("stage failure for %s", raw.source)
-        return _quarantined(raw, f"Verarbeitungsfehler: {type(exc).__name__}: {exc}")
+        return quarantined_mail(raw, f"Verarbeitungsfehler: {type(exc).__name__}: {exc}")
     return ProcessedMail(raw, parsed, extraction, topics, MessageStatus.PROCESSED, None)
 
 
@@ -97,7 +97,8 @@ def _apply_hint(prediction: TopicPrediction, hint: str | None) -> TopicPredictio
     )
 
 
-def _quarantined(raw: RawMail, reason: str) -> ProcessedMail:
+def quarantined_mail(raw: RawMail, reason: str) -> ProcessedMail:
+    """A quarantined result for ``raw`` with the reason; the raw bytes are kept as they are."""
     logger.warning("quarantined %s: %s", raw.source, reason)
     return ProcessedMail(
         raw=raw,

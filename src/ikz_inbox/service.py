@@ -7,7 +7,7 @@ command), the loaded resources and the current time, and call the pipeline and t
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,13 +17,13 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions
 from ikz_inbox.errors import IkzInboxError
-from ikz_inbox.fingerprint import content_sha256, raw_sha256
-from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail
+from ikz_inbox.fingerprint import content_sha256
+from ikz_inbox.pipeline import PipelineResources, process_mail
+from ikz_inbox.processing import message_record
 from ikz_inbox.rank import rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import (
     NewMessage,
-    NewQuestion,
     StoredCluster,
     StoredMessage,
     StoredQuestion,
@@ -57,6 +57,12 @@ class IngestSummary:
     duplicates: int = 0
     quarantined: int = 0
 
+    def add_all(self, results: Iterable[IngestResult]) -> IngestSummary:
+        summary = self
+        for result in results:
+            summary = summary.add(result)
+        return summary
+
     def add(self, result: IngestResult) -> IngestSummary:
         return IngestSummary(
             stored=self.stored + (result is IngestResult.STORED),
@@ -81,64 +87,92 @@ def ingest_mail(
         logger.debug("duplicate content from %s", raw.source)
         return IngestResult.DUPLICATE
     processed = process_mail(raw, resources)
-    new = _new_message(processed, fingerprint, review_threshold, now)
-    collision = new.message_id is not None and repository.message_id_taken(session, new.message_id)
+    return _store_one(session, message_record(processed, fingerprint, review_threshold, now))
+
+
+def ingest_prepared(
+    session: Session,
+    records: Sequence[NewMessage],
+    *,
+    before_commit: Callable[[], None] = lambda: None,
+) -> list[IngestResult]:
+    """Store a batch of processed messages exactly once (by content fingerprint); commit.
+
+    ``before_commit`` adds what must be committed in the same transaction (the worker's
+    high-water UID). When a concurrent writer (another mailbox fed the same mail) stored
+    one of them first, the batch is rolled back and stored message by message.
+    """
+    try:
+        results = _add_batch(session, records)
+        before_commit()
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        logger.info("batch collided with a concurrent writer; storing one by one")
+        results = [_store_one(session, record) for record in records]
+        before_commit()
+        session.commit()
+    finally:
+        session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
+    return results
+
+
+def _add_batch(session: Session, records: Sequence[NewMessage]) -> list[IngestResult]:
+    stored = repository.stored_fingerprints(session, (r.content_sha256 for r in records))
+    taken = repository.taken_message_ids(session, (r.message_id for r in records if r.message_id))
+    results, batch = [], []
+    for record in records:
+        if record.content_sha256 in stored:
+            logger.debug("duplicate content from %s", record.source)
+            results.append(IngestResult.DUPLICATE)
+            continue
+        stored.add(record.content_sha256)
+        collision = _note_message_id(record, taken)
+        batch.append((record, collision))
+        results.append(_result_of(record))
+    repository.add_messages(session, batch)
+    for record, _ in batch:
+        logger.info("%s: stored as %s (%s)", record.message_id, record.kind, record.status)
+    return results
+
+
+def _note_message_id(record: NewMessage, taken: set[str]) -> bool:
+    """True when the Message-ID is already taken by other content; remembers it."""
+    if record.message_id is None:
+        return False
+    collision = record.message_id in taken
     if collision:
         logger.warning(
-            "%s: Message-ID reused with different content; stored and flagged", new.message_id
+            "%s: Message-ID reused with different content; stored and flagged", record.message_id
+        )
+    taken.add(record.message_id)
+    return collision
+
+
+def _store_one(session: Session, record: NewMessage) -> IngestResult:
+    """Store and commit one processed message unless its content is already stored."""
+    if repository.content_exists(session, record.content_sha256):
+        return IngestResult.DUPLICATE
+    message_id = record.message_id
+    collision = message_id is not None and repository.message_id_taken(session, message_id)
+    if collision:
+        logger.warning(
+            "%s: Message-ID reused with different content; stored and flagged", message_id
         )
     try:
-        repository.add_message(session, new, collision=collision)
+        repository.add_message(session, record, collision=collision)
         session.commit()
     except IntegrityError:  # a concurrent worker stored the same content first
         session.rollback()
         return IngestResult.DUPLICATE
     finally:
-        session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
-    logger.info("%s: stored as %s (%s)", new.message_id, new.kind, new.status)
-    return IngestResult.QUARANTINED if new.status == "quarantined" else IngestResult.STORED
+        session.expunge_all()
+    logger.info("%s: stored as %s (%s)", message_id, record.kind, record.status)
+    return _result_of(record)
 
 
-def _new_message(
-    processed: ProcessedMail, fingerprint: str, review_threshold: float, now: datetime
-) -> NewMessage:
-    parsed, extraction = processed.parsed, processed.extraction
-    questions: tuple[NewQuestion, ...] = ()
-    if extraction is not None:
-        questions = tuple(
-            NewQuestion(
-                position=question.position,
-                text=question.text,
-                span_start=question.start,
-                span_end=question.end,
-                topic=prediction.topic,
-                secondary_topics=prediction.secondary,
-                confidence=prediction.confidence,
-                topic_source=prediction.source,
-                model_version=prediction.model_version,
-                needs_review=prediction.confidence < review_threshold,
-            )
-            for question, prediction in zip(extraction.questions, processed.topics, strict=True)
-        )
-    return NewMessage(
-        message_id=parsed.message_id,
-        content_sha256=fingerprint,
-        raw_sha256=raw_sha256(processed.raw.raw),
-        raw=processed.raw.raw,
-        source=processed.raw.source,
-        subject=parsed.subject,
-        from_name=parsed.from_name,
-        from_address=parsed.from_address,
-        sent_at=parsed.date,
-        received_at=now,
-        sender_org=extraction.sender_org if extraction else None,
-        kind=extraction.kind.value if extraction else None,
-        event_id=extraction.event_id if extraction else None,
-        status=processed.status.value,
-        error=processed.error,
-        new_text=extraction.new_text if extraction else "",
-        questions=questions,
-    )
+def _result_of(record: NewMessage) -> IngestResult:
+    return IngestResult.QUARANTINED if record.status == "quarantined" else IngestResult.STORED
 
 
 # --- reprocessing -----------------------------------------------------------------------
@@ -165,7 +199,7 @@ def reprocess_messages(
     count = 0
     for record in repository.iter_raw_messages(session):  # batched: raw bytes never all in memory
         processed = process_mail(RawMail(raw=record.raw, source=record.source), resources)
-        new = _new_message(
+        new = message_record(
             processed, content_sha256(record.raw), review_threshold, record.received_at
         )
         repository.replace_message_results(session, record.id, new)
@@ -235,6 +269,7 @@ def group_new_questions(
     keys = {question.id: cache.index.add(_dedup_item(question)) for question in new}
     repository.assign_new_questions(session, keys, now)
     session.commit()
+    session.expunge_all()  # the bulk update bypassed the loaded rows; never reuse them
     cache.marker = repository.grouping_marker(session)
     return len(keys)
 

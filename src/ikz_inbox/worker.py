@@ -1,9 +1,11 @@
 """The mailbox worker: fetch new mail exactly once, run the pipeline, write the briefing.
 
 ``poll_mailbox`` is one poll of one configured folder: under a lock, it selects the folder,
-fetches every UID above the last committed one, stores each message (one commit per
-message, with the new high-water UID), and only then applies the post-action on the
-server. A UIDVALIDITY change restarts at UID 0; content fingerprints keep that re-sync from
+fetches every UID above the last committed one in batches, runs the stages (in worker
+processes for large polls), stores each batch in one commit together with the new
+high-water UID, and only then applies the post-action on the server and groups the new
+questions. A crash loses at most the uncommitted batch, which the next poll fetches again.
+A UIDVALIDITY change restarts at UID 0; content fingerprints keep that re-sync from
 storing anything twice. ``run_service`` wires the polls (or IMAP IDLE) and the briefing job
 into APScheduler, handles SIGTERM and talks to systemd (sd_notify).
 """
@@ -21,6 +23,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from types import FrameType
 
@@ -33,10 +36,12 @@ from ikz_inbox.app import App
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
+from ikz_inbox.processing import BatchProcessor, PoolProcessor, pipelined
 from ikz_inbox.publish import write_briefing_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.locks import mailbox_lock
 from ikz_inbox.store.records import MailboxState
+from ikz_inbox.types import RawMail
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +152,7 @@ def poll_mailbox(
     stop: threading.Event | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PollResult:
-    """Fetch and store everything new in one mailbox folder, exactly once."""
+    """Fetch, store and group everything new in one mailbox folder, exactly once."""
     config = mailbox_config_for(section)
     credentials = credentials_for(section, os.environ if environ is None else environ)
     with mailbox_lock(app.database, f"{config.name}-{config.folder}", app.settings.lock_dir):
@@ -158,9 +163,6 @@ def poll_mailbox(
                 session.rollback()
                 _record_failure(session, config, str(exc), now())
                 raise
-        if result.summary.stored or result.summary.quarantined:
-            with session_scope(app.database) as session:
-                service.group_new_questions(session, app.grouping, app.dedup, now())
     logger.info(
         "poll %s/%s: %s stored, %s duplicates, %s quarantined, %s left",
         config.name,
@@ -181,23 +183,35 @@ def _poll(
     stop: threading.Event | None,
     now: Callable[[], datetime],
 ) -> PollResult:
+    """One batch at a time: fetch ▶ stages (in worker processes) ▶ one commit of the
+    records and the high-water UID ▶ post-action on the server ▶ grouping."""
     with Mailbox(config, credentials) as mailbox:
         uidvalidity = mailbox.select()
         state, resynced = _starting_state(session, config, uidvalidity, now())
         uids = mailbox.new_uids(state.last_uid)
-        summary, pending = service.IngestSummary(), []
-        for done, fetched in enumerate(mailbox.fetch(uids), start=1):
-            summary = summary.add(_store(app, session, fetched, now()))
-            state = replace(state, last_uid=fetched.uid, backlog=len(uids) - done)
-            repository.save_mailbox_state(session, state)
-            session.commit()
-            pending.append(fetched.uid)
-            if len(pending) >= config.batch_size:
-                mailbox.apply_post_action(pending)
-                pending = []
+        processor = app.processor_for(len(uids))
+        summary, done = service.IngestSummary(), 0
+        batches = pipelined(
+            processor, mailbox.fetch_batches(uids), _raw_mails, now, ahead=_ahead(processor)
+        )
+        for fetched, pending in batches:
+            if not fetched:
+                continue
+            done += len(fetched)
+            state = replace(state, last_uid=fetched[-1].uid, backlog=len(uids) - done)
+            results = service.ingest_prepared(
+                session,
+                pending.result(),
+                before_commit=partial(repository.save_mailbox_state, session, state),
+            )
+            summary = summary.add_all(results)
+            mailbox.apply_post_action([mail.uid for mail in fetched])
+            if service.IngestResult.STORED in results:
+                _group_new(app, now())
             if stop is not None and stop.is_set():
+                logger.info("stop requested: batch committed, leaving the rest for later")
                 break
-        mailbox.apply_post_action(pending)
+        batches.close()
     finished = now()
     repository.save_mailbox_state(
         session, replace(state, last_poll_at=finished, last_success_at=finished, last_error=None)
@@ -206,10 +220,18 @@ def _poll(
     return PollResult(config.name, config.folder, summary, state.backlog, resynced)
 
 
-def _store(app: App, session: Session, fetched: FetchedMail, at: datetime) -> service.IngestResult:
-    return service.ingest_mail(
-        session, fetched.raw, app.pipeline, app.settings.review_threshold, at
-    )
+def _raw_mails(batch: list[FetchedMail]) -> list[RawMail]:
+    return [mail.raw for mail in batch]
+
+
+def _ahead(processor: BatchProcessor) -> int:
+    """Batches to keep in flight beyond the one being written: one per worker process."""
+    return processor.processes if isinstance(processor, PoolProcessor) else 0
+
+
+def _group_new(app: App, at: datetime) -> None:
+    with session_scope(app.database) as session:
+        service.group_new_questions(session, app.grouping, app.dedup, at)
 
 
 def _starting_state(
@@ -308,7 +330,7 @@ def collect_status(app: App, now: datetime) -> StatusReport:
 def run_service(app: App) -> None:
     """Run polls (or IDLE) and the briefing job until SIGTERM/SIGINT."""
     stop = threading.Event()
-    app.pipeline  # load the models once, before the first poll  # noqa: B018
+    _load_models(app)
     scheduler = BlockingScheduler(timezone="Europe/Berlin")
     worker = app.settings.worker
     scheduler.add_job(
@@ -354,6 +376,16 @@ def run_service(app: App) -> None:
     sd_notify("READY=1")
     sd_notify(f"STATUS=polling {len(app.settings.mailboxes)} mailbox(es)")
     scheduler.start()
+
+
+def _load_models(app: App) -> None:
+    """Load the models before the first poll: start the worker processes, or load in-process."""
+    pool = app.pool_processor
+    if pool is not None:
+        pool.start()
+    else:
+        app.pipeline  # noqa: B018
+    app.dedup  # noqa: B018
 
 
 def _poll_job(app: App, stop: threading.Event) -> None:

@@ -6,12 +6,12 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from ikz_inbox.errors import NotFoundError
+from ikz_inbox.errors import NotFoundError, StoreError
 from ikz_inbox.store.models import (
     AuditRow,
     ClusterConstraintRow,
@@ -33,6 +33,10 @@ from ikz_inbox.store.records import (
 from ikz_inbox.types import ClusterConstraints, Event, TopicPrediction, TopicSource
 
 _RowT = TypeVar("_RowT")
+_ValueT = TypeVar("_ValueT")
+
+# Values per IN (...) list or multi-row statement; far below SQLite's and PostgreSQL's limits.
+CHUNK = 5000
 
 # --- messages ---------------------------------------------------------------------------
 
@@ -66,6 +70,80 @@ def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
     session.add(row)
     session.flush()
     return row.id
+
+
+def stored_fingerprints(session: Session, fingerprints: Iterable[str]) -> set[str]:
+    """The content fingerprints among ``fingerprints`` that are already stored."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(fingerprints))):
+        query = select(MessageRow.content_sha256).where(MessageRow.content_sha256.in_(chunk))
+        found.update(session.scalars(query))
+    return found
+
+
+def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
+    """The Message-IDs among ``message_ids`` that some stored message already carries."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(message_ids))):
+        query = select(MessageRow.message_id).where(MessageRow.message_id.in_(chunk)).distinct()
+        found.update(value for value in session.scalars(query) if value is not None)
+    return found
+
+
+def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> list[int]:
+    """Insert many (message, Message-ID collision) pairs with their questions in two
+    multi-row statements; return the primary keys in the given order (no commit)."""
+    if not batch:
+        return []
+    statement = insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True)
+    ids = list(session.scalars(statement, [_message_values(new, flag) for new, flag in batch]))
+    questions = [
+        {"message_pk": pk, **_question_values(question)}
+        for pk, (new, _) in zip(ids, batch, strict=True)
+        for question in new.questions
+    ]
+    if questions:
+        session.execute(insert(QuestionRow), questions)
+    return ids
+
+
+def _message_values(new: NewMessage, collision: bool) -> dict[str, object]:
+    return {
+        "message_id": new.message_id,
+        "content_sha256": new.content_sha256,
+        "raw_sha256": new.raw_sha256,
+        "raw": new.raw,
+        "size": len(new.raw),
+        "source": new.source,
+        "received_at": new.received_at,
+        "message_id_collision": collision,
+        "subject": new.subject,
+        "from_name": new.from_name,
+        "from_address": new.from_address,
+        "sent_at": new.sent_at,
+        "sender_org": new.sender_org,
+        "kind": new.kind,
+        "event_id": new.event_id,
+        "status": new.status,
+        "error": new.error,
+        "new_text": new.new_text,
+    }
+
+
+def _question_values(question: NewQuestion) -> dict[str, object]:
+    return {
+        "position": question.position,
+        "text": question.text,
+        "span_start": question.span_start,
+        "span_end": question.span_end,
+        "topic": question.topic,
+        "secondary_topics": list(question.secondary_topics),
+        "confidence": question.confidence,
+        "topic_source": question.topic_source,
+        "model_version": question.model_version,
+        "needs_review": question.needs_review,
+        "cluster_id": None,
+    }
 
 
 def replace_message_results(session: Session, message_pk: int, new: NewMessage) -> None:
@@ -119,18 +197,7 @@ def _copy_results(row: MessageRow, new: NewMessage) -> None:
 
 
 def _question_row(question: NewQuestion) -> QuestionRow:
-    return QuestionRow(
-        position=question.position,
-        text=question.text,
-        span_start=question.span_start,
-        span_end=question.span_end,
-        topic=question.topic,
-        secondary_topics=list(question.secondary_topics),
-        confidence=question.confidence,
-        topic_source=question.topic_source,
-        model_version=question.model_version,
-        needs_review=question.needs_review,
-    )
+    return QuestionRow(**_question_values(question))
 
 
 @dataclass(frozen=True)
@@ -215,7 +282,7 @@ def list_questions(
     unclustered: bool = False,
 ) -> list[StoredQuestion]:
     """Stored questions with their message context, in id order, optionally filtered."""
-    query = select(QuestionRow, MessageRow).join(MessageRow).order_by(QuestionRow.id)
+    query = select(*_QUESTION_COLUMNS).join(MessageRow).order_by(QuestionRow.id)
     if event_id is not None:
         query = query.where(MessageRow.event_id == event_id)
     if topic is not None:
@@ -226,7 +293,7 @@ def list_questions(
         query = query.where(QuestionRow.cluster_id == cluster_id)
     if unclustered:
         query = query.where(QuestionRow.cluster_id.is_(None))
-    return [_stored_question(question, message) for question, message in session.execute(query)]
+    return [_question_from_columns(*row) for row in session.execute(query)]
 
 
 def get_question(session: Session, question_id: int) -> StoredQuestion:
@@ -274,6 +341,35 @@ def staff_corrections(session: Session) -> list[tuple[str, str]]:
         QuestionRow.topic_source == TopicSource.STAFF
     )
     return [(text, topic) for text, topic in session.execute(query)]
+
+
+# The columns of a StoredQuestion, in the order of its fields; selected as plain columns
+# (no ORM objects), which matters when all questions are read to rebuild the dedup index.
+_QUESTION_COLUMNS = (
+    QuestionRow.id,
+    MessageRow.id,
+    MessageRow.message_id,
+    QuestionRow.position,
+    QuestionRow.text,
+    QuestionRow.topic,
+    QuestionRow.secondary_topics,
+    QuestionRow.confidence,
+    QuestionRow.topic_source,
+    QuestionRow.model_version,
+    QuestionRow.needs_review,
+    QuestionRow.cluster_id,
+    MessageRow.event_id,
+    MessageRow.sender_org,
+    MessageRow.from_address,
+    MessageRow.received_at,
+    MessageRow.sent_at,
+)
+
+
+def _question_from_columns(*values: Any) -> StoredQuestion:
+    fields = list(values)
+    fields[6] = tuple(fields[6] or ())  # secondary_topics: JSON list -> tuple
+    return StoredQuestion(*fields)
 
 
 def _stored_question(row: QuestionRow, message: MessageRow) -> StoredQuestion:
@@ -355,33 +451,111 @@ def _new_cluster(session: Session, topic: str, event_id: str | None, now: dateti
 
 
 def assign_new_questions(session: Session, keys: Mapping[int, int], now: datetime) -> None:
-    """Put unclustered questions into clusters (question id -> cluster key).
+    """Put unclustered questions into clusters (question id -> cluster key); no commit.
 
     The key is the smallest question id of the cluster (see the dedup stage): a question
-    whose key is its own id opens a cluster; any other joins the cluster of its key.
+    whose key is its own id opens a cluster; any other joins the cluster of its key. The
+    writes are a few multi-row statements, whatever the number of questions.
     """
-    assigned: dict[int, ClusterRow] = {}
-    touched: dict[int, ClusterRow] = {}
+    if not keys:
+        return
+    context = _topics_and_events(session, keys)
+    outside = [key for key in set(keys.values()) if key not in keys]
+    stored = _cluster_ids_of(session, outside)
+    target: dict[int, int] = {}  # question id -> index into `slots`
+    slots: list[int | None] = []  # a stored cluster id, or None for a cluster to create
+    opened: dict[int, tuple[str, str | None]] = {}  # slot -> (topic, event) of a new cluster
+    slot_of_key: dict[int, int] = {}
     for question_id in sorted(keys):
-        row = _get(session, QuestionRow, question_id, "Frage")
         key = keys[question_id]
-        cluster = assigned.get(key) or _cluster_of_question(session, key)
-        if cluster is None or key == question_id:
-            cluster = _new_cluster(session, row.topic, row.message.event_id, now)
-        assigned[key] = cluster
-        row.cluster_id = cluster.id
-        touched[cluster.id] = cluster
-    session.flush()
-    for cluster in touched.values():
-        topics = Counter(question.topic for question in cluster.questions)
-        cluster.topic = topics.most_common(1)[0][0]
-        cluster.updated_at = now
-    session.flush()
+        if key not in slot_of_key:
+            slot_of_key[key] = len(slots)
+            existing = stored.get(key) if key != question_id else None
+            slots.append(existing)
+            if existing is None:
+                opened[slot_of_key[key]] = context[question_id]
+        target[question_id] = slot_of_key[key]
+    created = _insert_clusters(session, list(opened.values()), now)
+    for slot, cluster_id in zip(opened, created, strict=True):
+        slots[slot] = cluster_id
+    cluster_of = {question_id: _slot_cluster(slots, slot) for question_id, slot in target.items()}
+    session.execute(
+        update(QuestionRow),
+        [{"id": question_id, "cluster_id": cluster_of[question_id]} for question_id in cluster_of],
+    )
+    _refresh_cluster_topics(session, sorted(set(cluster_of.values())), now)
 
 
-def _cluster_of_question(session: Session, question_id: int) -> ClusterRow | None:
-    question = session.get(QuestionRow, question_id)
-    return question.cluster if question is not None else None
+def _slot_cluster(slots: list[int | None], slot: int) -> int:
+    cluster_id = slots[slot]
+    if cluster_id is None:
+        raise StoreError(f"cluster slot {slot} was not created")
+    return cluster_id
+
+
+def _topics_and_events(
+    session: Session, question_ids: Iterable[int]
+) -> dict[int, tuple[str, str | None]]:
+    found: dict[int, tuple[str, str | None]] = {}
+    for chunk in _chunks(sorted(question_ids)):
+        query = (
+            select(QuestionRow.id, QuestionRow.topic, MessageRow.event_id)
+            .join(MessageRow)
+            .where(QuestionRow.id.in_(chunk))
+        )
+        found.update({qid: (topic, event) for qid, topic, event in session.execute(query)})
+    return found
+
+
+def _cluster_ids_of(session: Session, question_ids: Sequence[int]) -> dict[int, int]:
+    found: dict[int, int] = {}
+    for chunk in _chunks(sorted(question_ids)):
+        query = select(QuestionRow.id, QuestionRow.cluster_id).where(QuestionRow.id.in_(chunk))
+        found.update({qid: cid for qid, cid in session.execute(query) if cid is not None})
+    return found
+
+
+def _insert_clusters(
+    session: Session, opened: Sequence[tuple[str, str | None]], now: datetime
+) -> list[int]:
+    if not opened:
+        return []
+    statement = insert(ClusterRow).returning(ClusterRow.id, sort_by_parameter_order=True)
+    values = [
+        {
+            "topic": topic,
+            "event_id": event_id,
+            "score": 0.0,
+            "reason": "",
+            "updated_at": now,
+            "pinned": False,
+            "excluded": False,
+            "answered": False,
+        }
+        for topic, event_id in opened
+    ]
+    return list(session.scalars(statement, values))
+
+
+def _refresh_cluster_topics(session: Session, cluster_ids: Sequence[int], now: datetime) -> None:
+    """Each cluster's topic is its members' most common one (ties: the earliest question)."""
+    best: dict[int, tuple[int, int, str]] = {}  # cluster -> (count, -first question id, topic)
+    for chunk in _chunks(cluster_ids):
+        query = (
+            select(
+                QuestionRow.cluster_id, QuestionRow.topic, func.count(), func.min(QuestionRow.id)
+            )
+            .where(QuestionRow.cluster_id.in_(chunk))
+            .group_by(QuestionRow.cluster_id, QuestionRow.topic)
+        )
+        for cluster_id, topic, count, first in session.execute(query):
+            candidate = (int(count), -int(first), str(topic))
+            if cluster_id is not None and candidate[:2] > best.get(cluster_id, (0, 0, ""))[:2]:
+                best[cluster_id] = candidate
+    session.execute(
+        update(ClusterRow),
+        [{"id": cid, "topic": topic, "updated_at": now} for cid, (_, _, topic) in best.items()],
+    )
 
 
 def clustered_question_keys(session: Session) -> dict[int, int]:
@@ -615,6 +789,11 @@ def sync_events(session: Session, events: Sequence[Event]) -> None:
         row.themes = list(event.themes)
         session.add(row)
     session.flush()
+
+
+def _chunks(values: Sequence[_ValueT]) -> Iterator[Sequence[_ValueT]]:
+    for start in range(0, len(values), CHUNK):
+        yield values[start : start + CHUNK]
 
 
 def _get(session: Session, model: type[_RowT], key: int, label: str) -> _RowT:

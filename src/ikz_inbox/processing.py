@@ -1,0 +1,311 @@
+"""Run the pure stages for batches of mail, in this process or in a pool of worker processes.
+
+    list[RawMail] ──prepare_message (fingerprint, parse ▶ extract ▶ classify)──▶ list[NewMessage]
+
+The stages are pure and CPU-bound, so a poll of many messages spreads them over worker
+processes (``[worker] processes``); the caller stays the one writer of the store and the
+owner of the dedup index. ``submit`` returns at once, so the caller writes and groups one
+batch while the workers compute the next.
+
+Nothing is lost when a worker process dies (killed, out of memory, a crash in native
+code): the batch is run again one message per task in a fresh pool, and a message that
+kills its worker again is quarantined with the reason instead of being retried forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+from ikz_inbox.classify import load_topic_classifier
+from ikz_inbox.extract import load_extract_resources
+from ikz_inbox.fingerprint import content_sha256, raw_sha256
+from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail, quarantined_mail
+from ikz_inbox.store.records import NewMessage, NewQuestion
+from ikz_inbox.types import Event, RawMail, Topic
+
+__all__ = [
+    "BatchProcessor",
+    "InlineProcessor",
+    "PendingBatch",
+    "PipelineSpec",
+    "PoolProcessor",
+    "load_pipeline",
+    "prepare_message",
+]
+
+logger = logging.getLogger(__name__)
+
+_BatchT = TypeVar("_BatchT")
+
+# Messages per pool task: large enough that pickling and queueing cost little, small
+# enough that every worker gets a share of a fetch batch.
+TASK_SIZE = 20
+# The reason stored with a message whose processing killed the worker process twice.
+CRASH_REASON = "Verarbeitungsfehler: der Verarbeitungsprozess ist abgestürzt"
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """Everything a process needs to load the stage resources; picklable for the workers."""
+
+    gazetteer_path: Path
+    events: tuple[Event, ...]
+    taxonomy: tuple[Topic, ...]
+    topic_model_dir: Path
+    max_message_bytes: int
+    review_threshold: float
+
+
+def load_pipeline(spec: PipelineSpec) -> PipelineResources:
+    """Load the sentence pipeline, gazetteer and topic classifier once per process."""
+    return PipelineResources(
+        extract=load_extract_resources(spec.gazetteer_path, spec.events),
+        classifier=load_topic_classifier(spec.topic_model_dir, spec.taxonomy),
+        max_message_bytes=spec.max_message_bytes,
+    )
+
+
+def prepare_message(
+    raw: RawMail, resources: PipelineResources, review_threshold: float, received_at: datetime
+) -> NewMessage:
+    """Run every stage on one message and return the record to store (never raises)."""
+    return message_record(
+        process_mail(raw, resources), content_sha256(raw.raw), review_threshold, received_at
+    )
+
+
+def message_record(
+    processed: ProcessedMail, fingerprint: str, review_threshold: float, received_at: datetime
+) -> NewMessage:
+    """The store record of a processed message; low-confidence topics need review."""
+    parsed, extraction = processed.parsed, processed.extraction
+    questions: tuple[NewQuestion, ...] = ()
+    if extraction is not None:
+        questions = tuple(
+            NewQuestion(
+                position=question.position,
+                text=question.text,
+                span_start=question.start,
+                span_end=question.end,
+                topic=prediction.topic,
+                secondary_topics=prediction.secondary,
+                confidence=prediction.confidence,
+                topic_source=prediction.source,
+                model_version=prediction.model_version,
+                needs_review=prediction.confidence < review_threshold,
+            )
+            for question, prediction in zip(extraction.questions, processed.topics, strict=True)
+        )
+    return NewMessage(
+        message_id=parsed.message_id,
+        content_sha256=fingerprint,
+        raw_sha256=raw_sha256(processed.raw.raw),
+        raw=processed.raw.raw,
+        source=processed.raw.source,
+        subject=parsed.subject,
+        from_name=parsed.from_name,
+        from_address=parsed.from_address,
+        sent_at=parsed.date,
+        received_at=received_at,
+        sender_org=extraction.sender_org if extraction else None,
+        kind=extraction.kind.value if extraction else None,
+        event_id=extraction.event_id if extraction else None,
+        status=processed.status.value,
+        error=processed.error,
+        new_text=extraction.new_text if extraction else "",
+        questions=questions,
+    )
+
+
+class PendingBatch:
+    """The records of one submitted batch, in submission order, once they are computed."""
+
+    def __init__(self, collect: Callable[[], list[NewMessage]]) -> None:
+        self._collect = collect
+        self._records: list[NewMessage] | None = None
+
+    def result(self) -> list[NewMessage]:
+        if self._records is None:
+            self._records = self._collect()
+        return self._records
+
+
+class BatchProcessor:
+    """Common interface: ``submit`` a batch now, read its records later; ``close`` at the end."""
+
+    def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release worker processes (nothing to do in-process)."""
+
+
+class InlineProcessor(BatchProcessor):
+    """Runs the stages in this process, when ``result`` is asked for."""
+
+    def __init__(self, resources: Callable[[], PipelineResources], review_threshold: float):
+        self._resources = resources
+        self._review_threshold = review_threshold
+
+    def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
+        batch = list(mails)
+        return PendingBatch(
+            lambda: [
+                prepare_message(raw, self._resources(), self._review_threshold, received_at)
+                for raw in batch
+            ]
+        )
+
+
+class PoolProcessor(BatchProcessor):
+    """Runs the stages in ``processes`` worker processes that load the models once.
+
+    Workers come from a fork server started from a clean interpreter (never a fork of a
+    threaded service process); the pool starts with the first batch and is reused.
+    """
+
+    def __init__(self, spec: PipelineSpec, processes: int, log_level: int = logging.INFO):
+        if processes < 1:
+            raise ValueError(f"processes must be >= 1, not {processes}")
+        self._spec = spec
+        self._processes = processes
+        self._log_level = log_level
+        self._executor: ProcessPoolExecutor | None = None
+
+    @property
+    def processes(self) -> int:
+        return self._processes
+
+    @property
+    def started(self) -> bool:
+        return self._executor is not None
+
+    def start(self) -> None:
+        """Start the workers now (they load their models in parallel to the caller)."""
+        executor = self._pool()
+        for future in [executor.submit(_warm_up) for _ in range(self._processes)]:
+            future.add_done_callback(_log_failure)
+
+    def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
+        batch = list(mails)
+        size = max(1, min(TASK_SIZE, -(-len(batch) // self._processes)))
+        tasks = [batch[start : start + size] for start in range(0, len(batch), size)]
+        try:
+            futures = [self._pool().submit(_prepare_task, task, received_at) for task in tasks]
+        except BrokenProcessPool:
+            futures = []
+        return PendingBatch(lambda: self._collect(batch, futures, received_at))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def _pool(self) -> ProcessPoolExecutor:
+        if self._executor is None:
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["ikz_inbox.processing"])
+            self._executor = ProcessPoolExecutor(
+                max_workers=self._processes,
+                mp_context=context,
+                initializer=_init_worker,
+                initargs=(self._spec, self._log_level),
+            )
+            logger.info("started %s worker processes for parse/extract/classify", self._processes)
+        return self._executor
+
+    def _collect(
+        self, batch: list[RawMail], futures: list[Future[list[NewMessage]]], at: datetime
+    ) -> list[NewMessage]:
+        try:
+            if not futures and batch:
+                raise BrokenProcessPool("the pool was broken before the batch was submitted")
+            return [record for future in futures for record in future.result()]
+        except BrokenProcessPool as exc:
+            logger.error("a worker process died (%s); running the batch again one by one", exc)
+            self._replace_pool()
+            return [self._prepare_alone(raw, at) for raw in batch]
+
+    def _prepare_alone(self, raw: RawMail, at: datetime) -> NewMessage:
+        try:
+            return self._pool().submit(_prepare_task, [raw], at).result()[0]
+        except BrokenProcessPool:
+            logger.error("processing %s killed its worker twice; quarantined", raw.source)
+            self._replace_pool()
+            return message_record(
+                quarantined_mail(raw, CRASH_REASON),
+                content_sha256(raw.raw),
+                self._spec.review_threshold,
+                at,
+            )
+
+    def _replace_pool(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
+
+
+def pipelined(
+    processor: BatchProcessor,
+    batches: Iterable[_BatchT],
+    mails_of: Callable[[_BatchT], Sequence[RawMail]],
+    now: Callable[[], datetime],
+    ahead: int,
+) -> Generator[tuple[_BatchT, PendingBatch], None, None]:
+    """Submit each batch, keeping up to ``ahead`` more in flight, and yield them in order.
+
+    The caller writes a yielded batch while the processor works on the ones behind it;
+    closing the generator early (a stop request) abandons the batches not yet yielded.
+    """
+    in_flight: deque[tuple[_BatchT, PendingBatch]] = deque()
+    for batch in batches:
+        in_flight.append((batch, processor.submit(mails_of(batch), now())))
+        if len(in_flight) > ahead:
+            yield in_flight.popleft()
+    while in_flight:
+        yield in_flight.popleft()
+
+
+# --- inside a worker process -------------------------------------------------------------
+
+# Set once by the pool initializer, and only ever inside a worker process: the loaded
+# models and the spec, so that each task does not load them again.
+_worker_state: tuple[PipelineResources, PipelineSpec] | None = None
+
+
+def _init_worker(spec: PipelineSpec, log_level: int) -> None:
+    global _worker_state
+    logging.basicConfig(
+        level=log_level, format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s"
+    )
+    _worker_state = (load_pipeline(spec), spec)
+
+
+def _loaded_worker() -> tuple[PipelineResources, PipelineSpec]:
+    if _worker_state is None:
+        raise RuntimeError("worker process used before its initializer ran")
+    return _worker_state
+
+
+def _warm_up() -> None:
+    _loaded_worker()
+
+
+def _prepare_task(mails: list[RawMail], received_at: datetime) -> list[NewMessage]:
+    resources, spec = _loaded_worker()
+    return [prepare_message(raw, resources, spec.review_threshold, received_at) for raw in mails]
+
+
+def _log_failure(future: Future[None]) -> None:
+    error = future.exception()
+    if error is not None:
+        logger.error("worker process failed to start: %s", error)
