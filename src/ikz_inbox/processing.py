@@ -10,6 +10,8 @@ batch while the workers compute the next.
 Nothing is lost when a worker process dies (killed, out of memory, a crash in native
 code): the batch is run again one message per task in a fresh pool, and a message that
 kills its worker again is quarantined with the reason instead of being retried forever.
+Workers that cannot even start (a broken model or gazetteer) raise ModelError: the batch
+stays uncommitted and the poll fails loudly instead of quarantining every message.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ikz_inbox.classify import load_topic_classifier
+from ikz_inbox.errors import ModelError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
 from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail, quarantined_mail
@@ -232,8 +235,20 @@ class PoolProcessor(BatchProcessor):
             return [record for future in futures for record in future.result()]
         except BrokenProcessPool as exc:
             logger.error("a worker process died (%s); running the batch again one by one", exc)
-            self._replace_pool()
+            self._restart_workers()
             return [self._prepare_alone(raw, at) for raw in batch]
+
+    def _restart_workers(self) -> None:
+        """A fresh pool that has loaded its models; ModelError when workers cannot start."""
+        self._replace_pool()
+        try:
+            self._pool().submit(_warm_up).result()
+        except BrokenProcessPool:
+            self._replace_pool()
+            raise ModelError(
+                "Die Verarbeitungsprozesse starten nicht (Modell, Gazetteer und Protokoll "
+                "prüfen) / worker processes cannot load the pipeline"
+            ) from None
 
     def _prepare_alone(self, raw: RawMail, at: datetime) -> NewMessage:
         try:

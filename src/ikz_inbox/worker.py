@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from ikz_inbox import service
 from ikz_inbox.app import App
 from ikz_inbox.config import ImapSection
-from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError
+from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError, ModelError
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
 from ikz_inbox.processing import BatchProcessor, PoolProcessor, pipelined
 from ikz_inbox.publish import write_briefing_files
@@ -159,7 +159,7 @@ def poll_mailbox(
         with session_scope(app.database) as session:
             try:
                 result = _poll(app, session, config, credentials, stop, now)
-            except MailboxError as exc:
+            except IkzInboxError as exc:  # the server, the models or the store failed
                 session.rollback()
                 _record_failure(session, config, str(exc), now())
                 raise
@@ -271,7 +271,7 @@ def poll_all(app: App, stop: threading.Event | None = None) -> list[PollResult]:
             results.append(poll_mailbox(app, section, stop=stop))
         except LockError as exc:
             logger.warning("%s", exc)
-        except (MailboxError, ConfigError) as exc:
+        except (MailboxError, ConfigError, ModelError) as exc:
             logger.error("poll of %s/%s failed: %s", section.name, section.folder, exc)
     return results
 

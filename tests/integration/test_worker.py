@@ -32,6 +32,7 @@ PASSWORD_ENV = "IKZ_TEST_IMAP_PASSWORD"
 def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: object) -> Path:
     poll_interval = imap.pop("poll_interval", 120)
     mode = imap.pop("mode", "poll")
+    processes = imap.pop("processes", None)
     settings = {
         "host": "127.0.0.1",
         "port": dovecot.imaps_port,
@@ -63,6 +64,7 @@ def write_config(path: Path, dovecot: DovecotServer, user: ImapUser, **imap: obj
         "[worker]",
         f"poll_interval = {poll_interval}",
         f'mode = "{mode}"',
+        *([f"processes = {processes}"] if processes is not None else []),
         "[imap]",
     ]
     for key, value in settings.items():
@@ -79,14 +81,14 @@ def make_app(
     apps: list[App] = []
 
     def build(db_url: str | None = None, **imap: object) -> App:
-        config = write_config(tmp_path / "ikz.toml", dovecot, imap_user, **imap)
+        config = write_config(tmp_path / f"ikz-{len(apps)}.toml", dovecot, imap_user, **imap)
         app = open_app(config, db_url or f"sqlite:///{tmp_path}/worker.sqlite3")
         apps.append(app)
         return app
 
     yield build
     for app in apps:
-        app.database.engine.dispose()
+        app.close()
 
 
 def section(app: App) -> ImapSection:
@@ -115,6 +117,56 @@ def test_500_messages_stored_once_and_second_poll_stores_nothing(
         client.select_folder("INBOX", readonly=True)
         assert len(client.search(["KEYWORD", "$IKZProcessed"])) == 500
     assert collect_status(app, datetime.now(UTC)).healthy
+
+
+def test_worker_processes_and_in_process_store_the_same(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(150, seed=21))
+    contents = []
+    for processes in (0, 2):
+        db = tmp_path / f"p{processes}.sqlite3"
+        app = make_app(f"sqlite:///{db}", processes=processes, post_action="none", batch_size=40)
+        assert poll_mailbox(app, section(app)).summary.stored == 150
+        contents.append(database_content(db))
+    assert contents[0] == contents[1]
+
+
+def database_content(db: Path) -> tuple[object, ...]:
+    """What the pipeline made of the mail, without ids and times."""
+    with sqlite3.connect(db) as connection:
+        messages = connection.execute(
+            "SELECT content_sha256, kind, status, sender_org, event_id, new_text FROM messages "
+            "ORDER BY content_sha256"
+        ).fetchall()
+        questions = connection.execute(
+            "SELECT m.content_sha256, q.position, q.text, q.topic, q.confidence FROM questions q "
+            "JOIN messages m ON m.id = q.message_pk ORDER BY m.content_sha256, q.position"
+        ).fetchall()
+        groups = connection.execute(
+            "SELECT group_concat(q.text, ' | ') FROM (SELECT q.text, q.cluster_id FROM questions q "
+            "JOIN messages m ON m.id = q.message_pk ORDER BY m.content_sha256, q.position) q "
+            "GROUP BY q.cluster_id"
+        ).fetchall()
+    return tuple(messages), tuple(questions), tuple(sorted(groups))
+
+
+def test_stop_request_commits_the_current_batch_and_leaves_the_rest(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(120, seed=22))
+    app = make_app(processes=2, batch_size=50)
+    stop = threading.Event()
+    stop.set()
+    first = poll_mailbox(app, section(app), stop=stop)
+    assert first.summary.stored + first.summary.quarantined == 50
+    assert first.remaining == 70
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        assert len(client.search(["KEYWORD", "$IKZProcessed"])) == 50
+    second = poll_mailbox(app, section(app))
+    assert second.summary.stored + second.summary.quarantined == 70
+    assert stored_count(tmp_path / "worker.sqlite3") == (120, 120)
 
 
 def test_reading_the_mailbox_in_a_client_does_not_hide_mail(

@@ -220,3 +220,70 @@ def test_mailbox_state_upsert_handles_32bit_unsigned_uids(session: Session) -> N
     )
     session.commit()
     assert [s.last_uid for s in repository.list_mailbox_states(session)] == [5]
+
+
+def test_add_messages_inserts_a_batch_in_order_with_questions(session: Session) -> None:
+    batch = [
+        (message("a", "<a@x>", questions=(question(0, "Eins?"), question(1, "Zwei?"))), False),
+        (message("b", None), False),
+        (message("c", "<a@x>", questions=(question(0, "Drei?", "tourismus"),)), True),
+    ]
+    ids = repository.add_messages(session, batch)
+    session.commit()
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    assert [repository.get_message(session, pk).message_id for pk in ids] == [
+        "<a@x>",
+        None,
+        "<a@x>",
+    ]
+    assert repository.get_message(session, ids[2]).message_id_collision
+    stored = repository.list_questions(session)
+    assert [(q.message_pk, q.position, q.text) for q in stored] == [
+        (ids[0], 0, "Eins?"),
+        (ids[0], 1, "Zwei?"),
+        (ids[2], 0, "Drei?"),
+    ]
+    assert stored[2].topic == "tourismus" and stored[2].cluster_id is None
+    assert repository.add_messages(session, []) == []
+
+
+def test_stored_fingerprints_and_taken_message_ids(session: Session) -> None:
+    repository.add_messages(session, [(message("a", "<a@x>"), False), (message("b", None), False)])
+    session.commit()
+    wanted = ["a".ljust(64, "0"), "z".ljust(64, "0")]
+    assert repository.stored_fingerprints(session, wanted) == {"a".ljust(64, "0")}
+    assert repository.taken_message_ids(session, ["<a@x>", "<n@x>"]) == {"<a@x>"}
+    assert repository.stored_fingerprints(session, []) == set()
+
+
+def test_assign_new_questions_opens_joins_and_takes_the_majority_topic(session: Session) -> None:
+    first = message(
+        "a",
+        questions=(
+            question(0, "A?", "foerderung"),
+            question(1, "B?", "recht"),
+            question(2, "C?", "recht"),
+        ),
+    )
+    repository.add_messages(session, [(first, False)])
+    q1, q2, q3 = (q.id for q in repository.list_questions(session))
+    repository.assign_new_questions(session, {q1: q1, q2: q1, q3: q3}, NOW)
+    session.commit()
+    by_id = {q.id: q for q in repository.list_questions(session)}
+    assert by_id[q1].cluster_id == by_id[q2].cluster_id != by_id[q3].cluster_id
+    clusters = {c.id: c for c in repository.list_clusters(session)}
+    # one "foerderung" and one "recht": the tie goes to the earliest question's topic
+    assert clusters[by_id[q1].cluster_id or 0].topic == "foerderung"
+    assert clusters[by_id[q1].cluster_id or 0].event_id == "sprechstunde-2024-10-09"
+    second = message("b", questions=(question(0, "D?", "recht"), question(1, "E?", "it")))
+    repository.add_messages(session, [(second, False)])
+    q4, q5 = (q.id for q in repository.list_questions(session, unclustered=True))
+    repository.assign_new_questions(session, {q4: q1, q5: q5}, NOW)
+    session.commit()
+    by_id = {q.id: q for q in repository.list_questions(session)}
+    assert by_id[q4].cluster_id == by_id[q1].cluster_id
+    clusters = {c.id: c for c in repository.list_clusters(session)}
+    assert clusters[by_id[q1].cluster_id or 0].topic == "recht"  # now two of three
+    assert clusters[by_id[q1].cluster_id or 0].question_ids == (q1, q2, q4)
+    assert clusters[by_id[q5].cluster_id or 0].topic == "it"
+    assert len(clusters) == 3

@@ -1,0 +1,175 @@
+"""The stages over batches: in-process and in real worker processes, and their failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from bench.mailgen import generate_messages
+
+from ikz_inbox.app import App, open_app, worker_processes
+from ikz_inbox.config import WorkerSection
+from ikz_inbox.errors import ModelError
+from ikz_inbox.processing import (
+    BatchProcessor,
+    InlineProcessor,
+    PendingBatch,
+    PipelineSpec,
+    PoolProcessor,
+    pipelined,
+    prepare_message,
+)
+from ikz_inbox.types import RawMail
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    scratch = tmp_path_factory.mktemp("processing")
+    application = open_app(REPO / "config" / "ikz-inbox.toml", f"sqlite:///{scratch}/p.sqlite3")
+    yield application
+    application.close()
+
+
+def sample_mails() -> list[RawMail]:
+    files = sorted((REPO / "tests" / "data").rglob("*.eml"))[:40]
+    mails = [RawMail(raw=path.read_bytes(), source=f"file:{path.name}") for path in files]
+    generated = generate_messages(40, seed=11)
+    mails += [RawMail(raw=raw, source=f"gen:{index}") for index, raw in enumerate(generated)]
+    return mails
+
+
+@pytest.mark.parametrize(
+    ("configured", "cpus", "expected"),
+    [(None, 1, 0), (None, None, 0), (None, 2, 2), (None, 16, 4), (0, 8, 0), (3, 1, 3)],
+)
+def test_worker_processes_default_to_one_per_cpu(
+    configured: int | None, cpus: int | None, expected: int
+) -> None:
+    assert worker_processes(configured, cpus) == expected
+
+
+class RecordingProcessor(BatchProcessor):
+    """Counts submissions; its records name the batch they came from."""
+
+    def __init__(self) -> None:
+        self.submitted: list[str] = []
+
+    def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
+        self.submitted.extend(mail.source for mail in mails)
+        return PendingBatch(lambda: [])
+
+
+@pytest.mark.parametrize("ahead", [0, 1, 3])
+def test_pipelined_yields_in_order_and_submits_ahead(ahead: int) -> None:
+    processor = RecordingProcessor()
+    batches = [[RawMail(b"", f"b{index}")] for index in range(6)]
+    seen = []
+    for batch, _pending in pipelined(processor, batches, list, lambda: NOW, ahead=ahead):
+        position = int(batch[0].source[1:])
+        assert len(processor.submitted) == min(position + 1 + ahead, len(batches))
+        seen.append(position)
+    assert seen == list(range(6))
+
+
+def test_pipelined_abandons_what_is_not_yet_yielded_when_closed() -> None:
+    processor = RecordingProcessor()
+    batches = [[RawMail(b"", f"b{index}")] for index in range(10)]
+    stream = pipelined(processor, batches, list, lambda: NOW, ahead=2)
+    first, _ = next(stream)
+    stream.close()
+    assert first[0].source == "b0"
+    assert processor.submitted == ["b0", "b1", "b2"]
+
+
+def test_inline_processor_equals_prepare_message(app: App) -> None:
+    mails = sample_mails()[:10]
+    records = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
+    assert records == [prepare_message(mail, app.pipeline, 0.5, NOW) for mail in mails]
+
+
+def test_pool_gives_the_same_records_in_the_same_order(app: App) -> None:
+    mails = sample_mails()
+    expected = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
+    pool = PoolProcessor(_spec(app, 0.5), processes=2)
+    try:
+        first = pool.submit(mails[:30], NOW)
+        second = pool.submit(mails[30:], NOW)
+        assert first.result() + second.result() == expected
+        assert pool.started
+    finally:
+        pool.close()
+    assert not pool.started
+
+
+def test_killed_worker_loses_no_message(app: App) -> None:
+    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(generate_messages(200))]
+    expected = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
+    pool = PoolProcessor(_spec(app, 0.5), processes=2)
+    try:
+        pool.start()
+        pending = pool.submit(mails, NOW)
+        victim = next(iter(_worker_pids(pool)))
+        os.kill(victim, signal.SIGKILL)
+        assert pending.result() == expected
+        assert victim not in _worker_pids(pool)
+    finally:
+        pool.close()
+
+
+def test_workers_that_cannot_start_fail_loudly_instead_of_quarantining(
+    app: App, tmp_path: Path
+) -> None:
+    spec = _spec(app, 0.5)
+    broken = replace(spec, gazetteer_path=tmp_path / "missing.csv")
+    pool = PoolProcessor(broken, processes=1)
+    try:
+        pending = pool.submit(sample_mails()[:3], NOW)
+        with pytest.raises(ModelError, match="Verarbeitungsprozesse"):
+            pending.result()
+    finally:
+        pool.close()
+
+
+def test_pool_rejects_zero_processes(app: App) -> None:
+    with pytest.raises(ValueError, match="processes"):
+        PoolProcessor(_spec(app, 0.5), processes=0)
+
+
+def test_app_uses_the_pool_only_for_large_batches(app: App) -> None:
+    settings = replace(app.settings, worker=WorkerSection(processes=2))
+    application = App(settings, app.database, app.events, app.taxonomy)
+    try:
+        assert isinstance(application.processor_for(5), InlineProcessor)
+        pool = application.processor_for(500)
+        assert isinstance(pool, PoolProcessor) and pool.processes == 2
+        pool.start()
+        assert application.processor_for(1) is pool  # once running, always the pool
+    finally:
+        if application.pool_processor is not None:
+            application.pool_processor.close()
+    assert not pool.started
+
+
+def test_no_pool_when_configured_off(app: App) -> None:
+    settings = replace(app.settings, worker=WorkerSection(processes=0))
+    application = App(settings, app.database, app.events, app.taxonomy)
+    assert application.pool_processor is None
+    assert isinstance(application.processor_for(10_000), InlineProcessor)
+
+
+def _spec(app: App, threshold: float) -> PipelineSpec:
+    return replace(app.pipeline_spec, review_threshold=threshold)
+
+
+def _worker_pids(pool: PoolProcessor) -> set[int]:
+    executor = pool._executor  # the test needs the worker pids to kill one
+    assert executor is not None
+    return {process.pid for process in executor._processes.values() if process.pid is not None}
