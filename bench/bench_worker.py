@@ -6,7 +6,10 @@ Usage (as root, with Debian's dovecot-imapd and isync installed):
 Prints, all measured in this run on this machine:
 - mbsync (isync, default settings) downloading the mailbox to a Maildir: messages/s;
 - the full pipeline (`ikz-inbox poll --once`: fetch, parse, extract, classify, store,
-  group, rank) into a fresh SQLite file: messages/s and peak RSS, and the ratio to mbsync;
+  group) into a fresh SQLite file: messages/s, the ratio to mbsync, and peak memory: RSS
+  of the main process, and RSS and PSS summed over the whole process tree (main, fork
+  server, worker processes; PSS counts shared pages once);
+  both read over plain IMAP on loopback, so that TLS cost is not in the ratio;
 - an idle poll (nothing new): median wall time over repeated polls;
 - IMAP IDLE delivery latency: APPEND from a second connection until the worker's IDLE
   wakes up, and until the message is committed in the database (medians).
@@ -23,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,8 +62,10 @@ def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_pipeline(config: Path, db: Path) -> tuple[float, float]:
-    """Seconds and peak RSS (MB) of one `ikz-inbox poll --once` into a fresh database."""
+def run_pipeline(config: Path, db: Path) -> tuple[float, float, TreeMemory]:
+    """Seconds, peak RSS (MB) of the main process, and the peak memory of the whole process
+    tree (main, fork server, worker processes) of one `ikz-inbox poll --once` into a fresh
+    database."""
     db.unlink(missing_ok=True)
     binary = str(Path(sys.executable).parent / "ikz-inbox")
     started = time.perf_counter()
@@ -67,11 +73,78 @@ def run_pipeline(config: Path, db: Path) -> tuple[float, float]:
         [binary, "--config", str(config), "--db", f"sqlite:///{db}", "poll", "--once"],
         stdout=subprocess.DEVNULL,
     )
+    sampler = TreeSampler(process.pid)
+    sampler.start()
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
+    sampler.stop()
     if status != 0:
         raise SystemExit(f"poll failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, usage.ru_maxrss / 1024, sampler.peak
+
+
+@dataclass
+class TreeMemory:
+    """Peak sums over a process and its descendants, in MB, and the most processes seen."""
+
+    rss: float = 0.0
+    pss: float = 0.0
+    processes: int = 0
+
+
+class TreeSampler(threading.Thread):
+    """Samples RSS and PSS (shared pages split between their users) of a process tree."""
+
+    def __init__(self, root: int, interval: float = 0.1) -> None:
+        super().__init__(daemon=True)
+        self._root, self._interval = root, interval
+        self._done = threading.Event()
+        self.peak = TreeMemory()
+
+    def run(self) -> None:
+        while not self._done.wait(self._interval):
+            pids = _descendants(self._root)
+            rss = sum(_memory_kb(pid, "Rss") for pid in pids) / 1024
+            pss = sum(_memory_kb(pid, "Pss") for pid in pids) / 1024
+            self.peak = TreeMemory(
+                max(self.peak.rss, rss),
+                max(self.peak.pss, pss),
+                max(self.peak.processes, len(pids)),
+            )
+
+    def stop(self) -> None:
+        self._done.set()
+        self.join()
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _memory_kb(pid: int, field: str) -> int:
+    try:
+        text = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    return 0
 
 
 def idle_poll_times(config: Path, db: Path, runs: int) -> list[float]:
@@ -121,6 +194,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=200, help="[imap] batch_size")
     args = parser.parse_args()
     if shutil.which("mbsync") is None:
         raise SystemExit("mbsync missing: apt-get install isync")
@@ -133,21 +207,41 @@ def main() -> None:
         started = time.perf_counter()
         server.append_many(user, generate_messages(args.count, seed=2024))
         print(f"appended {args.count} messages in {time.perf_counter() - started:.1f} s")
-        config = write_config(work / "ikz.toml", server, user, post_action="none", batch_size=200)
-        mbsync = [run_mbsync(server, user, work) for _ in range(args.runs)]
-        pipeline = [run_pipeline(config, work / "bench.sqlite3") for _ in range(args.runs)]
+        # Both read over the same transport: plain IMAP on loopback (mbsync: SSLType None).
+        config = write_config(
+            work / "ikz.toml",
+            server,
+            user,
+            post_action="none",
+            batch_size=args.batch_size,
+            security="plain",
+            port=server.imap_port,
+        )
+        mbsync, pipeline = [], []
+        for _ in range(args.runs):  # alternating, so that drift in the machine hits both
+            mbsync.append(run_mbsync(server, user, work))
+            pipeline.append(run_pipeline(config, work / "bench.sqlite3"))
         mbsync_rate = args.count / statistics.median(mbsync)
-        pipe_rate = args.count / statistics.median(t for t, _ in pipeline)
+        pipe_rate = args.count / statistics.median(t for t, _, _ in pipeline)
         print(
             f"mbsync (isync, defaults):   {mbsync_rate:8.0f} messages/s "
-            f"(median of {args.runs}: {statistics.median(mbsync):.1f} s)"
+            f"(median of {args.runs}: {statistics.median(mbsync):.1f} s; runs "
+            + ", ".join(f"{t:.1f}" for t in mbsync)
+            + ")"
         )
         print(
             f"ikz-inbox full pipeline:    {pipe_rate:8.0f} messages/s "
-            f"(median of {args.runs}: {statistics.median(t for t, _ in pipeline):.1f} s), "
-            f"peak RSS {max(r for _, r in pipeline):.0f} MB"
+            f"(median of {args.runs}: {statistics.median(t for t, _, _ in pipeline):.1f} s; runs "
+            + ", ".join(f"{t:.1f}" for t, _, _ in pipeline)
+            + ")"
         )
         print(f"ratio pipeline / mbsync:    {pipe_rate / mbsync_rate:8.2f}")
+        tree = [memory for _, _, memory in pipeline]
+        print(
+            f"peak memory (max of runs):  main process RSS {max(r for _, r, _ in pipeline):.0f} MB; "
+            f"whole process tree ({max(m.processes for m in tree)} processes) "
+            f"RSS {max(m.rss for m in tree):.0f} MB, PSS {max(m.pss for m in tree):.0f} MB"
+        )
         idle = idle_poll_times(config, work / "bench.sqlite3", runs=20)
         print(
             f"idle poll (nothing new):    median {statistics.median(idle) * 1000:.1f} ms "

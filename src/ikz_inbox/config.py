@@ -71,8 +71,9 @@ class ImapSection(_Section):
     timeout: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=100, gt=0)
     max_message_bytes: int = Field(default=25_000_000, gt=0)
+    quarantine_to: str | None = None
 
-    @field_validator("move_to")
+    @field_validator("move_to", "quarantine_to")
     @classmethod
     def _move_to_not_empty(cls, value: str | None) -> str | None:
         if value is not None and not value.strip():

@@ -97,6 +97,7 @@ class MailboxConfig:
     timeout: float = 30.0
     batch_size: int = 100
     max_message_bytes: int = 25_000_000
+    quarantine_to: str | None = None  # quarantined mail is moved here instead
 
     def __post_init__(self) -> None:
         for problem in _config_problems(self):
@@ -127,6 +128,8 @@ def _config_problems(config: MailboxConfig) -> Iterator[str]:
         yield 'post_action = "move" needs move_to'
     if config.post_action == "move" and config.move_to == config.folder:
         yield "move_to must differ from folder"
+    if config.quarantine_to is not None and config.quarantine_to in ("", config.folder):
+        yield "quarantine_to must name another folder"
     if not _FLAG_PATTERN.match(config.flag):
         yield f"flag {config.flag!r} is not an IMAP keyword"
     if config.timeout <= 0 or config.batch_size < 1 or config.max_message_bytes < 1:
@@ -414,7 +417,19 @@ class Mailbox:
             if config.post_action == "flag":
                 self._flag(client, batch)
             else:
-                self._move(client, batch)
+                self._move(client, batch, config.move_to or "")
+
+    def apply_quarantine_action(self, uids: Sequence[int]) -> None:
+        """Move quarantined ``uids`` to ``quarantine_to`` (call only after the store
+        committed); without ``quarantine_to`` they get the ordinary post-action."""
+        target = self._config.quarantine_to
+        if target is None:
+            self.apply_post_action(uids)
+            return
+        ordered = sorted(set(uids))
+        client = self._require_selected()
+        for start in range(0, len(ordered), self._config.batch_size):
+            self._move(client, ordered[start : start + self._config.batch_size], target)
 
     def _flag(self, client: Any, uids: Sequence[int]) -> None:
         with self._guard("flag"):
@@ -423,8 +438,7 @@ class Mailbox:
             "flagged %s message(s) %s in %s", len(uids), self._config.flag, self._config.folder
         )
 
-    def _move(self, client: Any, uids: Sequence[int]) -> None:
-        target = self._config.move_to
+    def _move(self, client: Any, uids: Sequence[int], target: str) -> None:
         with self._guard(f"move to {target!r}"):
             if not _can_move(client):
                 raise MailboxError(f"{self._config.address} supports neither MOVE nor UIDPLUS")

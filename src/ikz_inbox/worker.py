@@ -40,7 +40,7 @@ from ikz_inbox.processing import BatchProcessor, PoolProcessor, pipelined
 from ikz_inbox.publish import write_briefing_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.locks import mailbox_lock
-from ikz_inbox.store.records import MailboxState
+from ikz_inbox.store.records import MailboxState, NewMessage
 from ikz_inbox.types import RawMail
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ def mailbox_config_for(section: ImapSection) -> MailboxConfig:
         folder=section.folder,
         post_action=section.post_action,
         move_to=section.move_to,
+        quarantine_to=section.quarantine_to,
         flag=section.flag,
         timeout=section.timeout,
         batch_size=section.batch_size,
@@ -199,13 +200,14 @@ def _poll(
                 continue
             done += len(fetched)
             state = replace(state, last_uid=fetched[-1].uid, backlog=len(uids) - done)
+            records = pending.result()
             results = service.ingest_prepared(
                 session,
-                pending.result(),
+                records,
                 before_commit=partial(repository.save_mailbox_state, session, state),
             )
             summary = summary.add_all(results)
-            mailbox.apply_post_action([mail.uid for mail in fetched])
+            _apply_server_actions(mailbox, fetched, records)
             if service.IngestResult.STORED in results:
                 _group_new(app, now())
             if stop is not None and stop.is_set():
@@ -218,6 +220,20 @@ def _poll(
     )
     session.commit()
     return PollResult(config.name, config.folder, summary, state.backlog, resynced)
+
+
+def _apply_server_actions(
+    mailbox: Mailbox, fetched: list[FetchedMail], records: list[NewMessage]
+) -> None:
+    """After the commit: the post-action, or the quarantine folder for quarantined mail."""
+    quarantined = {
+        mail.uid
+        for mail, record in zip(fetched, records, strict=True)
+        if record.status == "quarantined"
+    }
+    mailbox.apply_post_action([mail.uid for mail in fetched if mail.uid not in quarantined])
+    if quarantined:
+        mailbox.apply_quarantine_action(sorted(quarantined))
 
 
 def _raw_mails(batch: list[FetchedMail]) -> list[RawMail]:

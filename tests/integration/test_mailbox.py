@@ -123,6 +123,8 @@ def test_plain_text_refused_for_non_loopback_host(host: str) -> None:
         {"flag": "two words"},
         {"batch_size": 0},
         {"timeout": 0},
+        {"quarantine_to": "INBOX"},
+        {"quarantine_to": ""},
     ],
 )
 def test_invalid_config_raises_config_error(changes: dict[str, Any]) -> None:

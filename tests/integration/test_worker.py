@@ -169,6 +169,25 @@ def test_stop_request_commits_the_current_batch_and_leaves_the_rest(
     assert stored_count(tmp_path / "worker.sqlite3") == (120, 120)
 
 
+def test_quarantined_mail_is_moved_to_the_quarantine_folder(
+    make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
+) -> None:
+    dovecot.append_many(imap_user, generate_messages(6, seed=23))
+    oversized = b"From: a@lemgo.de\r\nSubject: Anhang\r\n\r\n" + b"x" * 120_000 + b"\r\n"
+    dovecot.append(imap_user, oversized)
+    app = make_app(max_message_bytes=100_000, quarantine_to="Quarantäne")
+    result = poll_mailbox(app, section(app))
+    assert (result.summary.stored, result.summary.quarantined) == (6, 1)
+    assert dovecot.message_count(imap_user, "INBOX") == 6
+    assert dovecot.message_count(imap_user, "Quarantäne") == 1
+    with dovecot.client(imap_user) as client:
+        client.select_folder("INBOX", readonly=True)
+        assert len(client.search(["KEYWORD", "$IKZProcessed"])) == 6
+    with session_scope(app.database) as session:
+        [quarantined] = repository.list_messages(session, status="quarantined")
+    assert quarantined.error is not None and "zu groß" in quarantined.error
+
+
 def test_reading_the_mailbox_in_a_client_does_not_hide_mail(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
