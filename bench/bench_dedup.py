@@ -1,6 +1,8 @@
 """Benchmark of the dedup stage; run by hand, prints figures.
 
     .venv/bin/python bench/bench_dedup.py [dev] [sts] [scale] [startup] [calibrate]
+    .venv/bin/python bench/bench_dedup.py --workload generated [--count 10000]
+        [--save-keys FILE | --compare-keys FILE]
 
 dev        pairwise F1 of cluster_questions on ../shared/evalsets/dev (labelled questions,
            labelled topic and event, resends dropped) next to a TF-IDF cosine baseline whose
@@ -14,10 +16,19 @@ startup    time of a fresh process to import ikz_inbox.dedup and load_dedup_mode
            and with a warm lemma cache (cache_dir in a temporary directory).
 calibrate  similarity threshold with the best F1 on tests/data/dedup/pairs.jsonl (pairs the
            team wrote), the figure that goes into config/lexicon.toml [model] threshold.
+
+--workload generated  the questions of bench.mailgen.generate_messages(count, seed=2024) as
+           the pipeline extracts and classifies them (parse, extract, shipped topic model),
+           as DedupItems in message order; built once and pickled to /tmp. Times
+           DedupIndex.add for all of them, in order, into an empty index: total seconds,
+           median and p95 per add, clusters. --save-keys writes the keys add returned and
+           the cluster_questions result as JSON; --compare-keys checks both against a file
+           written before (a change of the code must not change a single cluster).
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
 import gc
 import json
@@ -29,13 +40,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions, load_dedup_model
 from ikz_inbox.dedup.lexicon import read_lexicon
-from ikz_inbox.dedup.similarity import analysis_similarity, question_similarity
+from ikz_inbox.dedup.similarity import profile_of, profile_similarity, question_similarity
 from ikz_inbox.types import DedupItem
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,11 +56,30 @@ PAIRS = ROOT / "tests" / "data" / "dedup" / "pairs.jsonl"
 SEED = 20241009
 
 
+WORKLOAD_SEED = 2024
+MODES = ("dev", "sts", "scale", "startup", "calibrate")
+
+
 def main(argv: Sequence[str]) -> None:
     if argv[:1] == ["restore-child"]:
         _restore_child(Path(argv[1]))
         return
-    wanted = set(argv) or {"dev", "sts", "scale", "startup", "calibrate"}
+    parser = argparse.ArgumentParser(description="Benchmark of the dedup stage.")
+    parser.add_argument("modes", nargs="*", help="dev, sts, scale, startup, calibrate")
+    parser.add_argument("--workload", choices=["generated"])
+    parser.add_argument("--count", type=int, default=10_000)
+    parser.add_argument("--save-keys", type=Path)
+    parser.add_argument("--compare-keys", type=Path)
+    args = parser.parse_args(argv)
+    unknown = set(args.modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}; choose from {', '.join(MODES)}")
+    if args.workload == "generated":
+        print(f"== generated workload, {args.count} messages")
+        bench_generated(args.count, args.save_keys, args.compare_keys)
+        if not args.modes:
+            return
+    wanted = set(args.modes) or set(MODES)
     if "startup" in wanted:
         print("== startup")
         bench_startup()
@@ -305,6 +335,81 @@ def _restore_child(data: Path) -> None:
     print(json.dumps(result))
 
 
+# ---------------------------------------------------------------- generated workload
+def bench_generated(count: int, save_keys: Path | None, compare_keys: Path | None) -> None:
+    items = _generated_items(count)
+    model = load_dedup_model(LEXICON)
+    index = DedupIndex(model)
+    keys: list[int] = []
+    timings: list[float] = []
+    gc.collect()
+    cpu_started = time.process_time()
+    for item in items:
+        t0 = time.perf_counter()
+        keys.append(index.add(item))
+        timings.append(time.perf_counter() - t0)
+    cpu = time.process_time() - cpu_started
+    sizes = Counter(keys)
+    full = cluster_questions(items, model)
+    print(
+        f"questions {len(items)}: add total {sum(timings):.2f} s (CPU {cpu:.2f} s), "
+        f"median {statistics.median(timings) * 1e6:.0f} us, "
+        f"p95 {statistics.quantiles(timings, n=20)[-1] * 1e6:.0f} us; "
+        f"{len(sizes)} clusters ({sum(1 for size in sizes.values() if size > 1)} with 2+)"
+    )
+    result = {"add": keys, "cluster_questions": sorted(full.items())}
+    if save_keys is not None:
+        save_keys.write_text(json.dumps(result), encoding="utf-8")
+        print(f"keys written to {save_keys}")
+    if compare_keys is not None:
+        before = json.loads(compare_keys.read_text(encoding="utf-8"))
+        same_add = before["add"] == keys
+        same_full = [tuple(pair) for pair in before["cluster_questions"]] == sorted(full.items())
+        print(f"same add keys as {compare_keys}: {same_add}; same cluster_questions: {same_full}")
+
+
+def _generated_items(count: int) -> list[DedupItem]:
+    """The workload's DedupItems, built through the pipeline stages once and pickled."""
+    cache = Path(tempfile.gettempdir()) / f"ikz-dedup-workload-{count}-{WORKLOAD_SEED}.pickle"
+    if cache.exists():
+        items: list[DedupItem] = pickle.loads(cache.read_bytes())
+        return items
+    started = time.perf_counter()
+    items = _extract_items(count)
+    cache.write_bytes(pickle.dumps(items))
+    print(f"workload built in {time.perf_counter() - started:.0f} s, pickled to {cache}")
+    return items
+
+
+def _extract_items(count: int) -> list[DedupItem]:
+    sys.path.insert(0, str(ROOT))
+    from bench.mailgen import generate_messages
+    from ikz_inbox.classify import load_taxonomy, load_topic_classifier
+    from ikz_inbox.config import load_events
+    from ikz_inbox.extract import extract_message, load_extract_resources
+    from ikz_inbox.parse import parse_message
+    from ikz_inbox.pipeline import classify_questions
+
+    resources = load_extract_resources(
+        ROOT / "config" / "gazetteer" / "nrw-kommunen.csv",
+        load_events(ROOT / "config" / "events.toml"),
+    )
+    classifier = load_topic_classifier(
+        ROOT / "models" / "topics", load_taxonomy(ROOT / "config" / "taxonomy.toml")
+    )
+    items: list[DedupItem] = []
+    for raw in generate_messages(count, seed=WORKLOAD_SEED):
+        parsed = parse_message(raw)
+        extraction = extract_message(parsed, resources)
+        topics = classify_questions(extraction, classifier)
+        asker = (extraction.sender_org or parsed.from_address).casefold()
+        for question, topic in zip(extraction.questions, topics, strict=True):
+            items.append(
+                DedupItem(len(items) + 1, question.text, topic.topic, asker, extraction.event_id)
+            )
+    return items
+
+
 # ---------------------------------------------------------------- start-up
 _STARTUP_CODE = """
 import sys, time
@@ -344,12 +449,12 @@ def _startup_run(extra: list[str]) -> tuple[float, float]:
 
 def _bench_brute_force(model: DedupModel, generator: QuestionGenerator) -> None:
     items = [generator.item(i) for i in range(1, 10_001)]
-    analyses = [model.analyse(item.text) for item in items]
+    profiles = [profile_of(model.analyse(item.text), model, item.topic) for item in items]
     sample = 200
     started = time.perf_counter()
     for i in range(sample):
-        for j in range(len(analyses)):
-            analysis_similarity(analyses[i], analyses[j], model, items[i].topic, items[j].topic)
+        for j in range(len(profiles)):
+            profile_similarity(profiles[i], profiles[j], model)
     per_row = (time.perf_counter() - started) / sample
     print(
         f"brute force on 10k: {per_row * 1e3:.0f} ms per new question against all stored "

@@ -19,7 +19,7 @@ from ikz_inbox.dedup import (
 )
 from ikz_inbox.dedup.lemmas import LanguageData, load_language_data
 from ikz_inbox.dedup.lexicon import read_lexicon
-from ikz_inbox.dedup.similarity import lemma_lookup
+from ikz_inbox.dedup.similarity import lemma_lookup, profile_of, profile_similarity
 from ikz_inbox.errors import ConfigError
 from ikz_inbox.types import ClusterConstraints, DedupItem
 
@@ -444,6 +444,114 @@ def test_restoring_after_adding_is_refused_for_the_same_question(model: DedupMod
     index.add(item)
     with pytest.raises(ValueError, match="already added"):
         index.restore(item, 1)
+
+
+# ---------------------------------------------------------------- the index's shortcuts
+# The index's specification, written plainly and slowly: candidates are the stored questions
+# of the same event with the largest weighted overlap of index keys (concept 2, content
+# token 1, five-letter prefix of a longer token 0.5) over the newest 250 questions of each
+# key, the 24 best (ties: the smaller id); the question joins the root of its most similar
+# candidate when that reaches the threshold (ties: the smaller root).
+SPEC_CANDIDATES = 24
+SPEC_POSTING_CAP = 250
+
+
+def _spec_keys(model: DedupModel, item: DedupItem) -> dict[tuple[str | None, str], float]:
+    analysis = model.analyse(item.text)
+    keys: dict[tuple[str | None, str], float] = {}
+    for concept in analysis.concepts:
+        keys[(item.event_id, "c:" + concept)] = 2.0
+    for token in analysis.content:
+        keys[(item.event_id, "t:" + token)] = 1.0
+        if len(token) > 5:
+            keys.setdefault((item.event_id, "p:" + token[:5]), 0.5)
+    return keys
+
+
+def _spec_clusters(model: DedupModel, items: list[DedupItem]) -> list[int]:
+    """The cluster key of each item when it is added, by the plain specification."""
+    postings: dict[tuple[str | None, str], list[int]] = {}
+    parent: dict[int, int] = {}
+    by_id = {item.question_id: item for item in items}
+
+    def root_of(qid: int) -> int:
+        while parent[qid] != qid:
+            qid = parent[qid]
+        return qid
+
+    keys_returned = []
+    for item in items:
+        keys = _spec_keys(model, item)
+        overlap: dict[int, float] = {}
+        for key, weight in keys.items():
+            for qid in postings.get(key, [])[-SPEC_POSTING_CAP:]:
+                overlap[qid] = overlap.get(qid, 0.0) + weight
+        ranked = sorted(overlap, key=lambda qid: (-overlap[qid], qid))[:SPEC_CANDIDATES]
+        scored = [
+            (question_similarity(item.text, by_id[q].text, model, item.topic, by_id[q].topic), q)
+            for q in ranked
+        ]
+        eligible = [(score, -root_of(q)) for score, q in scored if score >= model.threshold]
+        parent[item.question_id] = item.question_id
+        if eligible:
+            parent[item.question_id] = -max(eligible)[1]
+        for key in keys:
+            postings.setdefault(key, []).append(item.question_id)
+        keys_returned.append(root_of(item.question_id))
+    return keys_returned
+
+
+def _crowded_items(count: int, seed: int) -> list[DedupItem]:
+    """Few terms and places, mostly one event: keys with far more than 250 questions,
+    many verbatim repeats, many ties."""
+    rng = random.Random(seed)
+    lexicon = read_lexicon(LEXICON)
+    terms = rng.sample(sorted(term for concept in lexicon.concepts for term in concept.terms), 4)
+    items = []
+    for qid in range(1, count + 1):
+        text = rng.choice(TEMPLATES).format(
+            a=rng.choice(terms), b=rng.choice(terms), place=rng.choice(PLACES[:2])
+        )
+        event = "sprechstunde" if rng.random() < 0.85 else None
+        items.append(DedupItem(qid, text, rng.choice(TOPICS), f"asker-{qid}", event))
+    return items
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_index_follows_the_plain_specification(model: DedupModel, seed: int) -> None:
+    items = _crowded_items(700, seed)
+    event_count = sum(item.event_id == "sprechstunde" for item in items)
+    assert event_count > 2 * SPEC_POSTING_CAP  # the cap on posting lists is exercised
+    index = DedupIndex(model)
+    assert [index.add(item) for item in items] == _spec_clusters(model, items)
+
+
+@pytest.mark.parametrize(("a", "b"), PARAPHRASES + HARD_NEGATIVES)
+@pytest.mark.parametrize("floor", [0.1, 0.39, 0.5, 0.8, 1.0])
+def test_a_floor_never_hides_a_score_that_reaches_it(
+    model: DedupModel, a: str, b: str, floor: float
+) -> None:
+    profile_a = profile_of(model.analyse(a), model, "foerderung")
+    profile_b = profile_of(model.analyse(b), model, "foerderung")
+    exact = profile_similarity(profile_a, profile_b, model)
+    assert exact == question_similarity(a, b, model, "foerderung", "foerderung")
+    with_floor = profile_similarity(profile_a, profile_b, model, floor)
+    if exact >= floor:
+        assert with_floor == exact
+    else:
+        assert exact <= with_floor < floor
+
+
+def test_repeated_questions_share_their_analysis_but_not_their_cluster(model: DedupModel) -> None:
+    text = "Wo finde ich den Zugangslink?"
+    constraints = ClusterConstraints(cannot_link=frozenset({(1, 2)}))
+    index = DedupIndex(model, constraints)
+    keys = [
+        index.add(DedupItem(qid, text, "organisation", f"a{qid}", "sprechstunde"))
+        for qid in (1, 2, 3)
+    ]
+    keys.append(index.add(DedupItem(4, text, "organisation", "a4", "spotlight")))
+    assert keys == [1, 2, 1, 4]
 
 
 # ---------------------------------------------------------------- lemma table and its cache

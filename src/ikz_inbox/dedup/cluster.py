@@ -10,18 +10,27 @@ cluster, cannot-link pairs never (a staff conflict between the two is logged, mu
 On start-up the stored questions go back in with ``DedupIndex.restore``, which trusts the
 stored keys and skips the search; adding further questions then gives what adding all of
 them would.
+
+What keeps an add cheap without changing any result: each question's profile and index
+keys are worked out once, and recent repeats (same text, topic and event) share them; the
+key overlap is summed by one numpy sort over the gathered posting codes (integer weights,
+so the sums are exact); each shared profile is scored once per add; and a candidate whose
+upper bound cannot reach the threshold or beat the best so far is passed over before its
+trigrams are compared.
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import logging
+from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from ikz_inbox.dedup.analysis import Analysis
-from ikz_inbox.dedup.similarity import DedupModel, analysis_similarity
+from ikz_inbox.dedup.similarity import DedupModel, Profile, profile_of, profile_similarity
 from ikz_inbox.types import ClusterConstraints, DedupItem
 
 logger = logging.getLogger(__name__)
@@ -33,24 +42,36 @@ _CANDIDATES = 24
 # then costs a bounded amount instead of growing with the store.
 _POSTING_CAP = 250
 # Overlap weights of the index keys: a shared concept says more than a shared word.
-_CONCEPT_KEY_WEIGHT = 2.0
-_TOKEN_KEY_WEIGHT = 1.0
-_PREFIX_KEY_WEIGHT = 0.5
+# Whole units (2 : 1 : 0.5), so that sums of them are exact in any order.
+_CONCEPT_KEY_WEIGHT = 4
+_TOKEN_KEY_WEIGHT = 2
+_PREFIX_KEY_WEIGHT = 1
+# A posting list holds one code per question: (question_id << _WEIGHT_BITS) | key weight,
+# a signed 64-bit integer that numpy reads in place. Three bits hold weights up to 7 (the
+# largest is 4); question ids stay far below 2**60.
+_WEIGHT_BITS = 3
+_WEIGHT_MASK = (1 << _WEIGHT_BITS) - 1
+_CODE_TYPECODE = "q"
 # Word prefix length of the prefix keys; catches inflections the lemmatizer misses.
 _PREFIX = 5
 
 _IndexKey = tuple[str | None, str]
+_WeightedKeys = tuple[tuple[_IndexKey, int], ...]
+# Distinct recent questions (text, topic, event) whose profile and keys a repeat reuses:
+# repeats (resends, the same question to two addresses) come close together, and the keys
+# of every stored question would cost about 2 KB each.
+_SHARED_RECENT = 4096
 # The default: no staff decisions (an immutable, frozen value).
 NO_CONSTRAINTS = ClusterConstraints()
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A stored question as the index compares it."""
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """What a recent question's repeats (same text, topic and event) reuse: its profile,
+    compared by identity, and its index keys."""
 
-    analysis: Analysis
-    topic: str
-    event_id: str | None
+    profile: Profile
+    keys: _WeightedKeys  # its index keys and their weights
 
 
 class DedupIndex:
@@ -60,9 +81,10 @@ class DedupIndex:
         self._model = model
         self._must = _partners(constraints.must_link)
         self._cannot = _partners(constraints.cannot_link)
-        self._entries: dict[int, _Entry] = {}
+        self._entries: dict[int, Profile] = {}
+        self._shared: dict[tuple[str, str, str | None], _Shared] = {}  # oldest first
         self._parent: dict[int, int] = {}
-        self._postings: dict[_IndexKey, list[int]] = {}
+        self._postings: dict[_IndexKey, array[int]] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -74,10 +96,10 @@ class DedupIndex:
             raise ValueError(f"question {qid} was already added")
         if qid in self._parent:
             raise ValueError(f"question {qid} is the key of restored questions; restore it")
-        entry = _Entry(self._model.analyse(item.text), item.topic, item.event_id)
+        entry = self._entry(item)
         linked = self._roots_of(self._must.get(qid, ()))
         blocked = self._roots_of(self._cannot.get(qid, ()))
-        self._entries[qid] = entry
+        self._entries[qid] = entry.profile
         self._parent[qid] = qid
         if linked:
             if linked & blocked:
@@ -115,41 +137,79 @@ class DedupIndex:
         if cluster_key > qid:
             raise ValueError(f"question {qid}: cluster key {cluster_key} is not its smallest id")
         self._attach(qid, cluster_key)
-        entry = _Entry(self._model.analyse(item.text), item.topic, item.event_id)
-        self._entries[qid] = entry
+        entry = self._entry(item)
+        self._entries[qid] = entry.profile
         self._index(qid, entry)
 
     def assignments(self) -> dict[int, int]:
         """Return question_id -> cluster key for every question added so far."""
         return {qid: self._find(qid) for qid in self._entries}
 
-    def _best_cluster(self, entry: _Entry, blocked: set[int]) -> int | None:
-        scores: dict[int, float] = {}
-        for candidate in self._candidates(entry):
-            other = self._entries[candidate]
-            root = self._find(candidate)
+    def _entry(self, item: DedupItem) -> _Shared:
+        """Profile and keys of ``item``, shared with a recent question of the same text, topic
+        and event: the analysis of a text is always the same, so only the work is spared."""
+        shared_by = (item.text, item.topic, item.event_id)
+        entry = self._shared.get(shared_by)
+        if entry is None:
+            analysis = self._model.analyse(item.text)
+            profile = profile_of(analysis, self._model, item.topic)
+            entry = _Shared(profile, _index_keys(analysis, item.event_id))
+            self._shared[shared_by] = entry
+            if len(self._shared) > _SHARED_RECENT:
+                del self._shared[next(iter(self._shared))]
+        return entry
+
+    def _best_cluster(self, entry: _Shared, blocked: set[int]) -> int | None:
+        """The root of the cluster whose member is most like ``entry``, if that reaches
+        the threshold (ties: the smaller root)."""
+        model, entries, parent, find = self._model, self._entries, self._parent, self._find
+        profile = entry.profile
+        best: tuple[float, int] | None = None  # (similarity, -root) of the best so far
+        floor = model.threshold
+        # Candidates that share a profile score the same: each profile is scored once. A
+        # value below the floor of its time stays below every later (higher) floor.
+        scored: dict[Profile, float] = {}
+        for candidate in self._candidates(entry.keys):
+            root = parent[candidate]
+            if parent[root] != root:  # most questions point at their root already
+                root = find(candidate)
             if root in blocked:
                 continue
-            similarity = analysis_similarity(
-                entry.analysis, other.analysis, self._model, entry.topic, other.topic
-            )
-            if similarity > scores.get(root, -1.0):
-                scores[root] = similarity
-        eligible = [
-            (score, -root) for root, score in scores.items() if score >= self._model.threshold
-        ]
-        if not eligible:
-            return None
-        _, negative_root = max(eligible)
-        return -negative_root
+            other = entries[candidate]
+            similarity = scored.get(other)
+            if similarity is None:
+                # Below the floor a candidate can neither reach the threshold nor beat the
+                # best, so an upper bound is enough to pass it over.
+                similarity = profile_similarity(profile, other, model, floor)
+                scored[other] = similarity
+            if similarity >= floor and (best is None or (similarity, -root) > best):
+                best = (similarity, -root)
+                floor = similarity
+        return None if best is None else -best[1]
 
-    def _candidates(self, entry: _Entry) -> list[int]:
-        overlap: dict[int, float] = {}
-        for key, weight in _index_keys(entry):
-            for qid in self._postings.get(key, ())[-_POSTING_CAP:]:
-                overlap[qid] = overlap.get(qid, 0.0) + weight
-        best = heapq.nsmallest(_CANDIDATES, overlap.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [qid for qid, _ in best]
+    def _candidates(self, keys: _WeightedKeys) -> list[int]:
+        """The ``_CANDIDATES`` stored questions with the largest key overlap (ties: the
+        smaller question_id), best first, over the newest ``_POSTING_CAP`` of each key."""
+        gathered = array(_CODE_TYPECODE)
+        postings = self._postings
+        for key, _ in keys:
+            posting = postings.get(key)
+            if posting:
+                gathered.extend(posting[-_POSTING_CAP:])
+        if not gathered:
+            return []
+        # Sorting the codes lines up each id's key weights; then sum them per id.
+        codes = np.sort(np.frombuffer(gathered, dtype=np.int64), kind="stable")
+        qids = codes >> _WEIGHT_BITS
+        first = np.empty(len(qids), dtype=bool)  # where a new id starts
+        first[0] = True
+        np.not_equal(qids[1:], qids[:-1], out=first[1:])
+        starts = first.nonzero()[0]
+        overlap = np.add.reduceat(codes & _WEIGHT_MASK, starts)
+        # A stable sort keeps equal overlaps in id order: the smaller id first.
+        best = (-overlap).argsort(kind="stable")[:_CANDIDATES]
+        candidates: list[int] = qids[starts[best]].tolist()
+        return candidates
 
     def _attach(self, qid: int, cluster_key: int) -> None:
         """Link a restored question to its cluster key, kept as the cluster's root."""
@@ -166,14 +226,18 @@ class DedupIndex:
         self._parent[cluster_key] = cluster_key
         self._parent[qid] = cluster_key
 
-    def _index(self, qid: int, entry: _Entry) -> None:
+    def _index(self, qid: int, entry: _Shared) -> None:
         """Enter the question into its posting lists, which stay in question_id order."""
-        for key, _ in _index_keys(entry):
-            posting = self._postings.setdefault(key, [])
-            if posting and posting[-1] > qid:
-                bisect.insort(posting, qid)
+        postings = self._postings
+        for key, weight in entry.keys:
+            code = qid << _WEIGHT_BITS | weight
+            posting = postings.get(key)
+            if posting is None:
+                posting = postings[key] = array(_CODE_TYPECODE)
+            if posting and posting[-1] > code:
+                bisect.insort(posting, code)
             else:
-                posting.append(qid)
+                posting.append(code)
 
     def _roots_of(self, qids: Iterable[int]) -> set[int]:
         return {self._find(qid) for qid in qids if qid in self._entries}
@@ -208,16 +272,15 @@ def cluster_questions(
     return index.assignments()
 
 
-def _index_keys(entry: _Entry) -> list[tuple[_IndexKey, float]]:
-    event = entry.event_id
-    keys: dict[_IndexKey, float] = {}
-    for concept in entry.analysis.concepts:
+def _index_keys(analysis: Analysis, event: str | None) -> _WeightedKeys:
+    keys: dict[_IndexKey, int] = {}
+    for concept in analysis.concepts:
         keys[(event, "c:" + concept)] = _CONCEPT_KEY_WEIGHT
-    for token in entry.analysis.content:
+    for token in analysis.content:
         keys[(event, "t:" + token)] = _TOKEN_KEY_WEIGHT
         if len(token) > _PREFIX:
             keys.setdefault((event, "p:" + token[:_PREFIX]), _PREFIX_KEY_WEIGHT)
-    return sorted(keys.items())
+    return tuple(sorted(keys.items()))
 
 
 def _partners(pairs: frozenset[tuple[int, int]]) -> dict[int, set[int]]:

@@ -4,7 +4,9 @@ In: two question texts (or their ``Analysis``), the ``DedupModel`` and optionall
 question's topic. Out: a similarity in 0..1. The concept signature (what is asked about,
 weighted by how specific it is) drives the score; a lexical similarity over lemmas and
 character trigrams covers what the lexicon does not know. Different topics and different
-aspects (when vs. how much) lower the score.
+aspects (when vs. how much) lower the score. ``profile_of`` works out once per question
+what the score reads (a ``Profile``); ``profile_similarity`` scores two profiles, and with
+a floor may stop early at an upper bound for pairs that cannot reach it.
 """
 
 from __future__ import annotations
@@ -86,50 +88,120 @@ def analysis_similarity(
     topic_b: str | None = None,
 ) -> float:
     """Return the similarity of two analysed questions (see ``question_similarity``)."""
+    return profile_similarity(profile_of(a, model, topic_a), profile_of(b, model, topic_b), model)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Profile:
+    """What the similarity reads of one question, worked out once per question.
+
+    Keeps the very set objects of the ``Analysis``, so that sums over them run in the
+    same order (and give the same floats) however often the question is compared.
+    Compared (and hashed) by identity.
+    """
+
+    content: frozenset[str]
+    content_size: int
+    grams: frozenset[str]
+    grams_size: int
+    concepts: frozenset[str]
+    aspects: frozenset[str]
+    strong_aspects: frozenset[str]  # the aspects that are not weak
+    topic: str | None
+
+
+def profile_of(analysis: Analysis, model: DedupModel, topic: str | None = None) -> Profile:
+    """Return the ``Profile`` of an analysed question with its topic (None: unknown)."""
+    return Profile(
+        content=analysis.content,
+        content_size=len(analysis.content),
+        grams=analysis.grams,
+        grams_size=len(analysis.grams),
+        concepts=analysis.concepts,
+        aspects=analysis.aspects,
+        strong_aspects=_strong(analysis.aspects, model.weak_aspects),
+        topic=topic,
+    )
+
+
+def _strong(aspects: frozenset[str], weak: frozenset[str]) -> frozenset[str]:
+    """The aspects that are not weak; the same set object when none is weak (saves memory)."""
+    return aspects if aspects.isdisjoint(weak) else aspects - weak
+
+
+def profile_similarity(a: Profile, b: Profile, model: DedupModel, floor: float = 0.0) -> float:
+    """Return the similarity of two profiled questions (see ``question_similarity``).
+
+    With a ``floor`` above 0, a pair that could not reach it even if the smaller question's
+    trigrams were all shared gets that upper bound (below ``floor``) instead, without
+    counting its shared trigrams. The bound runs through the same arithmetic as the score,
+    only with a larger trigram count, and every step is monotonic in it (all settings lie
+    in 0..1), so a score at or above ``floor`` is never cut off, to the last bit.
+    """
     settings = model.settings
-    lexical = lexical_similarity(a, b)
     if a.concepts and b.concepts:
-        concept = _weighted_jaccard(a.concepts, b.concepts, model.concept_weights)
-        score = settings.concept_share * concept + (1 - settings.concept_share) * lexical
-    elif a.concepts or b.concepts:
-        score = settings.one_sided_factor * lexical
+        share = settings.concept_share
+        concept = share * _weighted_jaccard(a.concepts, b.concepts, model.concept_weights)
+        lexical_share = 1 - share
     else:
-        score = lexical
-    score *= _aspect_factor(a.aspects, b.aspects, model)
-    if topic_a is not None and topic_b is not None and topic_a != topic_b:
-        score *= settings.topic_mismatch_factor
-    return min(1.0, max(0.0, score))
+        concept = 0.0  # adding 0.0 and multiplying by 1.0 leave a float unchanged
+        lexical_share = settings.one_sided_factor if a.concepts or b.concepts else 1.0
+    aspect = _aspect_factor(a, b, settings)
+    topic = 1.0
+    if a.topic is not None and b.topic is not None and a.topic != b.topic:
+        topic = settings.topic_mismatch_factor
+    if not a.content_size or not b.content_size:
+        return _score(concept, lexical_share * 0.0, aspect, topic)
+    tokens = len(a.content & b.content) / math.sqrt(a.content_size * b.content_size)
+    norm = math.sqrt(a.grams_size * b.grams_size)
+    if not norm:
+        return _score(concept, lexical_share * (_TOKEN_SHARE * tokens), aspect, topic)
+    if floor > 0.0:
+        most = min(a.grams_size, b.grams_size) / norm
+        bound = _score(concept, lexical_share * _lexical(tokens, most), aspect, topic)
+        if bound < floor:
+            return bound
+    grams = len(a.grams & b.grams) / norm
+    return _score(concept, lexical_share * _lexical(tokens, grams), aspect, topic)
 
 
-def _aspect_factor(a: frozenset[str], b: frozenset[str], model: DedupModel) -> float:
-    """Lower the score when the questions ask different things of their concept."""
-    strong_a, strong_b = a - model.weak_aspects, b - model.weak_aspects
-    if strong_a and strong_b:
-        return 1.0 if strong_a & strong_b else model.settings.aspect_conflict_factor
-    if (strong_a and b and not a & b) or (strong_b and a and not a & b):
-        return model.settings.weak_aspect_factor
-    return 1.0
-
-
-def lexical_similarity(a: Analysis, b: Analysis) -> float:
+def _lexical(tokens: float, grams: float) -> float:
     """Blend of the cosine of content-lemma sets and of character-trigram sets."""
-    if not a.content or not b.content:
-        return 0.0
-    tokens = _set_cosine(a.content, b.content)
-    grams = _set_cosine(a.grams, b.grams)
     return _TOKEN_SHARE * tokens + (1 - _TOKEN_SHARE) * grams
 
 
-def _set_cosine(a: frozenset[str], b: frozenset[str]) -> float:
-    if not a or not b:
-        return 0.0
-    return len(a & b) / math.sqrt(len(a) * len(b))
+def _score(concept: float, lexical: float, aspect: float, topic: float) -> float:
+    score = (concept + lexical) * aspect
+    if topic != 1.0:
+        score *= topic
+    return min(1.0, max(0.0, score))
+
+
+def _aspect_factor(a: Profile, b: Profile, settings: Settings) -> float:
+    """Lower the score when the questions ask different things of their concept."""
+    strong_a, strong_b = a.strong_aspects, b.strong_aspects
+    if strong_a and strong_b:
+        return 1.0 if not strong_a.isdisjoint(strong_b) else settings.aspect_conflict_factor
+    if (strong_a and b.aspects or strong_b and a.aspects) and a.aspects.isdisjoint(b.aspects):
+        return settings.weak_aspect_factor
+    return 1.0
 
 
 def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
-    shared = sum(weights[c] for c in a & b)
-    union = sum(weights[c] for c in a | b)
-    return shared / union if union else 0.0
+    """Weight of the shared concepts over the weight of all; 0 when none is shared.
+
+    Sums in the iteration order of ``a & b`` and ``a | b``, as ``sum()`` over them would.
+    """
+    both = a & b
+    if not both:
+        return 0.0  # the union of two non-empty sets of positive weights is never 0
+    shared = 0.0
+    for concept in both:
+        shared += weights[concept]
+    union = 0.0
+    for concept in a | b:
+        union += weights[concept]
+    return shared / union
 
 
 def lemma_lookup(table: Mapping[str, str]) -> LemmaLookup:
