@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from ikz_inbox.extract.event import assign_event
+from ikz_inbox.extract.event import assign_event, compile_event_matchers
 from ikz_inbox.types import Event
 
 CEST = timezone(timedelta(hours=2))
@@ -41,7 +41,7 @@ HEALTH = Event(
     questions_from=date(2024, 10, 10),
     questions_until=date(2024, 11, 6),
 )
-EVENTS = (TOURISM, CONSULTATION, HEALTH)
+MATCHERS = compile_event_matchers((TOURISM, CONSULTATION, HEALTH))
 
 
 def _at(month: int, day: int) -> datetime:
@@ -69,7 +69,7 @@ def _at(month: int, day: int) -> datetime:
     ],
 )
 def test_assign_event(subject: str, text: str, sent_at: datetime | None, expected: str) -> None:
-    assert assign_event(subject, text, sent_at, EVENTS) == expected
+    assert assign_event(subject, text, sent_at, MATCHERS) == expected
 
 
 def test_several_named_the_one_the_questions_are_for() -> None:
@@ -78,13 +78,13 @@ def test_several_named_the_one_the_questions_are_for() -> None:
         "Für die Sprechstunde haben wir diese Frage: Wie hoch ist die Förderquote?\n\n"
         "Am Erfahrungsaustausch Tourismus können wir leider nicht teilnehmen."
     )
-    assert assign_event("Fragen", text, _at(8, 20), EVENTS) == CONSULTATION.id
+    assert assign_event("Fragen", text, _at(8, 20), MATCHERS) == CONSULTATION.id
 
 
 def test_subject_outweighs_a_mention_in_the_text() -> None:
     text = "An der Sprechstunde nehmen wir teil. Wie wird der Kiosk finanziert?"
     subject = "Fragen zum Spotlight Gesundheitskiosk"
-    assert assign_event(subject, text, _at(9, 30), EVENTS) == HEALTH.id
+    assert assign_event(subject, text, _at(9, 30), MATCHERS) == HEALTH.id
 
 
 def test_no_events() -> None:
@@ -92,10 +92,10 @@ def test_no_events() -> None:
 
 
 def test_without_fallback_only_a_named_event() -> None:
-    assert assign_event("Danke", "Vielen Dank!", _at(9, 12), EVENTS, fallback=False) is None
+    assert assign_event("Danke", "Vielen Dank!", _at(9, 12), MATCHERS, fallback=False) is None
     assert (
         assign_event(
-            "Danke", "Der Erfahrungsaustausch war toll.", _at(9, 12), EVENTS, fallback=False
+            "Danke", "Der Erfahrungsaustausch war toll.", _at(9, 12), MATCHERS, fallback=False
         )
         == TOURISM.id
     )
@@ -103,14 +103,40 @@ def test_without_fallback_only_a_named_event() -> None:
 
 def test_naive_dates_are_compared_as_utc() -> None:
     naive = datetime(2024, 10, 20, 9, 0)
-    assert assign_event("Frage", "Wie hoch?", naive, EVENTS) == HEALTH.id
+    assert assign_event("Frage", "Wie hoch?", naive, MATCHERS) == HEALTH.id
 
 
 def test_themes_alone_do_not_name_an_event() -> None:
     text = "Wie finanzieren andere Kreise die Gesundheit ihrer Beschäftigten?"
-    assert assign_event("Frage", text, _at(9, 20), EVENTS) == CONSULTATION.id
+    assert assign_event("Frage", text, _at(9, 20), MATCHERS) == CONSULTATION.id
 
 
 def test_themes_decide_between_named_events() -> None:
     text = "Zur Sprechstunde und zum Spotlight: Wie wird Gesundheit vor Ort gefördert?"
-    assert assign_event("Frage", text, _at(9, 20), EVENTS) == HEALTH.id
+    assert assign_event("Frage", text, _at(9, 20), MATCHERS) == HEALTH.id
+
+
+@pytest.mark.parametrize(
+    "folded",
+    [
+        "sprechstunde am 9.10.",
+        "zur online-sprechstunde am 09. 10. 2024",
+        "am 9. oktober",
+        "am 9 october",
+        "19.10. und 9.1. und 9.100.",
+        "am 9.10.24 um 10 uhr",
+        "landesbeauftragte, landesbeauftragten und xsprechstunde",
+        "nichts davon",
+        "",
+    ],
+)
+def test_literals_skip_only_texts_without_hits(folded: str) -> None:
+    for matcher in MATCHERS:
+        for pattern in (matcher.keywords, matcher.themes, matcher.date):
+            assert pattern is not None
+            assert pattern.count(folded) == len(pattern.pattern.findall(folded))
+
+
+def test_matchers_keep_the_event_order() -> None:
+    assert [matcher.event for matcher in MATCHERS] == [TOURISM, CONSULTATION, HEALTH]
+    assert compile_event_matchers(()) == ()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from ikz_inbox.extract import kinds
 from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
 from ikz_inbox.extract.newtext import isolate_new_text
 from ikz_inbox.parse import parse_message
+from ikz_inbox.textnorm import lower_for_matching, whole_word
 from ikz_inbox.types import MessageKind, ParsedMail
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kinds"
@@ -285,3 +288,95 @@ def test_human_kind_rules(subject: str, new_text: str, kind: str) -> None:
 def test_registration_with_a_question_is_frage() -> None:
     text = "Hiermit melde ich mich an. Wo finde ich den Zugangslink?"
     assert detect_human_kind(_mail(text), text, True) == MessageKind.FRAGE
+
+
+# Every code point once (surrogates cannot stand in text): the lower-casing that lets the
+# wording patterns run without re.IGNORECASE must match exactly where IGNORECASE did.
+_ALL_CHARACTERS = "".join(chr(code) for code in range(0x110000) if not 0xD800 <= code <= 0xDFFF)
+# The lower-case wording patterns of kinds.py (matched against the lower-cased text).
+_WORDING_CUES = (
+    *kinds._BOUNCE_TEXT,
+    *kinds._AUTO_REPLY_TEXT,
+    *kinds._PHISHING,
+    *kinds._MARKETING,
+    *kinds._NEWSLETTER_TEXT,
+    kinds._URGENCY,
+    kinds._OPT_OUT,
+    kinds._IMPERSONAL_GREETING,
+)
+_LOWER_CASE_PATTERNS = (
+    *(pattern for phrases in _WORDING_CUES for pattern in phrases),
+    kinds._NEWSLETTER_WORD,
+    kinds._PERSONAL_GREETING,
+)
+
+
+def _literal_characters(patterns: tuple[re.Pattern[str], ...]) -> set[str]:
+    """The characters the patterns spell out, without escapes such as \\b, \\d, \\s."""
+    return {char for p in patterns for char in re.sub(r"\\[a-zA-Z]", "", p.pattern)}
+
+
+@pytest.fixture(scope="module")
+def lowered_characters() -> str:
+    return lower_for_matching(_ALL_CHARACTERS)
+
+
+def test_lowered_text_keeps_every_offset(lowered_characters: str) -> None:
+    assert len(lowered_characters) == len(_ALL_CHARACTERS)
+
+
+def test_lowered_text_matches_the_pattern_characters_as_ignorecase(
+    lowered_characters: str,
+) -> None:
+    chars = sorted(_literal_characters(_LOWER_CASE_PATTERNS))
+    any_char = "[" + "".join(re.escape(char) for char in chars) + "]"
+    candidates = {m.start() for m in re.finditer(any_char, _ALL_CHARACTERS, re.IGNORECASE)}
+    candidates |= {m.start() for m in re.finditer(any_char, lowered_characters)}
+    for position in sorted(candidates):
+        original = _ALL_CHARACTERS[position]
+        for char in chars:
+            ignorecase = re.fullmatch(re.escape(char), original, re.IGNORECASE) is not None
+            assert ignorecase == (lowered_characters[position] == char), (original, char)
+
+
+@pytest.mark.parametrize("char_class", [r"\w", r"\d", r"\s", r"[^\W\d]", r"\n"])
+def test_lowered_text_keeps_character_classes(char_class: str, lowered_characters: str) -> None:
+    expected = [m.start() for m in re.finditer(char_class, _ALL_CHARACTERS)]
+    assert [m.start() for m in re.finditer(char_class, lowered_characters)] == expected
+
+
+@pytest.mark.parametrize("pattern", _LOWER_CASE_PATTERNS, ids=lambda p: p.pattern[:30])
+def test_wording_patterns_are_lower_case_and_case_sensitive(pattern: re.Pattern[str]) -> None:
+    spelled = re.sub(r"\\[a-zA-Z]", "", pattern.pattern)
+    assert spelled == spelled.lower()
+    assert not pattern.flags & re.IGNORECASE
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["seo", "SEO-Paket", "kein seoul", "myseo", "seo_x", "Top-SEO!", "seo\nseo", "", "e"],
+)
+def test_word_helper_matches_like_word_boundaries(text: str) -> None:
+    expected = [m.span() for m in re.finditer(r"\bseo\b", text.lower())]
+    assert [m.span() for m in re.finditer(whole_word("seo"), text.lower())] == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        (
+            "ICH BIN BIS 14.10. NICHT IM BÜRO. IHRE NACHRICHT WIRD NICHT WEITERGELEITET. "
+            "IN DRINGENDEN FÄLLEN WENDEN SIE SICH AN DAS BÜRGERBÜRO.",
+            MessageKind.ABWESENHEIT,
+        ),
+        # dotted capital I, dotless i and long s match "i" and "s" as IGNORECASE did
+        (
+            "Ich bın bis 14.10. nicht İM BÜRO. Ihre Nachricht wird nicht weitergeleitet. "
+            "In dringenden Fällen wenden ſie ſich an das Bürgerbüro.",
+            MessageKind.ABWESENHEIT,
+        ),
+    ],
+)
+def test_auto_reply_wording_in_any_case(body: str, kind: MessageKind) -> None:
+    headers = (("return-path", "<j@example.de>"),)
+    assert detect_automatic_kind(_mail(body, headers=headers), body) == kind

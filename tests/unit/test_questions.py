@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from spacy.language import Language
 
+from ikz_inbox.extract import questions
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
+from ikz_inbox.textnorm import word_start
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +300,68 @@ def test_follow_up_questions_join_the_question_before(
 )
 def test_frage_phrases_and_markup(text: str, expected: int, nlp: Language) -> None:
     assert len(_texts(text, nlp)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # lower-cased matching: the du-form, rhetoric and hints hold in capitals too
+        ("KANNST DU MIR SAGEN, WIE HOCH DIE QUOTE IST?", []),
+        ("HABEN SIE NOCH FRAGEN ZUR FÖRDERUNG?", []),
+        ("Sie haben noch Fragen zur Förderung?", []),
+        ("Wir haben noch Fragen: Wie hoch ist die Quote?", ["Wie hoch ist die Quote?"]),
+        ("MICH WÜRDE INTERESSIEREN, OB KREISE TEILNEHMEN DÜRFEN.", None),
+        ("Mich würde interessieren ob Kreise teilnehmen dürfen.", []),
+    ],
+)
+def test_rules_match_in_any_case(text: str, expected: list[str] | None, nlp: Language) -> None:
+    assert _texts(text, nlp) == ([text] if expected is None else expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("WO FINDE ICH DEN LINK ZUR VIDEOKONFERENZ?", "organisation"),
+        ("Gibt es eine Bescheinigung über die Teilnahme?", "organisation"),
+        ("Gibt es eine Zoom-Einwahl für Kreise und Gemeinden?", "organisation"),
+        ("Wie verlinken andere Kommunen ihre Satzungen?", None),
+        ("Wie arbeiten andere Teams im Bauhof zusammen?", "organisation"),
+        ("Wie arbeiten die Steams im Bauhof zusammen?", None),
+    ],
+)
+def test_organisation_hint_in_any_case_and_at_word_starts(
+    text: str, hint: str | None, nlp: Language
+) -> None:
+    (question,) = extract_questions(text, "", nlp)
+    assert question.topic_hint == hint
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["du", "Du bist", "Adu", "du_x", "dudu", "", "Und du?", "Ist das für dich ok?", "düdu dir"],
+)
+def test_word_helpers_match_like_word_boundaries(text: str) -> None:
+    lowered = text.lower()
+    for regex, reference in (
+        (questions._words("du", "dir", "dich"), r"\b(?:du|dir|dich)\b"),
+        (word_start("du"), r"\bdu"),
+    ):
+        expected = [m.span() for m in re.finditer(reference, lowered)]
+        assert [m.span() for m in re.finditer(regex, lowered)] == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Erster Satz. zweiter Satz am 30.09.2024. Dritter Satz.",
+        "Liste:\n1. Wie hoch?\n2. Wer zahlt?\n\nMit Gruß",
+        "Zeile eins\nzeile zwei geht weiter\nNeue Zeile nach kurzer",
+        "Ende 2024. Neuer Satz: kleiner Anfang. 3 Punkte",
+        "",
+        "   \n\n  ",
+    ],
+)
+def test_token_columns_match_token_attributes(text: str, nlp: Language) -> None:
+    doc = nlp.make_doc(text)
+    columns = [[token.idx, len(token.text), int(token.is_space)] for token in doc]
+    assert questions._token_columns(doc) == columns

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ikz_inbox.extract.event import assign_event
+from ikz_inbox.extract.event import EventMatcher, assign_event, compile_event_matchers
 from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
 from ikz_inbox.extract.newtext import isolate_new_text_with_subject
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
@@ -48,14 +48,17 @@ class ExtractResources:
     nlp: Language
     gazetteer: Gazetteer
     events: tuple[Event, ...]
+    event_matchers: tuple[EventMatcher, ...]  # the events' naming patterns, compiled
 
 
 def load_extract_resources(gazetteer_path: Path, events: Sequence[Event]) -> ExtractResources:
-    """Build the sentence pipeline and read the gazetteer (ConfigError when it is bad)."""
+    """Build the sentence pipeline, read the gazetteer (ConfigError when it is bad) and
+    compile the events' naming patterns."""
     return ExtractResources(
         nlp=build_sentence_pipeline(),
         gazetteer=load_gazetteer(gazetteer_path),
         events=tuple(events),
+        event_matchers=compile_event_matchers(events),
     )
 
 
@@ -71,7 +74,7 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
     if kind is not MessageKind.FRAGE:
         questions = ()
     sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)
-    event_id = _event_for(kind, parsed, new_text, resources.events)
+    event_id = _event_for(kind, parsed, new_text, resources.event_matchers)
     logger.debug(
         "%s kind=%s questions=%s org=%s event=%s",
         parsed.message_id,
@@ -130,12 +133,12 @@ def _embedded_texts(embedded: Sequence[ParsedMail]) -> list[str]:
 
 
 def _event_for(
-    kind: MessageKind, parsed: ParsedMail, new_text: str, events: Sequence[Event]
+    kind: MessageKind, parsed: ParsedMail, new_text: str, matchers: Sequence[EventMatcher]
 ) -> str | None:
     """The named event (new text first, then the quoted mail); by date for frage/anmeldung."""
-    named = assign_event(parsed.subject, new_text, parsed.date, events, fallback=False)
+    named = assign_event(parsed.subject, new_text, parsed.date, matchers, fallback=False)
     if named is not None:
         return named
     return assign_event(
-        parsed.subject, parsed.body_text, parsed.date, events, fallback=kind in _EVENT_KINDS
+        parsed.subject, parsed.body_text, parsed.date, matchers, fallback=kind in _EVENT_KINDS
     )

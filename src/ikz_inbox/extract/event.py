@@ -1,8 +1,8 @@
 """Decide which event a message's questions are meant for.
 
-In: the subject, the (new) text, the send date and the configured events. Out: an event
-id, or None when there are no events (or, with ``fallback=False``, when the message names
-none).
+In: the subject, the (new) text, the send date and the configured events, compiled once
+per process by ``compile_event_matchers``. Out: an event id, or None when there are no
+events (or, with ``fallback=False``, when the message names none).
 
 A message names an event through the event's keywords ("Sprechstunde", "Spotlight
 Gesundheit") and its date ("09.10.", "9. Oktober"); the event's themes add weight to an
@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ikz_inbox.textnorm import fold
@@ -51,18 +52,63 @@ _NOT_ATTENDING = re.compile(
 )
 
 
+@dataclass(frozen=True)
+class _EventPattern:
+    """A pattern and the strings one of which every hit of it contains.
+
+    Where none of ``literals`` occurs in a text the pattern cannot match, so the (slower)
+    pattern is only run where one does; counts are the same either way.
+    """
+
+    pattern: re.Pattern[str]
+    literals: tuple[str, ...]
+
+    def count(self, folded: str) -> int:
+        if not self.occurs_in(folded):
+            return 0
+        return len(self.pattern.findall(folded))
+
+    def occurs_in(self, folded: str) -> bool:
+        return any(literal in folded for literal in self.literals)
+
+
+@dataclass(frozen=True)
+class EventMatcher:
+    """An event with the patterns that name it, compiled once by ``compile_event_matchers``."""
+
+    event: Event
+    keywords: _EventPattern | None  # None when the event has no keywords (or themes)
+    themes: _EventPattern | None
+    date: _EventPattern
+
+
+def compile_event_matchers(events: Sequence[Event]) -> tuple[EventMatcher, ...]:
+    """Compile the keyword, theme and date patterns of ``events`` (in the same order)."""
+    return tuple(
+        EventMatcher(
+            event=event,
+            keywords=_words_pattern(event.keywords),
+            themes=_words_pattern(event.themes),
+            date=_date_pattern(event),
+        )
+        for event in events
+    )
+
+
 def assign_event(
     subject: str,
     text: str,
     sent_at: datetime | None,
-    events: Sequence[Event],
+    matchers: Sequence[EventMatcher],
     *,
     fallback: bool = True,
 ) -> str | None:
     """Return the id of the event the message is for (see the module docstring)."""
-    if not events:
+    if not matchers:
         return None
-    scores = {event.id: _score(event, subject, text, sent_at) for event in events}
+    events = [matcher.event for matcher in matchers]
+    sentences = _folded_sentences(subject, text[:MAX_TEXT_CHARS])
+    scores = {matcher.event.id: _score(matcher, sentences, sent_at) for matcher in matchers}
     best = max(events, key=lambda event: (scores[event.id], -_distance(event, sent_at)))
     if scores[best.id] > 0:
         logger.debug("event %s named (score %.1f)", best.id, scores[best.id])
@@ -72,29 +118,53 @@ def assign_event(
     return _event_by_date(events, sent_at).id
 
 
-def _score(event: Event, subject: str, text: str, sent_at: datetime | None) -> float:
+@dataclass(frozen=True)
+class _Sentences:
+    """The weighted, folded sentences of one message, and all of them joined by newlines."""
+
+    weighted: list[tuple[float, str]]
+    joined: str
+
+
+def _folded_sentences(subject: str, text: str) -> _Sentences:
+    weighted = [
+        (weight, _fold(sentence)) for weight, sentence in _weighted_sentences(subject, text)
+    ]
+    return _Sentences(weighted, "\n".join(folded for _, folded in weighted))
+
+
+def _score(matcher: EventMatcher, sentences: _Sentences, sent_at: datetime | None) -> float:
     """Keyword and date hits, weighted by where they stand; themes only add to a named event.
 
     Themes are topics ("Förderung", "Pflege") that questions for any event may touch, so
     they help to choose among the events a message names but never name one by themselves.
     """
-    sentences = [(w, _fold(s)) for w, s in _weighted_sentences(subject, text[:MAX_TEXT_CHARS])]
-    naming = _hits(sentences, _words_pattern(event.keywords), KEYWORD_SCORE)
-    naming += _hits(sentences, _date_pattern(event), DATE_SCORE)
+    if not _may_be_named(matcher, sentences.joined):
+        return 0.0
+    naming = _hits(sentences.weighted, matcher.keywords, KEYWORD_SCORE)
+    naming += _hits(sentences.weighted, matcher.date, DATE_SCORE)
     if naming == 0:
         return 0.0
-    total = naming + _hits(sentences, _words_pattern(event.themes), THEME_SCORE)
-    if sent_at is not None and _aware(event.ends_at) < _aware(sent_at):
+    total = naming + _hits(sentences.weighted, matcher.themes, THEME_SCORE)
+    if sent_at is not None and _aware(matcher.event.ends_at) < _aware(sent_at):
         total *= PAST_EVENT_FACTOR
     return total
 
 
+def _may_be_named(matcher: EventMatcher, joined: str) -> bool:
+    """False where no sentence can hold a keyword or the date: none of their literals is
+    in the joined sentences (one in a sentence would be there too)."""
+    if matcher.keywords is not None and matcher.keywords.occurs_in(joined):
+        return True
+    return matcher.date.occurs_in(joined)
+
+
 def _hits(
-    sentences: Sequence[tuple[float, str]], pattern: re.Pattern[str] | None, score: float
+    sentences: Sequence[tuple[float, str]], pattern: _EventPattern | None, score: float
 ) -> float:
     if pattern is None:
         return 0.0
-    return sum(weight * score * len(pattern.findall(folded)) for weight, folded in sentences)
+    return sum(weight * score * pattern.count(folded) for weight, folded in sentences)
 
 
 def _weighted_sentences(subject: str, text: str) -> Iterator[tuple[float, str]]:
@@ -109,20 +179,25 @@ def _fold(text: str) -> str:
     return " ".join(fold(text).split())
 
 
-def _words_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
+def _words_pattern(words: Sequence[str]) -> _EventPattern | None:
     """Keywords at a word start ("spotlight" also in "online-spotlight"), longest first."""
     folded = sorted({_fold(word) for word in words if word.strip()}, key=len, reverse=True)
     if not folded:
         return None
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, folded)) + ")")
+    pattern = re.compile(r"(?<![a-z0-9])(?:" + "|".join(map(re.escape, folded)) + ")")
+    return _EventPattern(pattern, tuple(folded))
 
 
-def _date_pattern(event: Event) -> re.Pattern[str]:
-    """The event's date written as "09.10.", "9.10.2024", "9. oktober", "9 october"."""
+def _date_pattern(event: Event) -> _EventPattern:
+    """The event's date written as "09.10.", "9.10.2024", "9. oktober", "9 october".
+
+    Every hit contains the month and a full stop ("10.") or the month's name.
+    """
     day, month = event.starts_at.day, event.starts_at.month
+    german, english = _MONTHS_DE[month - 1], _MONTHS_EN[month - 1]
     numeric = rf"(?<![\d.])0?{day}\.\s?0?{month}\.(?:\s?(?:20)?\d\d(?!\d))?"
-    spoken = rf"(?<!\d)0?{day}\.?\s+(?:{_MONTHS_DE[month - 1]}|{_MONTHS_EN[month - 1]})\b"
-    return re.compile(f"{numeric}|{spoken}")
+    spoken = rf"(?<!\d)0?{day}\.?\s+(?:{german}|{english})\b"
+    return _EventPattern(re.compile(f"{numeric}|{spoken}"), (f"{month}.", german, english))
 
 
 def _aware(moment: datetime) -> datetime:

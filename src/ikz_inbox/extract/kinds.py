@@ -28,6 +28,7 @@ from __future__ import annotations
 import logging
 import re
 
+from ikz_inbox.textnorm import lower_for_matching, whole_word
 from ikz_inbox.types import MessageKind, ParsedMail
 
 __all__ = ["detect_automatic_kind", "detect_human_kind"]
@@ -49,6 +50,26 @@ BOUNCE_TEXT_PHRASES = 2
 # Only the start of a long body is searched for automatic wording; it always stands there.
 TEXT_SEARCH_CHARS = 6000
 
+# Speed: the wording patterns below (_BOUNCE_TEXT ... _NEWSLETTER_TEXT) are written in lower
+# case, compiled without re.IGNORECASE and searched in the text lower-cased once by
+# textnorm.lower_for_matching: IGNORECASE case-folds every character it compares and made
+# them three times as slow over bodies of up to TEXT_SEARCH_CHARS. For the same reason a
+# leading \b is written as a look-behind after the word (textnorm.whole_word): a pattern
+# that starts with a literal lets re skip ahead to where it can match.
+
+_Phrases = tuple[re.Pattern[str], ...]
+
+
+def _phrases(*alternatives: str) -> _Phrases:
+    """Compile each lower-case alternative on its own (see ``_found``)."""
+    return tuple(re.compile(alternative) for alternative in alternatives)
+
+
+def _found(phrases: _Phrases, lowered: str) -> bool:
+    """True where any phrase occurs, as ``re.search("a|b|...")`` would be."""
+    return any(pattern.search(lowered) for pattern in phrases)
+
+
 _BOUNCE_SENDER = re.compile(r"^(?:mailer-daemon|postmaster|mail-daemon|bounce[s]?)@", re.I)
 _BOUNCE_SUBJECT = re.compile(
     r"^\s*(?:(?:unzustellbar|nicht zustellbar|undeliverable|non remis)\s*:"
@@ -58,12 +79,15 @@ _BOUNCE_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _BOUNCE_TEXT = (
-    re.compile(r"could not be delivered|couldn't be delivered|delivery has failed", re.I),
-    re.compile(r"mail delivery failed|undeliverable|unzustellbar|nicht zugestellt werden", re.I),
-    re.compile(r"permanent(?: fatal)? error|recipient address rejected|user unknown", re.I),
-    re.compile(r"hat .{1,80} nicht erreicht|wurde nicht gefunden unter|mailbox (?:is )?full", re.I),
-    re.compile(r"\b5\d\d[ -]5\.\d{1,3}\.\d{1,3}\b|diagnoseinformationen für administratoren", re.I),
-    re.compile(r"returned message|transcript of session|this is the mail system", re.I),
+    _phrases("could not be delivered", "couldn't be delivered", "delivery has failed"),
+    _phrases("mail delivery failed", "undeliverable", "unzustellbar", "nicht zugestellt werden"),
+    _phrases(r"permanent(?: fatal)? error", "recipient address rejected", "user unknown"),
+    _phrases(r"hat .{1,80} nicht erreicht", "wurde nicht gefunden unter", r"mailbox (?:is )?full"),
+    # "550 5.1.1": the status code at a word start ("5(?<=\b5)" is "\b5", see textnorm.whole_word).
+    _phrases(
+        r"5(?<=\b5)\d\d[ -]5\.\d{1,3}\.\d{1,3}\b", "diagnoseinformationen für administratoren"
+    ),
+    _phrases("returned message", "transcript of session", "this is the mail system"),
 )
 _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(?:automatische antwort|abwesenheitsnotiz|abwesend|abwesenheit|out of office"
@@ -86,54 +110,67 @@ _AUTO_REPLY_OPENING = re.compile(
     re.IGNORECASE,
 )
 _AUTO_REPLY_TEXT = (
-    re.compile(r"nicht im (?:büro|dienst|hause?|amt)|außer haus|ausser haus", re.I),
-    re.compile(r"\babwesend\b|\bim urlaub\b|elternzeit|mutterschutz|dienstreise", re.I),
-    re.compile(r"(?:nachricht|e-?mail|mail) wird (?:nicht|nach meiner rückkehr)", re.I),
-    re.compile(r"kehre .{0,30}zurück|nach meiner rückkehr|ab dem .{0,20} wieder", re.I),
-    re.compile(r"out of (?:the )?office|(?:i am|i'm) (?:currently )?away", re.I),
-    re.compile(r"on (?:annual )?leave|will not be forwarded", re.I),
-    re.compile(r"limited access to (?:my )?e-?mail|eingeschränkt zugriff", re.I),
-    re.compile(r"in dringenden (?:fällen|angelegenheiten)|for urgent matters", re.I),
+    _phrases(r"nicht im (?:büro|dienst|hause?|amt)", "außer haus", "ausser haus"),
+    _phrases(
+        whole_word("abwesend"), whole_word("im urlaub"), "elternzeit", "mutterschutz", "dienstreise"
+    ),
+    _phrases(r"(?:nachricht|e-?mail|mail) wird (?:nicht|nach meiner rückkehr)"),
+    _phrases(r"kehre .{0,30}zurück", "nach meiner rückkehr", r"ab dem .{0,20} wieder"),
+    _phrases(r"out of (?:the )?office", r"(?:i am|i'm) (?:currently )?away"),
+    _phrases(r"on (?:annual )?leave", "will not be forwarded"),
+    _phrases(r"limited access to (?:my )?e-?mail", "eingeschränkt zugriff"),
+    _phrases(r"in dringenden (?:fällen|angelegenheiten)", "for urgent matters"),
 )
 _NO_VALUES = {"no", "false", "0", ""}
 _SPAM_FLAG = re.compile(r"^\s*yes\b", re.IGNORECASE)
 _SPAM_SCORE = re.compile(r"\bscore=(-?\d+(?:\.\d+)?)")
 _PHISHING = (
-    re.compile(r"konto (?:wird|wurde|werden) .{0,30}(?:gesperrt|deaktiviert|eingeschränkt)", re.I),
-    re.compile(r"passwort .{0,20}(?:bestätigen|verifizieren|läuft .{0,10}ab)", re.I),
-    re.compile(r"bestätigen sie .{0,40}(?:konto|identität|zugangsdaten|passwort)", re.I),
-    re.compile(r"postfach .{0,40}(?:voll|speicherlimit|speicherplatz)", re.I),
-    re.compile(r"speicher .{0,10}freigeben|speicherlimit erreicht", re.I),
-    re.compile(r"verify your (?:account|identity|password)|mailbox (?:is )?full", re.I),
-    re.compile(r"your (?:account|mailbox) (?:has been|will be) (?:suspended|locked|closed)", re.I),
-    re.compile(r"dokument zur (?:prüfung und )?unterzeichnung|review (?:the )?document", re.I),
-    re.compile(r"zahlung .{0,20}fehlgeschlagen|rechnung .{0,20}offen .{0,40}link", re.I),
+    _phrases(r"konto (?:wird|wurde|werden) .{0,30}(?:gesperrt|deaktiviert|eingeschränkt)"),
+    _phrases(r"passwort .{0,20}(?:bestätigen|verifizieren|läuft .{0,10}ab)"),
+    _phrases(r"bestätigen sie .{0,40}(?:konto|identität|zugangsdaten|passwort)"),
+    _phrases(r"postfach .{0,40}(?:voll|speicherlimit|speicherplatz)"),
+    _phrases(r"speicher .{0,10}freigeben", "speicherlimit erreicht"),
+    _phrases(r"verify your (?:account|identity|password)", r"mailbox (?:is )?full"),
+    _phrases(r"your (?:account|mailbox) (?:has been|will be) (?:suspended|locked|closed)"),
+    _phrases(r"dokument zur (?:prüfung und )?unterzeichnung", r"review (?:the )?document"),
+    _phrases(r"zahlung .{0,20}fehlgeschlagen", r"rechnung .{0,20}offen .{0,40}link"),
 )
-_URGENCY = re.compile(
-    r"innerhalb von \d+ stunden|within \d+ hours|aktion erforderlich|action required"
-    r"|letzte (?:mahnung|warnung)|final notice|umgehend handeln",
-    re.IGNORECASE,
-)
+_URGENCY = _phrases(
+    r"innerhalb von \d+ stunden", r"within \d+ hours", "aktion erforderlich", "action required",
+    r"letzte (?:mahnung|warnung)", "final notice", "umgehend handeln",
+)  # fmt: skip
 _MARKETING = (
-    re.compile(r"kostenlos|unverbindlich|100 ?% free|free of charge", re.I),
-    re.compile(r"jetzt .{0,30}(?:buchen|bestellen|kaufen|anfragen|testen)\b", re.I),
-    re.compile(r"expertenteam|bis zu \d+ ?% (?:zuschuss|förderung|rabatt)|bares geld", re.I),
-    re.compile(r"\bseo\b|suchmaschinenoptimierung|google[- ]ranking|backlinks|\bleads\b", re.I),
-    re.compile(r"gewinnspiel|gewonnen|gewinner|lottery|\bprize\b|\bwinner\b", re.I),
-    re.compile(r"krypto|bitcoin|crypto|rendite|investment|sofortkredit|darlehen|\bloan\b", re.I),
+    _phrases("kostenlos", "unverbindlich", r"100 ?% free", "free of charge"),
+    _phrases(r"jetzt .{0,30}(?:buchen|bestellen|kaufen|anfragen|testen)\b"),
+    _phrases("expertenteam", r"bis zu \d+ ?% (?:zuschuss|förderung|rabatt)", "bares geld"),
+    _phrases(
+        whole_word("seo"), "suchmaschinenoptimierung", r"google[- ]ranking", "backlinks", whole_word("leads")
+    ),
+    _phrases(
+        "gewinnspiel", "gewonnen", "gewinner", "lottery", whole_word("prize"), whole_word("winner")
+    ),
+    _phrases(
+        "krypto", "bitcoin", "crypto", "rendite", "investment", "sofortkredit", "darlehen",
+        whole_word("loan"),
+    ),
+)  # fmt: skip
+_OPT_OUT = _phrases(
+    r"keine weiteren e-?mails", r"opt-?out", "unsubscribe", "abmelden", "abbestellen"
 )
-_OPT_OUT = re.compile(
-    r"keine weiteren e-?mails|opt-?out|unsubscribe|abmelden|abbestellen", re.IGNORECASE
-)
-_IMPERSONAL_GREETING = re.compile(
-    r"nutzer/?in|lieber kunde|liebe kundin|dear (?:user|customer|client)|sehr geehrte/r", re.I
+_IMPERSONAL_GREETING = _phrases(
+    r"nutzer/?in",
+    "lieber kunde",
+    "liebe kundin",
+    r"dear (?:user|customer|client)",
+    "sehr geehrte/r",
 )
 _PERSONAL_GREETING = re.compile(
     r"^\s*(?:sehr geehrte[rs]?|liebe[rs]?|hallo|guten (?:tag|morgen|abend)|moin|hi|hello"
     r"|dear|servus|grüß gott)\b",
-    re.IGNORECASE | re.MULTILINE,
+    re.MULTILINE,
 )
-_SHOUTING = re.compile(r"\b[A-ZÄÖÜ]{6,}\b")
+# Matched in the original text, as it is about case. "X(?<=\bX)" is "\bX" (textnorm.whole_word).
+_SHOUTING = re.compile(r"[A-ZÄÖÜ](?<=\b[A-ZÄÖÜ])[A-ZÄÖÜ]{5,}\b")
 # Display names that phishing borrows; a real sender's domain contains the brand.
 _BRANDS = (
     "microsoft",
@@ -154,12 +191,13 @@ _BRANDS = (
     "wetransfer",
 )
 _NEWSLETTER_TEXT = (
-    re.compile(r"sie erhalten diese[nr]? (?:newsletter|e-?mail|nachricht),? weil", re.I),
-    re.compile(r"newsletter (?:abbestellen|abmelden)|vom newsletter abmelden", re.I),
-    re.compile(r"you are receiving this|to unsubscribe|unsubscribe from", re.I),
-    re.compile(r"im browser (?:ansehen|anzeigen|öffnen)|view (?:this|it) in your browser", re.I),
-    re.compile(r"\bnewsletter\b", re.I),
+    _phrases(r"sie erhalten diese[nr]? (?:newsletter|e-?mail|nachricht),? weil"),
+    _phrases(r"newsletter (?:abbestellen|abmelden)", "vom newsletter abmelden"),
+    _phrases("you are receiving this", "to unsubscribe", "unsubscribe from"),
+    _phrases(r"im browser (?:ansehen|anzeigen|öffnen)", r"view (?:this|it) in your browser"),
 )
+# In the Subject, "Newsletter" alone is a cue.
+_NEWSLETTER_WORD = re.compile(whole_word("newsletter"))
 _BULK_PRECEDENCE = {"bulk", "list", "junk"}
 # First-person verbs of registering or cancelling, matched within one sentence.
 _REGISTRATION_VERB = re.compile(
@@ -193,14 +231,15 @@ def detect_automatic_kind(parsed: ParsedMail, text: str) -> MessageKind | None:
     ``text`` is the full decoded body, not the isolated new text.
     """
     head = text[:TEXT_SEARCH_CHARS]
+    lowered = lower_for_matching(head)
     kind: MessageKind | None = None
-    if _is_bounce(parsed, head):
+    if _is_bounce(parsed, lowered):
         kind = MessageKind.UNZUSTELLBAR
-    elif _is_auto_reply(parsed, head):
+    elif _is_auto_reply(parsed, head, lowered):
         kind = MessageKind.ABWESENHEIT
-    elif _is_spam(parsed, head):
+    elif _is_spam(parsed, head, lowered):
         kind = MessageKind.SPAM
-    elif _is_newsletter(parsed, head):
+    elif _is_newsletter(parsed, lowered):
         kind = MessageKind.NEWSLETTER
     if kind is not None:
         logger.debug("%s automatic kind %s", parsed.message_id, kind)
@@ -246,7 +285,8 @@ def _header_values(parsed: ParsedMail, name: str) -> list[str]:
     return [value for key, value in parsed.headers if key == wanted]
 
 
-def _is_bounce(parsed: ParsedMail, text: str) -> bool:
+def _is_bounce(parsed: ParsedMail, lowered: str) -> bool:
+    """``lowered``: the start of the body, lower-cased by ``lower_for_matching``."""
     if parsed.delivery_status.strip():
         return True
     content_type = (parsed.header("content-type") or "").lower()
@@ -254,7 +294,7 @@ def _is_bounce(parsed: ParsedMail, text: str) -> bool:
         return True
     if _BOUNCE_SENDER.match(parsed.from_address) or _BOUNCE_SUBJECT.match(parsed.subject):
         return True
-    return _count(_BOUNCE_TEXT, text) >= BOUNCE_TEXT_PHRASES and _is_null_sender(parsed)
+    return _is_null_sender(parsed) and _count(_BOUNCE_TEXT, lowered) >= BOUNCE_TEXT_PHRASES
 
 
 def _is_null_sender(parsed: ParsedMail) -> bool:
@@ -263,7 +303,8 @@ def _is_null_sender(parsed: ParsedMail) -> bool:
     return return_path is None or return_path.strip() in {"<>", ""}
 
 
-def _is_auto_reply(parsed: ParsedMail, text: str) -> bool:
+def _is_auto_reply(parsed: ParsedMail, text: str, lowered: str) -> bool:
+    """``text``: the start of the body; ``lowered``: the same, lower-cased for matching."""
     if _auto_reply_header(parsed) or _auto_reply_subject(parsed.subject):
         return True
     content_type = (parsed.header("content-type") or "").lower()
@@ -274,7 +315,7 @@ def _is_auto_reply(parsed: ParsedMail, text: str) -> bool:
     # Auto-replies go out with an empty Return-Path (RFC 3834); X-Auto-Response-Suppress
     # is no support, because Outlook sets it on human mail too.
     needed = AUTO_REPLY_TEXT_PHRASES if _empty_return_path(parsed) else AUTO_REPLY_TEXT_PHRASES + 1
-    phrases = _count(_AUTO_REPLY_TEXT, text) + int(bool(_AUTO_REPLY_OPENING.search(text)))
+    phrases = _count(_AUTO_REPLY_TEXT, lowered) + int(bool(_AUTO_REPLY_OPENING.search(text)))
     return phrases >= needed
 
 
@@ -304,23 +345,24 @@ def _has_list_headers(parsed: ParsedMail) -> bool:
     return bool(parsed.header("list-id") or parsed.header("list-unsubscribe"))
 
 
-def _is_spam(parsed: ParsedMail, text: str) -> bool:
+def _is_spam(parsed: ParsedMail, text: str, lowered: str) -> bool:
+    """``text``: the start of the body; ``lowered``: the same, lower-cased for matching."""
     if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-flag")):
         return True
     if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-status")):
         return True
-    return _spam_points(parsed, text) >= SPAM_THRESHOLD
+    return _spam_points(parsed, text, lowered) >= SPAM_THRESHOLD
 
 
-def _spam_points(parsed: ParsedMail, text: str) -> int:
-    words = f"{parsed.subject}\n{text}"
+def _spam_points(parsed: ParsedMail, text: str, lowered: str) -> int:
+    words = f"{lower_for_matching(parsed.subject)}\n{lowered}"
     points = 2 * _count(_PHISHING, words)
-    points += int(bool(_URGENCY.search(words)))
+    points += int(_found(_URGENCY, words))
     points += min(_count(_MARKETING, words), MARKETING_MAX_POINTS)
     points += int(len(_SHOUTING.findall(text)) >= 2)
-    points += int(bool(_OPT_OUT.search(text)) and not _has_list_headers(parsed))
-    points += int(bool(_IMPERSONAL_GREETING.search(text)))
-    points += int(not _PERSONAL_GREETING.search(text))
+    points += int(_found(_OPT_OUT, lowered) and not _has_list_headers(parsed))
+    points += int(_found(_IMPERSONAL_GREETING, lowered))
+    points += int(not _PERSONAL_GREETING.search(lowered))
     points += _brand_mismatch(parsed) + _reply_to_mismatch(parsed) + _checker_suspicion(parsed)
     return points
 
@@ -360,17 +402,19 @@ def _registrable(domain: str) -> str:
     return ".".join(domain.lower().split(".")[-2:])
 
 
-def _is_newsletter(parsed: ParsedMail, text: str) -> bool:
+def _is_newsletter(parsed: ParsedMail, lowered: str) -> bool:
+    """``lowered``: the start of the body, lower-cased by ``lower_for_matching``."""
     if _has_list_headers(parsed):
         return True
     precedence = (parsed.header("precedence") or "").strip().lower()
     if precedence in _BULK_PRECEDENCE:
         return True
-    cues = _count(_NEWSLETTER_TEXT[:-1], text)
-    if re.search(r"\bnewsletter\b", parsed.subject, re.IGNORECASE):
+    cues = _count(_NEWSLETTER_TEXT, lowered)
+    if _NEWSLETTER_WORD.search(lower_for_matching(parsed.subject)):
         cues += 1
     return cues >= 2
 
 
-def _count(patterns: tuple[re.Pattern[str], ...], text: str) -> int:
-    return sum(1 for pattern in patterns if pattern.search(text))
+def _count(cues: tuple[_Phrases, ...], lowered: str) -> int:
+    """How many of the cues are found in ``lowered``."""
+    return sum(1 for phrases in cues if _found(phrases, lowered))

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ikz_inbox.textnorm import lower_for_matching, whole_word, word_start
 from ikz_inbox.types import QuestionSpan
 
 if TYPE_CHECKING:  # spaCy is imported when the pipeline is built: importing it takes a second
@@ -38,6 +39,17 @@ EXTRA_ABBREVIATIONS = (
     "Gem.", "Einw.", "Kto.", "Min.", "ff.", "Buchst.", "lfd.", "Nrn.", "Abschn.", "Pkt.",
     "Bek.", "Verw.", "Tsd.", "Stk.", "Ref.", "Dez.", "Reg.", "Bez.", "Kr.", "Nds.", "Vors.",
 )  # fmt: skip
+
+# Speed: the patterns marked "lower case" are written in lower case, compiled without
+# re.IGNORECASE and matched against textnorm.lower_for_matching(text): IGNORECASE keeps re
+# from skipping ahead to a pattern's first letters, which made them several times as slow.
+# A leading \b before a word is written as a look-behind after it (textnorm.whole_word).
+
+
+def _words(*words: str) -> str:
+    r"""Regex source for ``\b(?:word|...)\b``, each word starting with its literal."""
+    return "|".join(whole_word(word) for word in words)
+
 
 # A list marker at the start of a line: "1.", "2)", "1.)", "a)", "(b)", "-", "•", "*", "–".
 _LIST_MARKER = re.compile(
@@ -66,6 +78,7 @@ _INTERROGATIVE = (
 )
 # "Mich würde interessieren, wie ...", "Bitte teilen Sie mit, ob ...", "Ich bitte um eine
 # Einschätzung, ob ...": a request or interest, a comma, then an interrogative clause.
+# Lower case.
 _INDIRECT = re.compile(
     r"\b(?:interessier\w*|wissen|erfahren|auskunft|einschätzung|mitteilen|teilen\s+sie|"
     r"erläutern|erklären|klären|klärung|sagen|beantworten|beantwortung|hinweis\w*|"
@@ -75,8 +88,7 @@ _INDIRECT = re.compile(
     r"(?:möchte|möchten|wollte|wollten|würde|würden)[^.?!,]{0,40}\bfragen|"
     r"know|tell|advise|clarify|wonder\w*)\b[^.?!]{0,80}?,\s*(?:nämlich\s+|und\s+zwar\s+)?(?P<wh>"
     + _INTERROGATIVE
-    + r")\b",
-    re.IGNORECASE,
+    + r")\b"
 )
 _INTERROGATIVE_START = re.compile(r"^" + _INTERROGATIVE + r"\b", re.IGNORECASE)
 # "wie besprochen", "wie vereinbart": an interrogative word that does not ask.
@@ -102,28 +114,30 @@ _VERB_FIRST = re.compile(
     re.IGNORECASE,
 )
 # Second person singular (a request to a colleague, not to us).
-_DU_FORM = re.compile(
-    r"\b(?:du|dir|dich|kannst|könntest|hast|bist|würdest|schickst|gibst|leitest|magst|"
-    r"schaust|sendest|weißt)\b",
-    re.IGNORECASE,
-)
+_DU_WORDS = (
+    "du", "dir", "dich", "kannst", "könntest", "hast", "bist", "würdest", "schickst", "gibst",
+    "leitest", "magst", "schaust", "sendest", "weißt",
+)  # fmt: skip
+_DU_FORM = re.compile(_words(*_DU_WORDS))  # lower case
+# Lower case. "sie(?<!\wsie)" is "(?:^|\W)sie" (as the pattern is only searched for).
 _RHETORICAL = re.compile(
-    r"(?:wer\s+kennt\s+das\s+nicht|(?:^|\W)sie\s+haben\s+(?:noch\s+)?fragen|"
+    r"(?:wer\s+kennt\s+das\s+nicht|sie(?<!\wsie)\s+haben\s+(?:noch\s+)?fragen|"
     r"haben\s+sie\s+(?:noch\s+)?(?:fragen|anregungen|themenwünsche)|noch\s+fragen\s*\?|"
     r"neugierig\s+auf|was\s+will\s+man\s+mehr|wie\s+geht\s+es\s+(?:ihnen|dir)|"
     r"möchten\s+sie\s+(?:vorab\s+)?fragen|"
     r"kennen\s+sie\s+das|wer\s+hätte\s+das\s+gedacht|"
-    r"warum\s+(?:auch\s+)?nicht\s*\?|oder\s+etwa\s+nicht|nicht\s+wahr\s*\?)",
-    re.IGNORECASE,
+    r"warum\s+(?:auch\s+)?nicht\s*\?|oder\s+etwa\s+nicht|nicht\s+wahr\s*\?)"
 )
 # Requests about handling the mail itself: forward it, confirm a registration arrived.
+# Lower case.
 _HANDLING_REQUEST = re.compile(
     r"\bweiter(?:leiten|geben|reichen)\b|\bbestätig\w*\b.{0,60}\b(?:anmeldung|eingang|erhalt)\b|"
-    r"\b(?:anmeldung|eingang|erhalt)\b.{0,60}\bbestätig\w*\b",
-    re.IGNORECASE,
+    r"\b(?:anmeldung|eingang|erhalt)\b.{0,60}\bbestätig\w*\b"
 )
-# Markup left over from HTML (<?xml ... ?>) is not prose.
-_MARKUP = re.compile(r"</?[a-z]+[\s/>]|<\?|[{}]|=\s*[\"']|^\W*xml\b", re.IGNORECASE)
+# Markup left over from HTML (<?xml ... ?>) is not prose. Two patterns, so that re can skip
+# ahead to "<", "{", "}" or "=" (an alternative that starts with "^" would not let it).
+_MARKUP = re.compile(r"</?[a-z]+[\s/>]|<\?|[{}]|=\s*[\"']", re.IGNORECASE)
+_MARKUP_START = re.compile(r"^\W*xml\b", re.IGNORECASE)
 # The sentence after a rhetorical or inviting question answers or uses it.
 _RHETORICAL_FOLLOW = re.compile(
     r"^(?:dann\b|diese\s+frage\b|genau\s+(?:diese|das)\b|die\s+antwort\b|"
@@ -143,15 +157,17 @@ _MIN_QUESTION_WORDS = 3  # "Und dann?" alone is not a question a moderator can r
 _LEAD_IN_MAX_WORDS = 4  # "Zweitens:", "Frage 2:", "Und ganz praktisch:"
 # "Zweitens:", "Frage 2:", "Und ganz praktisch:", "kurze Frage vorab ...:" before a question.
 _LEAD_IN = re.compile(r"^.{0,160}?:\s+(?=[A-ZÄÖÜ])", re.DOTALL)
-_ORGANISATION = re.compile(
-    r"(?:zugangs\w*|einwahl\w*|\blink\b|aufzeichn\w*|aufgezeichnet|mitschnitt\w*|"
-    r"\bfolien\b|präsentation\w*|teilnahmebescheinigung\w*|\bbescheinigung\w*|"
-    r"teilnahme\b|teilnehmen|telefonisch|videokonferenz\w*|\bwebex\b|\bzoom\b|"
-    r"\bteams\b|\bbrowser\b|anschauen|nachschauen|nachträglich\s+ansehen|\bverschoben\b|"
-    r"verschieb\w*|\bverlegt\b|\bausfall\w*|\brecording\b|\brecorded\b|\bslides\b|"
-    r"\bcertificate\b|access\s+link)",
-    re.IGNORECASE,
-)
+# Questions about access, recordings, slides and dates of the event itself.
+_ORGANISATION_PHRASES = (
+    r"zugangs\w*", r"einwahl\w*", whole_word("link"), r"aufzeichn\w*", "aufgezeichnet",
+    r"mitschnitt\w*", whole_word("folien"), r"präsentation\w*", r"teilnahmebescheinigung\w*",
+    word_start("bescheinigung") + r"\w*", r"teilnahme\b", "teilnehmen", "telefonisch",
+    r"videokonferenz\w*", whole_word("webex"), whole_word("zoom"), whole_word("teams"), whole_word("browser"),
+    "anschauen", "nachschauen", r"nachträglich\s+ansehen", whole_word("verschoben"), r"verschieb\w*",
+    whole_word("verlegt"), word_start("ausfall") + r"\w*", whole_word("recording"), whole_word("recorded"),
+    whole_word("slides"), whole_word("certificate"), r"access\s+link",
+)  # fmt: skip
+_ORGANISATION = re.compile("|".join(_ORGANISATION_PHRASES))  # lower case
 _SUBJECT_PREFIX = re.compile(
     r"^\s*(?:(?:re|aw|wg|fw|fwd|antw|wtr|tr)\s*(?:\[\d+\])?\s*:\s*)+", re.IGNORECASE
 )
@@ -175,22 +191,42 @@ class _Sentence:
 
 def _set_boundaries(doc: Doc) -> Doc:
     """Fix sentence starts before the sentencizer fills in the rest."""
-    text = doc.text
-    for token in doc[1:]:
-        previous = doc[token.i - 1]
-        gap = text[previous.idx + len(previous.text) : token.idx]
-        if token.is_space:
-            continue
-        line_start = text.rfind("\n", 0, token.idx) + 1
-        if ("\n" in gap or previous.is_space) and not text[line_start : token.idx].strip():
-            if _is_block_start(text, line_start, token.text):
-                token.is_sent_start = True
-                continue
-        if previous.text in {".", ":"} and (token.text[:1].islower() or token.text[:1].isdigit()):
-            token.is_sent_start = False
-        elif _YEAR_END.match(previous.text) and token.text[:1].isupper():
-            token.is_sent_start = True
+    for index, is_start in _boundary_fixes(doc.text, _token_columns(doc)):
+        doc[index].is_sent_start = is_start
     return doc
+
+
+def _token_columns(doc: Doc) -> list[list[int]]:
+    """(character offset, length, is space) of each token, read in one call.
+
+    Speed: creating a spaCy Token object per token and reading its attributes one by one
+    made this component the slowest step of question extraction.
+    """
+    columns: list[list[int]] = doc.to_array(["IDX", "LENGTH", "IS_SPACE"]).tolist()
+    return columns
+
+
+def _boundary_fixes(text: str, tokens: list[list[int]]) -> Iterator[tuple[int, bool]]:
+    """(token index, starts a sentence) where our rules decide; the sentencizer does the rest."""
+    for index in range(1, len(tokens)):
+        idx, length, is_space = tokens[index]
+        if is_space:
+            continue
+        word = text[idx : idx + length]
+        previous_idx, previous_length, previous_is_space = tokens[index - 1]
+        previous_end = previous_idx + previous_length
+        if previous_is_space or "\n" in text[previous_end:idx]:
+            line_start = text.rfind("\n", 0, idx) + 1
+            if not text[line_start:idx].strip() and _is_block_start(text, line_start, word):
+                yield index, True
+                continue
+        if text[previous_end - 1] not in ".:":
+            continue  # quick exit: both rules below need a token that ends in "." or ":"
+        previous = text[previous_idx:previous_end]
+        if previous in {".", ":"} and (word[:1].islower() or word[:1].isdigit()):
+            yield index, False
+        elif word[:1].isupper() and _YEAR_END.match(previous):
+            yield index, True
 
 
 def _is_block_start(text: str, line_start: int, first_word: str) -> bool:
@@ -241,7 +277,7 @@ def extract_questions(new_text: str, subject: str, nlp: Language) -> tuple[Quest
             text=text,
             start=start,
             end=end,
-            topic_hint="organisation" if _ORGANISATION.search(text) else None,
+            topic_hint="organisation" if _ORGANISATION.search(lower_for_matching(text)) else None,
         )
         for index, (start, end, text) in enumerate(spans)
     )
@@ -345,9 +381,12 @@ def _is_question(sentence: _Sentence, following: _Sentence | None) -> bool:
     text = sentence.text.strip()
     if len(_WORD.findall(text)) < _MIN_QUESTION_WORDS:
         return False
-    if _DU_FORM.search(text) or _RHETORICAL.search(text) or _HANDLING_REQUEST.search(text):
+    lowered = lower_for_matching(text)
+    if _DU_FORM.search(lowered) or _RHETORICAL.search(lowered):
         return False
-    if _MARKUP.search(text):
+    if _HANDLING_REQUEST.search(lowered):
+        return False
+    if _MARKUP.search(text) or _MARKUP_START.match(text):
         return False
     if text.rstrip("\"'“”»« )").endswith("?"):
         if following is not None and following.block == sentence.block:
@@ -356,7 +395,7 @@ def _is_question(sentence: _Sentence, following: _Sentence | None) -> bool:
         return True
     if text.endswith(":"):
         return False
-    indirect = _INDIRECT.search(text)
+    indirect = _INDIRECT.search(lowered) if "," in text else None  # it needs a comma
     if indirect and not _NOT_ASKING.match(text, indirect.start("wh")):
         return True
     return sentence.list_item and _opens_question(_LEAD_IN.sub("", text))
@@ -408,6 +447,7 @@ def _subject_question(subject: str) -> str | None:
     text = " ".join(text.split())
     if len(_WORD.findall(text)) < _MIN_QUESTION_WORDS:
         return None
-    if _DU_FORM.search(text) or _RHETORICAL.search(text):
+    lowered = lower_for_matching(text)
+    if _DU_FORM.search(lowered) or _RHETORICAL.search(lowered):
         return None
     return text if text.endswith("?") or _opens_question(text) else None
