@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import unicodedata
 
+
 def fold(text: str) -> str:
     """Return ``text`` in NFC, lower-cased, with umlauts and ß spelled out."""
     lowered = unicodedata.normalize("NFC", text).lower()
