@@ -31,7 +31,7 @@ from ikz_inbox.classify import load_topic_classifier
 from ikz_inbox.errors import ModelError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
-from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mail, quarantined_mail
+from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mails, quarantined_mail
 from ikz_inbox.store.records import NewMessage, NewQuestion
 from ikz_inbox.types import Event, RawMail, Topic
 
@@ -43,6 +43,7 @@ __all__ = [
     "PoolProcessor",
     "load_pipeline",
     "prepare_message",
+    "prepare_messages",
 ]
 
 logger = logging.getLogger(__name__)
@@ -81,9 +82,20 @@ def prepare_message(
     raw: RawMail, resources: PipelineResources, review_threshold: float, received_at: datetime
 ) -> NewMessage:
     """Run every stage on one message and return the record to store (never raises)."""
-    return message_record(
-        process_mail(raw, resources), content_sha256(raw.raw), review_threshold, received_at
-    )
+    return prepare_messages([raw], resources, review_threshold, received_at)[0]
+
+
+def prepare_messages(
+    raws: Sequence[RawMail],
+    resources: PipelineResources,
+    review_threshold: float,
+    received_at: datetime,
+) -> list[NewMessage]:
+    """``prepare_message`` for many messages (one classifier call for all); never raises."""
+    return [
+        message_record(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
+        for processed in process_mails(raws, resources)
+    ]
 
 
 def message_record(
@@ -162,10 +174,7 @@ class InlineProcessor(BatchProcessor):
     def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
         batch = list(mails)
         return PendingBatch(
-            lambda: [
-                prepare_message(raw, self._resources(), self._review_threshold, received_at)
-                for raw in batch
-            ]
+            lambda: prepare_messages(batch, self._resources(), self._review_threshold, received_at)
         )
 
 
@@ -317,7 +326,7 @@ def _warm_up() -> None:
 
 def _prepare_task(mails: list[RawMail], received_at: datetime) -> list[NewMessage]:
     resources, spec = _loaded_worker()
-    return [prepare_message(raw, resources, spec.review_threshold, received_at) for raw in mails]
+    return prepare_messages(mails, resources, spec.review_threshold, received_at)
 
 
 def _log_failure(future: Future[None]) -> None:

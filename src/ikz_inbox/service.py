@@ -263,14 +263,17 @@ def group_new_questions(
     Costs grow with the new questions only; the ranking over all clusters is refreshed
     where it is read (``rerank``: export, cluster list, briefing job, staff actions).
     """
-    if cache.index is None or cache.marker != repository.grouping_marker(session):
+    marker = repository.grouping_marker(session)
+    if cache.index is None or cache.marker != marker:
         cache.index = _restored_index(session, model)
     new = repository.list_questions(session, unclustered=True)
     keys = {question.id: cache.index.add(_dedup_item(question)) for question in new}
     repository.assign_new_questions(session, keys, now)
     session.commit()
     session.expunge_all()  # the bulk update bypassed the loaded rows; never reuse them
-    cache.marker = repository.grouping_marker(session)
+    # What the marker is now, without asking: no audit entry, and these questions clustered.
+    # A change by another process meanwhile makes it differ, so the next call rebuilds.
+    cache.marker = (marker[0], marker[1] + len(keys))
     return len(keys)
 
 
@@ -482,6 +485,7 @@ def reclassify_question(
     if topic not in known:
         raise IkzInboxError(f"Unbekanntes Thema '{topic}'. Erlaubt: {', '.join(sorted(known))}")
     previous = repository.set_staff_topic(session, question_id, topic)
+    repository.refresh_cluster_topic_of(session, question_id, now)
     repository.record_audit(
         session,
         at=now,

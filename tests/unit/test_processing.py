@@ -15,6 +15,7 @@ from bench.mailgen import generate_messages
 from ikz_inbox.app import App, open_app, worker_processes
 from ikz_inbox.config import WorkerSection
 from ikz_inbox.errors import ModelError
+from ikz_inbox.pipeline import process_mail, process_mails
 from ikz_inbox.processing import (
     BatchProcessor,
     InlineProcessor,
@@ -173,3 +174,38 @@ def _worker_pids(pool: PoolProcessor) -> set[int]:
     executor = pool._executor  # the test needs the worker pids to kill one
     assert executor is not None
     return {process.pid for process in executor._processes.values() if process.pid is not None}
+
+
+class PoisonedClassifier:
+    """The real classifier, failing whenever one of the texts holds the poison word."""
+
+    def __init__(self, real: object) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def predict(self, texts: list[str]) -> object:
+        if any("Giftwort" in text for text in texts):
+            raise RuntimeError("classifier broke")
+        return self._real.predict(texts)  # type: ignore[attr-defined]
+
+
+def test_a_classifier_failure_quarantines_only_its_own_message(app: App) -> None:
+    poisoned = replace(app.pipeline, classifier=PoisonedClassifier(app.pipeline.classifier))
+    good = sample_mails()[40:46]
+    bad = RawMail(
+        raw=(
+            "From: a@lemgo.de\r\nSubject: Frage\r\nMessage-ID: <gift@x>\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+            "Guten Tag,\r\nwie hoch ist die Förderquote für das Giftwort-Projekt?\r\n"
+        ).encode(),
+        source="poison",
+    )
+    processed = process_mails([*good[:3], bad, *good[3:]], poisoned)
+    statuses = [mail.status.value for mail in processed]
+    assert statuses == ["processed"] * 3 + ["quarantined"] + ["processed"] * 3
+    assert processed[3].error is not None and "RuntimeError" in processed[3].error
+    assert [mail.topics for mail in processed[:3]] == [
+        process_mail(mail, app.pipeline).topics for mail in good[:3]
+    ]

@@ -287,3 +287,20 @@ def test_assign_new_questions_opens_joins_and_takes_the_majority_topic(session: 
     assert clusters[by_id[q1].cluster_id or 0].question_ids == (q1, q2, q4)
     assert clusters[by_id[q5].cluster_id or 0].topic == "it"
     assert len(clusters) == 3
+
+
+def test_a_staff_topic_recounts_the_cluster_topic(session: Session) -> None:
+    first = message(
+        "a", questions=(question(0, "A?", "recht"), question(1, "B?", "recht"), question(2, "C?"))
+    )
+    repository.add_messages(session, [(first, False)])
+    q1, q2, q3 = (q.id for q in repository.list_questions(session))
+    repository.assign_new_questions(session, {q1: q1, q2: q1, q3: q1}, NOW)
+    [cluster] = repository.list_clusters(session)
+    assert cluster.topic == "recht"
+    for question_id in (q1, q2):
+        repository.set_staff_topic(session, question_id, "foerderung")
+        repository.refresh_cluster_topic_of(session, question_id, NOW)
+    session.commit()
+    [cluster] = repository.list_clusters(session)
+    assert cluster.topic == "foerderung"

@@ -95,7 +95,9 @@ def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> 
     multi-row statements; return the primary keys in the given order (no commit)."""
     if not batch:
         return []
-    statement = insert(MessageRow).returning(MessageRow.id, sort_by_parameter_order=True)
+    # Core inserts on the tables (not ORM bulk inserts): a third of the cost per row.
+    messages = MessageRow.metadata.tables[MessageRow.__tablename__]
+    statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
     ids = list(session.scalars(statement, [_message_values(new, flag) for new, flag in batch]))
     questions = [
         {"message_pk": pk, **_question_values(question)}
@@ -103,7 +105,7 @@ def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> 
         for question in new.questions
     ]
     if questions:
-        session.execute(insert(QuestionRow), questions)
+        session.execute(insert(QuestionRow.metadata.tables[QuestionRow.__tablename__]), questions)
     return ids
 
 
@@ -483,7 +485,13 @@ def assign_new_questions(session: Session, keys: Mapping[int, int], now: datetim
         update(QuestionRow),
         [{"id": question_id, "cluster_id": cluster_of[question_id]} for question_id in cluster_of],
     )
-    _refresh_cluster_topics(session, sorted(set(cluster_of.values())), now)
+    touched = sorted(set(cluster_of.values()))
+    session.execute(update(ClusterRow).where(ClusterRow.id.in_(touched)).values(updated_at=now))
+    # A cluster's topic is its members' majority. New members that all share the stored
+    # topic cannot change it; only the other clusters are counted again.
+    current = _cluster_topics(session, touched)
+    mixed = {cluster_of[qid] for qid in keys if context[qid][0] != current[cluster_of[qid]]}
+    _refresh_cluster_topics(session, sorted(mixed), now)
 
 
 def _slot_cluster(slots: list[int | None], slot: int) -> int:
@@ -537,6 +545,21 @@ def _insert_clusters(
     return list(session.scalars(statement, values))
 
 
+def _cluster_topics(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for chunk in _chunks(cluster_ids):
+        query = select(ClusterRow.id, ClusterRow.topic).where(ClusterRow.id.in_(chunk))
+        found.update({cluster_id: topic for cluster_id, topic in session.execute(query)})
+    return found
+
+
+def refresh_cluster_topic_of(session: Session, question_id: int, now: datetime) -> None:
+    """Count the topic of the question's cluster again (after a staff topic); no commit."""
+    cluster_id = _get(session, QuestionRow, question_id, "Frage").cluster_id
+    if cluster_id is not None:
+        _refresh_cluster_topics(session, [cluster_id], now)
+
+
 def _refresh_cluster_topics(session: Session, cluster_ids: Sequence[int], now: datetime) -> None:
     """Each cluster's topic is its members' most common one (ties: the earliest question)."""
     best: dict[int, tuple[int, int, str]] = {}  # cluster -> (count, -first question id, topic)
@@ -552,10 +575,11 @@ def _refresh_cluster_topics(session: Session, cluster_ids: Sequence[int], now: d
             candidate = (int(count), -int(first), str(topic))
             if cluster_id is not None and candidate[:2] > best.get(cluster_id, (0, 0, ""))[:2]:
                 best[cluster_id] = candidate
-    session.execute(
-        update(ClusterRow),
-        [{"id": cid, "topic": topic, "updated_at": now} for cid, (_, _, topic) in best.items()],
-    )
+    if best:
+        session.execute(
+            update(ClusterRow),
+            [{"id": cid, "topic": topic, "updated_at": now} for cid, (_, _, topic) in best.items()],
+        )
 
 
 def clustered_question_keys(session: Session) -> dict[int, int]:
