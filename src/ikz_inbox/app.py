@@ -75,7 +75,12 @@ class App:
         processes = worker_processes(self.settings.worker.processes, os.cpu_count())
         if processes == 0:
             return None
-        return PoolProcessor(self.pipeline_spec, processes, logging.getLogger().getEffectiveLevel())
+        return PoolProcessor(
+            self.pipeline_spec,
+            processes,
+            logging.getLogger().getEffectiveLevel(),
+            load=lambda: self.pipeline,
+        )
 
     def processor_for(self, count: int) -> BatchProcessor:
         """Where to run the stages for ``count`` new messages: the pool or this process."""

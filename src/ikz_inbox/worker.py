@@ -36,7 +36,12 @@ from ikz_inbox.app import App
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError, ModelError
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
-from ikz_inbox.processing import BatchProcessor, PoolProcessor, pipelined
+from ikz_inbox.processing import (
+    BatchProcessor,
+    PoolProcessor,
+    freeze_loaded_objects,
+    pipelined,
+)
 from ikz_inbox.publish import write_briefing_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.locks import mailbox_lock
@@ -191,6 +196,9 @@ def _poll(
         state, resynced = _starting_state(session, config, uidvalidity, now())
         uids = mailbox.new_uids(state.last_uid)
         processor = app.processor_for(len(uids))
+        if uids:
+            app.dedup  # loaded while the worker processes start  # noqa: B018
+            freeze_loaded_objects()
         summary, done = service.IngestSummary(), 0
         batches = pipelined(
             processor, mailbox.fetch_batches(uids), _raw_mails, now, ahead=_ahead(processor)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -209,3 +212,57 @@ def test_a_classifier_failure_quarantines_only_its_own_message(app: App) -> None
     assert [mail.topics for mail in processed[:3]] == [
         process_mail(mail, app.pipeline).topics for mail in good[:3]
     ]
+
+
+FORK_CHECK = """
+import sys
+from pathlib import Path
+from datetime import UTC, datetime
+from ikz_inbox.app import open_app
+from ikz_inbox.processing import InlineProcessor, PoolProcessor
+from tests.unit.test_processing import sample_mails
+
+if __name__ == "__main__":
+    app = open_app(Path(sys.argv[1]), sys.argv[2])
+    now = datetime(2024, 10, 1, tzinfo=UTC)
+    mails = sample_mails()
+    expected = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, now).result()
+    pool = PoolProcessor(app.pipeline_spec, processes=2, load=lambda: app.pipeline)
+    same = pool.submit(mails, now).result() == expected
+    print(pool._executor._mp_context.get_start_method(), same)
+    pool.close()
+"""
+
+
+def test_forked_workers_share_the_loaded_models_and_give_the_same_records(
+    tmp_path: Path,
+) -> None:
+    # In a fresh interpreter: here, threads left by other tests would (rightly) rule out fork.
+    script = tmp_path / "fork_check.py"
+    script.write_text(FORK_CHECK, encoding="utf-8")
+    config = REPO / "config" / "ikz-inbox.toml"
+    result = subprocess.run(
+        [sys.executable, str(script), str(config), f"sqlite:///{tmp_path}/f.sqlite3"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=300,
+    )
+    assert result.stdout.split() == ["fork", "True"]
+
+
+def test_threads_running_mean_workers_from_the_fork_server(app: App) -> None:
+    stop = threading.Event()
+    helper = threading.Thread(target=stop.wait, daemon=True)
+    helper.start()
+    pool = PoolProcessor(_spec(app, 0.5), processes=1, load=lambda: app.pipeline)
+    try:
+        pool.start()
+        executor = pool._executor
+        assert executor is not None and executor._mp_context.get_start_method() == "forkserver"
+    finally:
+        stop.set()
+        helper.join()
+        pool.close()
