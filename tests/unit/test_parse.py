@@ -575,3 +575,26 @@ def test_fast_path_matches_feed_parser_on_odd_headers(
     raw: bytes, fast: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert _assert_fast_path_identical(raw, monkeypatch) is fast
+
+
+def test_boundary_line_decides_like_the_feed_parser_regex() -> None:
+    import itertools
+    import re
+
+    from ikz_inbox.parse import boundary_line
+
+    separator = "--=_Part.1+x(y)"
+    feed_parser = re.compile(
+        "(?P<sep>" + re.escape(separator) + r")(?P<end>--)?(?P<ws>[ \t]*)"
+        r"(?P<linesep>\r\n|\r|\n)?$"
+    )
+    pieces = ["", "--", "-", " ", "\t", "\r", "\n", "x", "--x", " \t"]
+    checked = 0
+    for prefix in ("", separator, separator[:-1], " " + separator):
+        for combination in itertools.product(pieces, repeat=3):
+            line = prefix + "".join(combination)
+            found = feed_parser.match(line)
+            expected = None if found is None else ("close" if found.group("end") else "open")
+            assert boundary_line(line, separator) == expected, repr(line)
+            checked += 1
+    assert checked == 4 * len(pieces) ** 3
