@@ -289,7 +289,7 @@ _BOUNDARY_TAILS = frozenset({"", "\n", "\n\n", "\r", "\r\n", "\r\n\n"})
 
 
 def boundary_line(line: str, separator: str) -> str | None:
-    """"open" or "close" when ``line`` is the boundary ``separator`` ("--" + boundary), else None.
+    """ "open" or "close" when ``line`` is the boundary ``separator`` ("--" + boundary), else None.
 
     The same decision as the feed parser's per-message regex
     ``(--boundary)(--)?[ \t]*(\r\n|\r|\n)?$``, without compiling one regex per message
