@@ -119,6 +119,13 @@ def _message_values(new: NewMessage, collision: bool) -> dict[str, object]:
         "source": new.source,
         "received_at": new.received_at,
         "message_id_collision": collision,
+        **_result_values(new),
+    }
+
+
+def _result_values(new: NewMessage) -> dict[str, object]:
+    """The columns the pipeline derives (and reprocessing overwrites)."""
+    return {
         "subject": new.subject,
         "from_name": new.from_name,
         "from_address": new.from_address,
@@ -186,16 +193,8 @@ def _update_question(row: QuestionRow, new: NewQuestion) -> None:
 
 
 def _copy_results(row: MessageRow, new: NewMessage) -> None:
-    row.subject = new.subject
-    row.from_name = new.from_name
-    row.from_address = new.from_address
-    row.sent_at = new.sent_at
-    row.sender_org = new.sender_org
-    row.kind = new.kind
-    row.event_id = new.event_id
-    row.status = new.status
-    row.error = new.error
-    row.new_text = new.new_text
+    for column, value in _result_values(new).items():
+        setattr(row, column, value)
 
 
 def _question_row(question: NewQuestion) -> QuestionRow:
