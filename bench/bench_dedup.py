@@ -44,6 +44,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ikz_inbox.classify import load_taxonomy
 from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions, load_dedup_model
 from ikz_inbox.dedup.lexicon import read_lexicon
 from ikz_inbox.dedup.similarity import profile_of, profile_similarity, question_similarity
@@ -499,25 +500,13 @@ class QuestionGenerator:
         "die Nachbargemeinde",
         "unseren Verbund",
     )
-    TOPICS = (
-        "foerderung",
-        "rechtsform",
-        "steuern",
-        "vergabe",
-        "finanzen",
-        "personal",
-        "digitalisierung",
-        "datenschutz",
-        "gesundheit",
-        "tourismus",
-        "organisation",
-    )
     EVENTS = ("sprechstunde", "spotlight-gesundheit", "erfahrungsaustausch-tourismus")
 
     def __init__(self, lexicon_path: Path, rng: random.Random) -> None:
         lexicon = read_lexicon(lexicon_path)
         self._terms = [term for concept in lexicon.concepts for term in concept.terms]
-        self._topics = list(self.TOPICS)
+        taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.toml")
+        self._topics = [topic.id for topic in taxonomy if topic.id != "sonstiges"]
         self._rng = rng
 
     def item(self, qid: int) -> DedupItem:

@@ -175,7 +175,7 @@ def _import_paths(application: App, session: Session, paths: list[Path]) -> serv
         disable=len(mails) < 20,
     ) as progress:
         task = progress.add_task("import", total=len(mails))
-        for batch, pending in pipelined(processor, batches, list, _now, ahead=2):
+        for batch, pending in pipelined(processor, batches, list, _now, ahead=processor.ahead):
             summary = summary.add_all(service.ingest_prepared(session, pending.result()))
             progress.advance(task, len(batch))
     return summary

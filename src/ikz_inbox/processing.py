@@ -159,6 +159,11 @@ class PendingBatch:
 class BatchProcessor:
     """Common interface: ``submit`` a batch now, read its records later; ``close`` at the end."""
 
+    @property
+    def ahead(self) -> int:
+        """Batches worth submitting beyond the one being written (none in-process)."""
+        return 0
+
     def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
         raise NotImplementedError
 
@@ -207,6 +212,11 @@ class PoolProcessor(BatchProcessor):
 
     @property
     def processes(self) -> int:
+        return self._processes
+
+    @property
+    def ahead(self) -> int:
+        """One batch in flight per worker, so they stay busy while the caller writes."""
         return self._processes
 
     @property

@@ -37,8 +37,6 @@ from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError, ModelError
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
 from ikz_inbox.processing import (
-    BatchProcessor,
-    PoolProcessor,
     freeze_loaded_objects,
     pipelined,
 )
@@ -201,7 +199,7 @@ def _poll(
             freeze_loaded_objects()
         summary, done = service.IngestSummary(), 0
         batches = pipelined(
-            processor, mailbox.fetch_batches(uids), _raw_mails, now, ahead=_ahead(processor)
+            processor, mailbox.fetch_batches(uids), _raw_mails, now, ahead=processor.ahead
         )
         for fetched, pending in batches:
             if not fetched:
@@ -246,11 +244,6 @@ def _apply_server_actions(
 
 def _raw_mails(batch: list[FetchedMail]) -> list[RawMail]:
     return [mail.raw for mail in batch]
-
-
-def _ahead(processor: BatchProcessor) -> int:
-    """Batches to keep in flight beyond the one being written: one per worker process."""
-    return processor.processes if isinstance(processor, PoolProcessor) else 0
 
 
 def _group_new(app: App, at: datetime) -> None:

@@ -154,6 +154,7 @@ def test_app_uses_the_pool_only_for_large_batches(app: App) -> None:
         assert isinstance(application.processor_for(5), InlineProcessor)
         pool = application.processor_for(500)
         assert isinstance(pool, PoolProcessor) and pool.processes == 2
+        assert (pool.ahead, application.processor_for(5).ahead) == (2, 0)
         pool.start()
         assert application.processor_for(1) is pool  # once running, always the pool
     finally:
