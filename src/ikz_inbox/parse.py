@@ -1,8 +1,8 @@
 """Parse stage: raw RFC 5322 bytes in, one decoded :class:`ParsedMail` out.
 
 ``parse_message(raw)`` takes the bytes of one message exactly as received and returns its
-decoded headers, the readable body text, attachments (with text from .txt/.pdf/.docx),
-forwarded messages (``message/rfc822`` parts, recursively) and the text of an RFC 3464
+decoded headers, the readable body text, attachments (their .txt/.pdf/.docx text is read on
+demand by ``read_attachment``, as a PDF costs more than the rest of the mail), forwarded messages (``message/rfc822`` parts, recursively) and the text of an RFC 3464
 delivery-status part. Problems are recorded in ``ParsedMail.defects``; ``ParseError`` is
 raised only when nothing usable can be decoded, and no other exception escapes.
 
@@ -58,7 +58,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ikz_inbox.errors import ParseError
-from ikz_inbox.types import Attachment, ParsedMail
+from ikz_inbox.types import Attachment, AttachmentText, ParsedMail
 
 logger = logging.getLogger(__name__)
 
@@ -903,17 +903,34 @@ def _html_to_text(markup: str) -> str:
 def _make_attachment(
     part: email.message.Message, info: _PartInfo, defects: list[str]
 ) -> Attachment:
-    """Describe one attachment and extract its text where we can."""
+    """Describe one attachment; keep the bytes of one whose text can be read later."""
     filename = _decode_words(str(part.get_filename() or ""))
     payload = part.get_payload(decode=True)
     data = payload if isinstance(payload, bytes) else b""
-    text = ""
     kind = _text_kind(filename, info.ctype)
     if kind and len(data) > MAX_ATTACHMENT_BYTES:
         defects.append(f"attachment {filename!r} too large to read ({len(data)} bytes)")
-    elif kind:
-        text = _attachment_text(kind, data, info.charset, defects, filename)
-    return Attachment(filename=filename, content_type=info.ctype, size=len(data), text=text)
+        kind = None
+    return Attachment(
+        filename=filename,
+        content_type=info.ctype,
+        size=len(data),
+        text_kind=kind,
+        charset=info.charset,
+        data=data if kind else b"",
+    )
+
+
+def read_attachment(attachment: Attachment) -> AttachmentText:
+    """The text of a .txt/.pdf/.docx attachment, bounded in size, pages and time ("" for
+    other types); what was odd about it is in ``defects``. Never raises."""
+    if attachment.text_kind is None:
+        return AttachmentText("")
+    defects: list[str] = []
+    text = _attachment_text(
+        attachment.text_kind, attachment.data, attachment.charset, defects, attachment.filename
+    )
+    return AttachmentText(text, tuple(defects))
 
 
 def _text_kind(filename: str, ctype: str) -> str | None:

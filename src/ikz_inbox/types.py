@@ -47,12 +47,28 @@ class RawMail:
 
 @dataclass(frozen=True)
 class Attachment:
-    """An attachment; ``text`` holds extracted text for .txt/.pdf/.docx, else ""."""
+    """An attachment as listed by the parse stage.
+
+    Its text is read only on demand (``parse.read_attachment``), as reading a PDF costs more
+    than parsing the whole mail: ``text_kind`` says whether it can be read ("txt", "pdf",
+    "docx"; None for other types and for attachments over the size bound), ``data`` holds
+    the decoded bytes of a readable one (empty otherwise).
+    """
 
     filename: str
     content_type: str
     size: int
-    text: str = ""
+    text_kind: str | None = None
+    charset: str | None = None
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class AttachmentText:
+    """The text read from an attachment ("" when unreadable) and what was odd about it."""
+
+    text: str
+    defects: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

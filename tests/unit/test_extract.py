@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from pathlib import Path
 
 import pytest
 
+import ikz_inbox.extract
 from ikz_inbox.errors import ConfigError
 from ikz_inbox.extract import ExtractResources, extract_message, load_extract_resources
 from ikz_inbox.parse import parse_message
@@ -124,6 +127,91 @@ def test_attached_colleague_mail_counts(resources: ExtractResources) -> None:
         assert " ".join(result.new_text[question.start : question.end].split()) == question.text
     assert result.sender_org == "Kreis Soest"
     assert result.event_id == "sprechstunde-2024-10-09"
+
+
+def _with_text_attachment(subject: str, body: str, filename: str, text: str) -> ParsedMail:
+    message = MIMEMultipart()
+    message["From"] = "Anna Beck <a.beck@lemgo.de>"
+    message["Subject"] = subject
+    message["Date"] = "Fri, 20 Sep 2024 09:00:00 +0200"
+    message.attach(MIMEText(body, "plain", "utf-8"))
+    attachment = MIMEText(text, "plain", "utf-8")
+    attachment.add_header("Content-Disposition", "attachment", filename=filename)
+    message.attach(attachment)
+    return parse_message(message.as_bytes())
+
+
+def _forbid_attachment_reading(monkeypatch: pytest.MonkeyPatch) -> None:
+    def forbidden(*args: object) -> None:
+        raise AssertionError("attachment read although the mail does not point to it")
+
+    monkeypatch.setattr(ikz_inbox.extract, "read_attachment", forbidden)
+
+
+def test_questions_in_an_attachment_the_mail_points_to(resources: ExtractResources) -> None:
+    parsed = _with_text_attachment(
+        "Digitale Sprechstunde",
+        "Sehr geehrte Damen und Herren,\n\nanbei senden wir Ihnen unsere Fragen.\n\n"
+        "Mit freundlichen Grüßen\nAnna Beck\nStadt Lemgo\n",
+        "Anlage.txt",
+        "1. Wie hoch ist die Förderquote?\n2. Gilt § 2b UStG auch für den Zweckverband?\n",
+    )
+    result = extract_message(parsed, resources)
+    assert result.kind is MessageKind.FRAGE
+    assert [q.text for q in result.questions] == [
+        "Wie hoch ist die Förderquote?",
+        "Gilt § 2b UStG auch für den Zweckverband?",
+    ]
+    assert [q.position for q in result.questions] == [0, 1]
+    for question in result.questions:
+        assert result.new_text[question.start : question.end] == question.text
+    assert result.new_text.startswith("Sehr geehrte Damen und Herren")
+    assert result.event_id == "sprechstunde-2024-10-09"
+
+
+def test_attachment_is_not_read_when_the_mail_asks_itself(
+    resources: ExtractResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forbid_attachment_reading(monkeypatch)
+    parsed = _with_text_attachment(
+        "Frage zur Sprechstunde",
+        "Wie hoch ist die Förderquote? Die Projektskizze finden Sie im Anhang.",
+        "Fragen.txt",
+        "Gilt § 2b UStG auch für den Zweckverband?",
+    )
+    result = extract_message(parsed, resources)
+    assert [q.text for q in result.questions] == ["Wie hoch ist die Förderquote?"]
+    assert "Zweckverband" not in result.new_text
+
+
+def test_attachment_is_not_read_when_nothing_speaks_of_questions(
+    resources: ExtractResources, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _forbid_attachment_reading(monkeypatch)
+    parsed = _with_text_attachment(
+        "Anmeldung Sprechstunde",
+        "Hiermit melde ich mich zur Sprechstunde an. Das Formular liegt anbei.",
+        "Formular.txt",
+        "Nehmen Sie teil? Ja / Nein",
+    )
+    result = extract_message(parsed, resources)
+    assert result.kind is MessageKind.ANMELDUNG
+    assert result.questions == ()
+
+
+def test_an_attachment_without_questions_leaves_the_subject_question(
+    resources: ExtractResources,
+) -> None:
+    parsed = _with_text_attachment(
+        "Wie hoch ist die Förderquote für Bauhöfe?",
+        "Unsere Frage steht im Betreff, die Projektskizze im Anhang.",
+        "Projektskizze.txt",
+        "Gemeinsamer Bauhof der Gemeinden Kalletal und Extertal.",
+    )
+    result = extract_message(parsed, resources)
+    assert [q.text for q in result.questions] == ["Wie hoch ist die Förderquote für Bauhöfe?"]
+    assert "Projektskizze der" not in result.new_text
+    assert "Kalletal und Extertal" not in result.new_text
 
 
 def test_auto_reply_keeps_the_sender_org_only(resources: ExtractResources) -> None:

@@ -19,7 +19,7 @@ from docx import Document
 
 from ikz_inbox import parse
 from ikz_inbox.errors import ParseError
-from ikz_inbox.parse import parse_message
+from ikz_inbox.parse import parse_message, read_attachment
 from ikz_inbox.types import ParsedMail
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parse"
@@ -304,11 +304,14 @@ def test_pdf_and_docx_attachments_give_text() -> None:
         )
     )
     assert pdf.from_name == "Jürgen"
-    assert [(a.filename, a.text.strip()) for a in pdf.attachments] == [
+    assert [(a.filename, read_attachment(a).text.strip()) for a in pdf.attachments] == [
         ("Fragen.pdf", "Wie hoch ist die Förderquote?")
     ]
     assert docx.attachments[0].filename == "Fragen Köln.docx"
-    assert docx.attachments[0].text == "Gilt § 2b UStG für uns?\nZweckverband möglich?"
+    assert (
+        read_attachment(docx.attachments[0]).text
+        == "Gilt § 2b UStG für uns?\nZweckverband möglich?"
+    )
     assert docx.attachments[0].size == len(docx_bytes)
     assert pdf.body_text == "Siehe Anlage."
 
@@ -322,14 +325,16 @@ def test_pdf_and_docx_attachments_give_text() -> None:
 )
 def test_broken_attachments_give_a_defect(data: bytes, subtype: str, filename: str) -> None:
     mail = parse_message(_with_attachment(data, subtype, filename))
-    assert mail.attachments[0].text == ""
-    assert any(filename in defect for defect in mail.defects)
+    read = read_attachment(mail.attachments[0])
+    assert read.text == ""
+    assert any(filename in defect for defect in read.defects)
 
 
 def test_oversized_attachment_is_listed_but_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(parse, "MAX_ATTACHMENT_BYTES", 100)
     mail = parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "gross.pdf"))
-    assert mail.attachments[0].text == ""
+    assert mail.attachments[0].text_kind is None
+    assert read_attachment(mail.attachments[0]).text == ""
     assert mail.attachments[0].size > 100
     assert any("too large" in defect for defect in mail.defects)
 
@@ -342,7 +347,7 @@ def test_text_attachment_is_read() -> None:
     message.attach(note)
     mail = parse_message(message.as_bytes())
     assert mail.body_text == "Hallo"
-    assert mail.attachments[0].text == "Frage zur Förderquote?"
+    assert read_attachment(mail.attachments[0]).text == "Frage zur Förderquote?"
 
 
 def test_embedded_depth_is_bounded() -> None:
@@ -424,8 +429,9 @@ def test_pdf_without_xref_table_is_still_read() -> None:
     pdf = _tiny_pdf("Gibt es eine Frist?")
     without_xref = pdf[: pdf.index(b"xref")] + b"trailer<</Root 1 0 R>>\n%%EOF\n"
     mail = parse_message(_with_attachment(without_xref, "pdf", "ohne_xref.pdf"))
-    assert mail.attachments[0].text.strip() == "Gibt es eine Frist?"
-    assert any("rebuilt" in defect for defect in mail.defects)
+    read = read_attachment(mail.attachments[0])
+    assert read.text.strip() == "Gibt es eine Frist?"
+    assert any("rebuilt" in defect for defect in read.defects)
 
 
 def test_pdf_text_leaves_the_process_wide_warning_filters_alone(
@@ -438,7 +444,7 @@ def test_pdf_text_leaves_the_process_wide_warning_filters_alone(
     monkeypatch.setattr(warnings, "catch_warnings", forbidden)
     monkeypatch.setattr(warnings, "simplefilter", forbidden)
     mail = parse_message(_with_attachment(_tiny_pdf("Gibt es eine Frist?"), "pdf", "Fragen.pdf"))
-    assert [a.text.strip() for a in mail.attachments] == ["Gibt es eine Frist?"]
+    assert [read_attachment(a).text.strip() for a in mail.attachments] == ["Gibt es eine Frist?"]
 
 
 def test_pdfs_parse_alike_in_parallel_threads() -> None:
@@ -447,7 +453,11 @@ def test_pdfs_parse_alike_in_parallel_threads() -> None:
         for number in range(8)
     ]
     with ThreadPoolExecutor(max_workers=4) as pool:
-        texts = list(pool.map(lambda raw: parse_message(raw).attachments[0].text.strip(), raws))
+        texts = list(
+            pool.map(
+                lambda raw: read_attachment(parse_message(raw).attachments[0]).text.strip(), raws
+            )
+        )
     assert texts == [f"Frage Nummer {number}?" for number in range(8)]
 
 
@@ -457,7 +467,9 @@ def test_pypdf_logger_level_is_set_only_when_unconfigured(configured: int) -> No
     before = pypdf_logger.level
     pypdf_logger.setLevel(configured)
     try:
-        parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "F.pdf"))
+        read_attachment(
+            parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "F.pdf")).attachments[0]
+        )
         expected = logging.ERROR if configured == logging.NOTSET else configured
         assert pypdf_logger.level == expected
     finally:

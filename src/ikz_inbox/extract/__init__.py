@@ -6,14 +6,17 @@ gazetteer, events). Out: an ``Extraction``.
 Automatic mail (bounce, auto-reply, newsletter, spam) has no questions and no event; an
 auto-reply names the sender's organisation and a newsletter its publisher from the
 signature. A human mail's new text is what the sender wrote plus the new text of every
-attached message/rfc822 (a colleague's forwarded mail counts); its questions decide
-between "frage" and the other human kinds. "frage" and "anmeldung" always get an event
+attached message/rfc822 (a colleague's forwarded mail counts); where it asks nothing itself
+but says that its questions are attached ("Unsere Fragen finden Sie im Anhang"), the text of
+its .txt/.pdf/.docx attachments joins it (read only then: a PDF costs more than the rest of
+the mail). Its questions decide between "frage" and the other human kinds. "frage" and "anmeldung" always get an event
 when events exist; "sonstiges" only when the message names one.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -24,6 +27,7 @@ from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
 from ikz_inbox.extract.newtext import isolate_new_text_with_subject
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
 from ikz_inbox.extract.sender import Gazetteer, find_sender_org, load_gazetteer
+from ikz_inbox.parse import read_attachment
 from ikz_inbox.types import Event, Extraction, MessageKind, ParsedMail, QuestionSpan
 
 if TYPE_CHECKING:
@@ -39,6 +43,14 @@ _ORG_KINDS = frozenset({MessageKind.ABWESENHEIT, MessageKind.NEWSLETTER})
 _JOINER = "\n\n"
 # Human kinds that always belong to an event (the next one when none is named).
 _EVENT_KINDS = frozenset({MessageKind.FRAGE, MessageKind.ANMELDUNG})
+# The new text points at an attachment ("im Anhang", "anbei", "in der Anlage", "attached") ...
+_POINTS_TO_ATTACHMENT = re.compile(
+    r"\b(?:anhang|anhängend|angehängt|anlage|anbei|beigefügt|beiliegend|anliegend"
+    r"|attached|attachment)\b",
+    re.IGNORECASE,
+)
+# ... and the subject, new text or a file name speaks of questions.
+_SPEAKS_OF_QUESTIONS = re.compile(r"frage|question", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -68,8 +80,15 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
     if automatic is not None:
         return _automatic_extraction(parsed, automatic, resources)
     parts = _new_text_parts(parsed)
+    questions = _questions(parts, resources.nlp)
+    if not questions and _questions_attached(parsed, parts):
+        with_attachments = parts + _attachment_texts(parsed)
+        questions = _questions(with_attachments, resources.nlp)
+        if questions:
+            parts = with_attachments
+    if not questions:
+        questions = extract_questions("", parsed.subject, resources.nlp)
     new_text = _JOINER.join(parts)
-    questions = _questions(parts, parsed.subject, resources.nlp)
     kind = detect_human_kind(parsed, new_text, bool(questions))
     if kind is not MessageKind.FRAGE:
         questions = ()
@@ -104,8 +123,8 @@ def _new_text_parts(parsed: ParsedMail) -> list[str]:
     return [part for part in parts if part.strip()]
 
 
-def _questions(parts: Sequence[str], subject: str, nlp: Language) -> tuple[QuestionSpan, ...]:
-    """Questions of each part, with spans in the joined new text; else the subject's."""
+def _questions(parts: Sequence[str], nlp: Language) -> tuple[QuestionSpan, ...]:
+    """Questions of each part, with spans in the parts joined by ``_JOINER``."""
     found: list[QuestionSpan] = []
     offset = 0
     for part in parts:
@@ -119,9 +138,28 @@ def _questions(parts: Sequence[str], subject: str, nlp: Language) -> tuple[Quest
                 )
             )
         offset += len(part) + len(_JOINER)
-    if found:
-        return tuple(found)
-    return extract_questions("", subject, nlp)
+    return tuple(found)
+
+
+def _questions_attached(parsed: ParsedMail, parts: Sequence[str]) -> bool:
+    """True when the new text points at a readable attachment and questions are spoken of."""
+    readable = [attachment for attachment in parsed.attachments if attachment.text_kind]
+    if not readable or not any(_POINTS_TO_ATTACHMENT.search(part) for part in parts):
+        return False
+    names = " ".join(attachment.filename for attachment in readable)
+    return bool(_SPEAKS_OF_QUESTIONS.search(f"{parsed.subject}\n{names}\n" + "\n".join(parts)))
+
+
+def _attachment_texts(parsed: ParsedMail) -> list[str]:
+    """The text of each readable attachment (defects are logged, never raised)."""
+    texts: list[str] = []
+    for attachment in parsed.attachments:
+        read = read_attachment(attachment)
+        for defect in read.defects:
+            logger.info("%s: %s", parsed.message_id, defect)
+        if read.text.strip():
+            texts.append(read.text.strip())
+    return texts
 
 
 def _embedded_texts(embedded: Sequence[ParsedMail]) -> list[str]:
