@@ -95,6 +95,16 @@ def test_migrate_is_idempotent_and_current(database: Database) -> None:
     assert schema_is_current(database)
 
 
+def test_sqlite_commits_are_durable_before_the_server_is_changed(tmp_path: Path) -> None:
+    # The worker moves or flags mail on the server right after a commit: that commit must
+    # survive a power cut (WAL with synchronous=FULL), or moved mail would be lost.
+    db = open_database(f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    with db.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+    db.engine.dispose()
+
+
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         open_database("not a url")

@@ -53,10 +53,12 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    # In WAL mode NORMAL survives application crashes; a power cut may lose the last
-    # commits, but then the mailbox high-water UID is rolled back with them, so those
-    # messages are fetched again: nothing is lost and nothing is counted twice.
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    # FULL: a commit is on disk before it returns. The worker changes the server (flag,
+    # move) only after the commit of a batch; with NORMAL a power cut could roll back a
+    # batch whose messages were already moved out of the polled folder, and they would
+    # never be fetched again. In WAL mode FULL costs one fsync of the log per commit, and
+    # the worker commits once per fetch batch.
+    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
