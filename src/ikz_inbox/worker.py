@@ -194,9 +194,6 @@ def _poll(
         state, resynced = _starting_state(session, config, uidvalidity, now())
         uids = mailbox.new_uids(state.last_uid)
         processor = app.processor_for(len(uids))
-        if uids:
-            app.dedup  # loaded while the worker processes start  # noqa: B018
-            freeze_loaded_objects()
         summary, done = service.IngestSummary(), 0
         batches = pipelined(
             processor, mailbox.fetch_batches(uids), _raw_mails, now, ahead=processor.ahead
@@ -204,6 +201,10 @@ def _poll(
         for fetched, pending in batches:
             if not fetched:
                 continue
+            if done == 0:
+                # The first batches are with the workers now: load the grouping model meanwhile.
+                app.dedup  # noqa: B018
+                freeze_loaded_objects()
             done += len(fetched)
             state = replace(state, last_uid=fetched[-1].uid, backlog=len(uids) - done)
             records = pending.result()
