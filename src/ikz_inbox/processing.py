@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -281,7 +281,8 @@ class PoolProcessor(BatchProcessor):
         try:
             if not futures and batch:
                 raise BrokenProcessPool("the pool was broken before the batch was submitted")
-            return [record for future in futures for record in future.result()]
+            records = [record for future in futures for record in future.result()]
+            return _with_raw_bytes(records, batch)
         except BrokenProcessPool as exc:
             logger.error("a worker process died (%s); running the batch again one by one", exc)
             self._restart_workers()
@@ -301,7 +302,7 @@ class PoolProcessor(BatchProcessor):
 
     def _prepare_alone(self, raw: RawMail, at: datetime) -> NewMessage:
         try:
-            return self._pool().submit(_prepare_task, [raw], at).result()[0]
+            return _with_raw_bytes(self._pool().submit(_prepare_task, [raw], at).result(), [raw])[0]
         except BrokenProcessPool:
             logger.error("processing %s killed its worker twice; quarantined", raw.source)
             self._replace_pool()
@@ -383,8 +384,16 @@ def _warm_up() -> None:
 
 
 def _prepare_task(mails: list[RawMail], received_at: datetime) -> list[NewMessage]:
+    """The records of ``mails`` without their raw bytes, which the caller holds already:
+    sending them back would copy every message through the pipe a second time."""
     resources, spec = _loaded_worker()
-    return prepare_messages(mails, resources, spec.review_threshold, received_at)
+    records = prepare_messages(mails, resources, spec.review_threshold, received_at)
+    return [replace(record, raw=b"") for record in records]
+
+
+def _with_raw_bytes(records: list[NewMessage], mails: Sequence[RawMail]) -> list[NewMessage]:
+    """Give the records from a worker back the raw bytes of their mails (same order)."""
+    return [replace(record, raw=mail.raw) for record, mail in zip(records, mails, strict=True)]
 
 
 def _log_failure(future: Future[None]) -> None:
