@@ -316,6 +316,17 @@ def test_pdf_and_docx_attachments_give_text() -> None:
     assert pdf.body_text == "Siehe Anlage."
 
 
+def test_attachments_are_listed_without_being_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reading a PDF costs more than parsing the whole mail: parse only lists it.
+    def forbidden(*args: object) -> str:
+        raise AssertionError("attachment read while parsing")
+
+    monkeypatch.setattr(parse, "_attachment_text", forbidden)
+    mail = parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "Fragen.pdf"))
+    assert [(a.filename, a.text_kind) for a in mail.attachments] == [("Fragen.pdf", "pdf")]
+    assert not any("Fragen.pdf" in defect for defect in mail.defects)
+
+
 @pytest.mark.parametrize(
     ("data", "subtype", "filename"),
     [
