@@ -8,7 +8,8 @@ Prints, all measured in this run on this machine:
 - the full pipeline (`ikz-inbox poll --once`: fetch, parse, extract, classify, store,
   group) into a fresh SQLite file: messages/s, the ratio to mbsync, and peak memory: RSS
   of the main process, and RSS and PSS summed over the whole process tree (main, fork
-  server, worker processes; PSS counts shared pages once);
+  server, worker processes; PSS counts shared pages once), and the CPU seconds it used
+  (main process, incl. imports and model loading, and worker processes) per message;
   both read over plain IMAP on loopback, so that TLS cost is not in the ratio;
 - an idle poll (nothing new): median wall time over repeated polls;
 - IMAP IDLE delivery latency: APPEND from a second connection until the worker's IDLE
@@ -62,10 +63,20 @@ def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_pipeline(config: Path, db: Path) -> tuple[float, float, TreeMemory]:
-    """Seconds, peak RSS (MB) of the main process, and the peak memory of the whole process
-    tree (main, fork server, worker processes) of one `ikz-inbox poll --once` into a fresh
-    database."""
+@dataclass(frozen=True)
+class PipelineRun:
+    """One `ikz-inbox poll --once`: wall seconds, peak memory, and CPU seconds."""
+
+    seconds: float
+    main_rss: float  # MB, peak of the main process
+    tree: TreeMemory  # peaks over the whole process tree
+    cpu_total: float  # main process and its worker processes (user + system)
+    cpu_main: float  # the main process alone
+
+
+def run_pipeline(config: Path, db: Path) -> PipelineRun:
+    """Time one `ikz-inbox poll --once` into a fresh database and sample its process tree
+    (main, fork server, worker processes)."""
     db.unlink(missing_ok=True)
     binary = str(Path(sys.executable).parent / "ikz-inbox")
     started = time.perf_counter()
@@ -75,12 +86,18 @@ def run_pipeline(config: Path, db: Path) -> tuple[float, float, TreeMemory]:
     )
     sampler = TreeSampler(process.pid)
     sampler.start()
-    _, status, usage = os.wait4(process.pid, 0)
+    _, status, usage = os.wait4(process.pid, 0)  # includes the reaped worker processes
     elapsed = time.perf_counter() - started
     sampler.stop()
     if status != 0:
         raise SystemExit(f"poll failed with status {status}")
-    return elapsed, usage.ru_maxrss / 1024, sampler.peak
+    return PipelineRun(
+        seconds=elapsed,
+        main_rss=usage.ru_maxrss / 1024,
+        tree=sampler.peak,
+        cpu_total=usage.ru_utime + usage.ru_stime,
+        cpu_main=sampler.root_cpu,
+    )
 
 
 @dataclass
@@ -100,10 +117,12 @@ class TreeSampler(threading.Thread):
         self._root, self._interval = root, interval
         self._done = threading.Event()
         self.peak = TreeMemory()
+        self.root_cpu = 0.0  # CPU seconds of the root process at the last sample
 
     def run(self) -> None:
         while not self._done.wait(self._interval):
             pids = _descendants(self._root)
+            self.root_cpu = max(self.root_cpu, _cpu_seconds(self._root))
             rss = sum(_memory_kb(pid, "Rss") for pid in pids) / 1024
             pss = sum(_memory_kb(pid, "Pss") for pid in pids) / 1024
             self.peak = TreeMemory(
@@ -134,6 +153,15 @@ def _descendants(root: int) -> list[int]:
         found.append(pid)
         todo.extend(children.get(pid, []))
     return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _memory_kb(pid: int, field: str) -> int:
@@ -221,8 +249,9 @@ def main() -> None:
         for _ in range(args.runs):  # alternating, so that drift in the machine hits both
             mbsync.append(run_mbsync(server, user, work))
             pipeline.append(run_pipeline(config, work / "bench.sqlite3"))
+        seconds = [run.seconds for run in pipeline]
         mbsync_rate = args.count / statistics.median(mbsync)
-        pipe_rate = args.count / statistics.median(t for t, _, _ in pipeline)
+        pipe_rate = args.count / statistics.median(seconds)
         print(
             f"mbsync (isync, defaults):   {mbsync_rate:8.0f} messages/s "
             f"(median of {args.runs}: {statistics.median(mbsync):.1f} s; runs "
@@ -231,18 +260,25 @@ def main() -> None:
         )
         print(
             f"ikz-inbox full pipeline:    {pipe_rate:8.0f} messages/s "
-            f"(median of {args.runs}: {statistics.median(t for t, _, _ in pipeline):.1f} s; runs "
-            + ", ".join(f"{t:.1f}" for t, _, _ in pipeline)
+            f"(median of {args.runs}: {statistics.median(seconds):.1f} s; runs "
+            + ", ".join(f"{t:.1f}" for t in seconds)
             + ")"
         )
         print(f"ratio pipeline / mbsync:    {pipe_rate / mbsync_rate:8.2f} (medians)")
-        best = min(mbsync) / min(t for t, _, _ in pipeline)
+        best = min(mbsync) / min(seconds)
         print(f"ratio of the best runs:     {best:8.2f} (mbsync varies with the disk: it fsyncs)")
-        tree = [memory for _, _, memory in pipeline]
+        cpu_total = statistics.median(run.cpu_total for run in pipeline)
+        cpu_main = statistics.median(run.cpu_main for run in pipeline)
         print(
-            f"peak memory (max of runs):  main process RSS {max(r for _, r, _ in pipeline):.0f} MB; "
-            f"whole process tree ({max(m.processes for m in tree)} processes) "
-            f"RSS {max(m.rss for m in tree):.0f} MB, PSS {max(m.pss for m in tree):.0f} MB"
+            f"CPU of the pipeline:        {cpu_total / args.count * 1000:8.2f} ms/message "
+            f"(median {cpu_total:.1f} s: main process {cpu_main:.1f} s incl. start-up, "
+            f"worker processes {cpu_total - cpu_main:.1f} s; {os.cpu_count()} CPUs)"
+        )
+        trees = [run.tree for run in pipeline]
+        print(
+            f"peak memory (max of runs):  main process RSS {max(r.main_rss for r in pipeline):.0f} MB; "
+            f"whole process tree ({max(m.processes for m in trees)} processes) "
+            f"RSS {max(m.rss for m in trees):.0f} MB, PSS {max(m.pss for m in trees):.0f} MB"
         )
         idle = idle_poll_times(config, work / "bench.sqlite3", runs=20)
         print(
