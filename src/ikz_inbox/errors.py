@@ -31,3 +31,8 @@ class LockError(IkzInboxError):
 
 class NotFoundError(IkzInboxError):
     """Raised when a message, question or cluster id named by staff does not exist."""
+
+
+class StoppedError(IkzInboxError):
+    """Raised when the worker processes were stopped (shutdown) under a running poll: the
+    batch in hand is not committed, so the next start fetches it again."""

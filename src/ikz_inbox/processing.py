@@ -22,7 +22,7 @@ import multiprocessing
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ikz_inbox.classify import load_topic_classifier
-from ikz_inbox.errors import ModelError
+from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
 from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mails, quarantined_mail
@@ -209,6 +209,7 @@ class PoolProcessor(BatchProcessor):
         self._log_level = log_level
         self._load = load
         self._executor: ProcessPoolExecutor | None = None
+        self._closed = False
 
     @property
     def processes(self) -> int:
@@ -240,11 +241,16 @@ class PoolProcessor(BatchProcessor):
         return PendingBatch(lambda: self._collect(batch, futures, received_at))
 
     def close(self) -> None:
+        """Stop the workers for good: batches still pending raise StoppedError, and so
+        does any later submit (a poll in another thread must not start a new pool)."""
+        self._closed = True
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
     def _pool(self) -> ProcessPoolExecutor:
+        if self._closed:
+            raise StoppedError("Verarbeitung beendet / the worker processes were stopped")
         if self._executor is None:
             if self._load is not None and threading.active_count() == 1:
                 self._executor = self._forked_pool(self._load())
@@ -283,6 +289,10 @@ class PoolProcessor(BatchProcessor):
                 raise BrokenProcessPool("the pool was broken before the batch was submitted")
             records = [record for future in futures for record in future.result()]
             return _with_raw_bytes(records, batch)
+        except CancelledError:
+            raise StoppedError(
+                "Verarbeitung beendet / the worker processes were stopped under this batch"
+            ) from None
         except BrokenProcessPool as exc:
             logger.error("a worker process died (%s); running the batch again one by one", exc)
             self._restart_workers()

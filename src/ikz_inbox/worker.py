@@ -34,7 +34,14 @@ from sqlalchemy.orm import Session
 from ikz_inbox import service
 from ikz_inbox.app import App
 from ikz_inbox.config import ImapSection
-from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError, ModelError
+from ikz_inbox.errors import (
+    ConfigError,
+    IkzInboxError,
+    LockError,
+    MailboxError,
+    ModelError,
+    StoppedError,
+)
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
 from ikz_inbox.processing import (
     freeze_loaded_objects,
@@ -163,6 +170,9 @@ def poll_mailbox(
         with session_scope(app.database) as session:
             try:
                 result = _poll(app, session, config, credentials, stop, now)
+            except StoppedError:  # shutdown: no failure; the uncommitted batch comes again
+                session.rollback()
+                raise
             except IkzInboxError as exc:  # the server, the models or the store failed
                 session.rollback()
                 _record_failure(session, config, str(exc), now())
@@ -409,6 +419,9 @@ def _load_models(app: App) -> None:
 def _poll_job(app: App, stop: threading.Event) -> None:
     try:
         results = poll_all(app, stop)
+    except StoppedError:
+        logger.info("poll stopped by the shutdown; its uncommitted batch comes again")
+        return
     except IkzInboxError as exc:
         logger.error("poll failed: %s", exc)
         return
@@ -439,10 +452,18 @@ def idle_loop(app: App, section: ImapSection, stop: threading.Event) -> None:
 
 
 def _poll_quietly(app: App, section: ImapSection, stop: threading.Event) -> None:
+    """Poll after IDLE woke up. Server and configuration errors go to the IDLE loop, which
+    reconnects; any other failure is logged and IDLE goes on (the interval poll retries)."""
     try:
         poll_mailbox(app, section, stop=stop)
     except LockError:
         logger.debug("poll of %s already running", section.name)
+    except StoppedError:
+        logger.info("poll of %s stopped by the shutdown; its batch comes again", section.name)
+    except (MailboxError, ConfigError):
+        raise
+    except IkzInboxError as exc:
+        logger.error("poll of %s after IDLE failed: %s", section.name, exc)
 
 
 def _watchdog_interval() -> float | None:

@@ -17,7 +17,7 @@ from bench.mailgen import generate_messages
 
 from ikz_inbox.app import App, open_app, worker_processes
 from ikz_inbox.config import WorkerSection
-from ikz_inbox.errors import ModelError
+from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.pipeline import process_mail, process_mails
 from ikz_inbox.processing import (
     BatchProcessor,
@@ -140,6 +140,21 @@ def test_workers_that_cannot_start_fail_loudly_instead_of_quarantining(
             pending.result()
     finally:
         pool.close()
+
+
+def test_closing_the_pool_stops_pending_batches_and_later_submits(app: App) -> None:
+    # Shutdown under a poll running in another thread (IDLE): its batch is abandoned
+    # uncommitted with a clear error, and no new pool may start behind the shutdown.
+    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(generate_messages(400))]
+    pool = PoolProcessor(_spec(app, 0.5), processes=1)
+    pool.start()
+    pending = pool.submit(mails, NOW)
+    pool.close()
+    with pytest.raises(StoppedError):
+        pending.result()
+    with pytest.raises(StoppedError):
+        pool.submit(mails[:1], NOW)
+    assert not pool.started
 
 
 def test_pool_rejects_zero_processes(app: App) -> None:
