@@ -169,34 +169,44 @@ def test_questions_in_an_attachment_the_mail_points_to(resources: ExtractResourc
     assert result.event_id == "sprechstunde-2024-10-09"
 
 
-def test_attachment_is_not_read_when_the_mail_asks_itself(
-    resources: ExtractResources, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("subject", "body", "filename", "attached", "kind", "questions"),
+    [
+        # the mail asks something itself
+        (
+            "Frage zur Sprechstunde",
+            "Wie hoch ist die Förderquote? Die Projektskizze finden Sie im Anhang.",
+            "Fragen.txt",
+            "Gilt § 2b UStG auch für den Zweckverband?",
+            MessageKind.FRAGE,
+            ["Wie hoch ist die Förderquote?"],
+        ),
+        # nothing speaks of questions
+        (
+            "Anmeldung Sprechstunde",
+            "Hiermit melde ich mich zur Sprechstunde an. Das Formular liegt anbei.",
+            "Formular.txt",
+            "Nehmen Sie teil? Ja / Nein",
+            MessageKind.ANMELDUNG,
+            [],
+        ),
+    ],
+)
+def test_attachment_is_not_read_unless_the_mail_points_to_its_questions(
+    subject: str,
+    body: str,
+    filename: str,
+    attached: str,
+    kind: MessageKind,
+    questions: list[str],
+    resources: ExtractResources,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _forbid_attachment_reading(monkeypatch)
-    parsed = _with_text_attachment(
-        "Frage zur Sprechstunde",
-        "Wie hoch ist die Förderquote? Die Projektskizze finden Sie im Anhang.",
-        "Fragen.txt",
-        "Gilt § 2b UStG auch für den Zweckverband?",
-    )
-    result = extract_message(parsed, resources)
-    assert [q.text for q in result.questions] == ["Wie hoch ist die Förderquote?"]
-    assert "Zweckverband" not in result.new_text
-
-
-def test_attachment_is_not_read_when_nothing_speaks_of_questions(
-    resources: ExtractResources, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _forbid_attachment_reading(monkeypatch)
-    parsed = _with_text_attachment(
-        "Anmeldung Sprechstunde",
-        "Hiermit melde ich mich zur Sprechstunde an. Das Formular liegt anbei.",
-        "Formular.txt",
-        "Nehmen Sie teil? Ja / Nein",
-    )
-    result = extract_message(parsed, resources)
-    assert result.kind is MessageKind.ANMELDUNG
-    assert result.questions == ()
+    result = extract_message(_with_text_attachment(subject, body, filename, attached), resources)
+    assert result.kind is kind
+    assert [q.text for q in result.questions] == questions
+    assert attached not in result.new_text
 
 
 def test_an_attachment_without_questions_leaves_the_subject_question(
@@ -210,7 +220,6 @@ def test_an_attachment_without_questions_leaves_the_subject_question(
     )
     result = extract_message(parsed, resources)
     assert [q.text for q in result.questions] == ["Wie hoch ist die Förderquote für Bauhöfe?"]
-    assert "Projektskizze der" not in result.new_text
     assert "Kalletal und Extertal" not in result.new_text
 
 
