@@ -2,8 +2,9 @@
 
 ``parse_message(raw)`` takes the bytes of one message exactly as received and returns its
 decoded headers, the readable body text, attachments (their .txt/.pdf/.docx text is read on
-demand by ``read_attachment``, as a PDF costs more than the rest of the mail), forwarded messages (``message/rfc822`` parts, recursively) and the text of an RFC 3464
-delivery-status part. Problems are recorded in ``ParsedMail.defects``; ``ParseError`` is
+demand by ``read_attachment``, as a PDF costs more than the rest of the mail), forwarded
+messages (``message/rfc822`` parts, recursively) and the text of an RFC 3464 delivery-status
+part. Problems are recorded in ``ParsedMail.defects``; ``ParseError`` is
 raised only when nothing usable can be decoded, and no other exception escapes.
 
 Library choice (measured with ``bench/bench_parse.py``):

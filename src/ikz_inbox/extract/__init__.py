@@ -9,8 +9,9 @@ signature. A human mail's new text is what the sender wrote plus the new text of
 attached message/rfc822 (a colleague's forwarded mail counts); where it asks nothing itself
 but says that its questions are attached ("Unsere Fragen finden Sie im Anhang"), the text of
 its .txt/.pdf/.docx attachments joins it (read only then: a PDF costs more than the rest of
-the mail). Its questions decide between "frage" and the other human kinds. "frage" and "anmeldung" always get an event
-when events exist; "sonstiges" only when the message names one.
+the mail). Its questions decide between "frage" and the other human kinds. "frage" and
+"anmeldung" always get an event when events exist; "sonstiges" only when the message names
+one.
 """
 
 from __future__ import annotations
