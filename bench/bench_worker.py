@@ -11,6 +11,8 @@ Prints, all measured in this run on this machine:
   server, worker processes; PSS counts shared pages once), and the CPU seconds it used
   (main process, incl. imports and model loading, and worker processes) per message;
   both read over plain IMAP on loopback, so that TLS cost is not in the ratio;
+- the same poll by a process that has loaded its models and started its worker processes
+  already, as the running service (`ikz-inbox run`) has: messages/s (no start-up cost);
 - an idle poll (nothing new): median wall time over repeated polls;
 - IMAP IDLE delivery latency: APPEND from a second connection until the worker's IDLE
   wakes up, and until the message is committed in the database (medians).
@@ -39,7 +41,12 @@ from tests.integration.test_worker import PASSWORD_ENV, write_config  # noqa: E4
 from bench.mailgen import generate_messages  # noqa: E402
 from ikz_inbox.app import open_app  # noqa: E402
 from ikz_inbox.mailbox import Mailbox  # noqa: E402
-from ikz_inbox.worker import credentials_for, mailbox_config_for, poll_mailbox  # noqa: E402
+from ikz_inbox.worker import (  # noqa: E402
+    credentials_for,
+    load_models,
+    mailbox_config_for,
+    poll_mailbox,
+)
 
 
 def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
@@ -175,6 +182,24 @@ def _memory_kb(pid: int, field: str) -> int:
     return 0
 
 
+def warm_poll_seconds(config: Path, db: Path, count: int) -> float:
+    """Seconds of one poll of the whole mailbox into a fresh database by a process whose
+    worker processes and models are loaded already, as in the running service
+    (`ikz-inbox run` loads them once at start)."""
+    db.unlink(missing_ok=True)
+    app = open_app(config, f"sqlite:///{db}")
+    try:
+        load_models(app)
+        started = time.perf_counter()
+        result = poll_mailbox(app, app.settings.mailboxes[0])
+        elapsed = time.perf_counter() - started
+    finally:
+        app.close()
+    if result.summary.stored != count:
+        raise SystemExit(f"warm poll stored {result.summary.stored} of {count} messages")
+    return elapsed
+
+
 def idle_poll_times(config: Path, db: Path, runs: int) -> list[float]:
     app = open_app(config, f"sqlite:///{db}")
     section = app.settings.mailboxes[0]
@@ -279,6 +304,17 @@ def main() -> None:
             f"peak memory (max of runs):  main process RSS {max(r.main_rss for r in pipeline):.0f} MB; "
             f"whole process tree ({max(m.processes for m in trees)} processes) "
             f"RSS {max(m.rss for m in trees):.0f} MB, PSS {max(m.pss for m in trees):.0f} MB"
+        )
+        warm = [
+            warm_poll_seconds(config, work / "warm.sqlite3", args.count)
+            for _ in range(min(args.runs, 3))
+        ]
+        warm_rate = args.count / statistics.median(warm)
+        print(
+            f"same, service already up:   {warm_rate:8.0f} messages/s "
+            f"(models and worker processes loaded before the clock starts; median of "
+            f"{len(warm)}: {statistics.median(warm):.1f} s; ratio to mbsync "
+            f"{warm_rate / mbsync_rate:.2f} (medians), {min(mbsync) / min(warm):.2f} (best runs))"
         )
         idle = idle_poll_times(config, work / "bench.sqlite3", runs=20)
         print(

@@ -358,7 +358,7 @@ def collect_status(app: App, now: datetime) -> StatusReport:
 def run_service(app: App) -> None:
     """Run polls (or IDLE) and the briefing job until SIGTERM/SIGINT."""
     stop = threading.Event()
-    _load_models(app)
+    load_models(app)
     scheduler = BlockingScheduler(timezone="Europe/Berlin")
     worker = app.settings.worker
     scheduler.add_job(
@@ -406,7 +406,7 @@ def run_service(app: App) -> None:
     scheduler.start()
 
 
-def _load_models(app: App) -> None:
+def load_models(app: App) -> None:
     """Load the models before the first poll: start the worker processes, or load in-process."""
     pool = app.pool_processor
     if pool is not None:
