@@ -99,17 +99,11 @@ def _stage_failure(raw: RawMail) -> ProcessedMail:
     return quarantined_mail(raw, f"Verarbeitungsfehler: {type(error).__name__}: {error}")
 
 
-def classify_questions(
-    extraction: Extraction, classifier: TopicClassifier
-) -> tuple[TopicPrediction, ...]:
-    """Topic for each extracted question; an "organisation" hint from extraction wins."""
-    return classify_extractions([extraction], classifier)[0]
-
-
 def classify_extractions(
     extractions: Sequence[Extraction | None], classifier: TopicClassifier
 ) -> list[tuple[TopicPrediction, ...]]:
-    """``classify_questions`` for many extractions in one classifier call."""
+    """The topic of each question of each extraction, in one classifier call; an
+    "organisation" hint from extraction wins."""
     questions = [q for extraction in extractions if extraction for q in extraction.questions]
     predictions = iter(classifier.predict([q.text for q in questions]) if questions else [])
     return [

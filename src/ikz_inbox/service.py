@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions
 from ikz_inbox.errors import IkzInboxError
-from ikz_inbox.fingerprint import content_sha256
-from ikz_inbox.pipeline import PipelineResources, process_mail
-from ikz_inbox.processing import message_record
+from ikz_inbox.pipeline import PipelineResources
+from ikz_inbox.processing import prepare_message
 from ikz_inbox.rank import rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import (
@@ -72,22 +71,6 @@ class IngestSummary:
 
 
 # --- ingest -----------------------------------------------------------------------------
-
-
-def ingest_mail(
-    session: Session,
-    raw: RawMail,
-    resources: PipelineResources,
-    review_threshold: float,
-    now: datetime,
-) -> IngestResult:
-    """Store one message exactly once (by content fingerprint) and commit it."""
-    fingerprint = content_sha256(raw.raw)
-    if repository.content_exists(session, fingerprint):
-        logger.debug("duplicate content from %s", raw.source)
-        return IngestResult.DUPLICATE
-    processed = process_mail(raw, resources)
-    return _store_one(session, message_record(processed, fingerprint, review_threshold, now))
 
 
 def ingest_prepared(
@@ -150,25 +133,17 @@ def _note_message_id(record: NewMessage, taken: set[str]) -> bool:
 
 
 def _store_one(session: Session, record: NewMessage) -> IngestResult:
-    """Store and commit one processed message unless its content is already stored."""
-    if repository.content_exists(session, record.content_sha256):
-        return IngestResult.DUPLICATE
-    message_id = record.message_id
-    collision = message_id is not None and repository.message_id_taken(session, message_id)
-    if collision:
-        logger.warning(
-            "%s: Message-ID reused with different content; stored and flagged", message_id
-        )
+    """Store and commit one processed message unless its content is already stored (the
+    way around a concurrent writer: the rest of its batch still gets in)."""
     try:
-        repository.add_message(session, record, collision=collision)
+        [result] = _add_batch(session, [record])
         session.commit()
     except IntegrityError:  # a concurrent worker stored the same content first
         session.rollback()
         return IngestResult.DUPLICATE
     finally:
         session.expunge_all()
-    logger.info("%s: stored as %s (%s)", message_id, record.kind, record.status)
-    return _result_of(record)
+    return result
 
 
 def _result_of(record: NewMessage) -> IngestResult:
@@ -198,10 +173,8 @@ def reprocess_messages(
     )
     count = 0
     for record in repository.iter_raw_messages(session):  # batched: raw bytes never all in memory
-        processed = process_mail(RawMail(raw=record.raw, source=record.source), resources)
-        new = message_record(
-            processed, content_sha256(record.raw), review_threshold, record.received_at
-        )
+        raw = RawMail(raw=record.raw, source=record.source)
+        new = prepare_message(raw, resources, review_threshold, record.received_at)
         repository.replace_message_results(session, record.id, new)
         session.commit()
         session.expunge_all()

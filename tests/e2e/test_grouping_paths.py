@@ -22,8 +22,7 @@ def partition(app: App) -> set[frozenset[int]]:
 
 def ingest(app: App, mails: list[RawMail]) -> None:
     with session_scope(app.database) as session:
-        for raw in mails:
-            service.ingest_mail(session, raw, app.pipeline, app.settings.review_threshold, NOW)
+        service.ingest_prepared(session, app.inline_processor.submit(mails, NOW).result())
         service.group_new_questions(session, app.grouping, app.dedup, NOW)
 
 

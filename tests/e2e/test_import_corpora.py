@@ -32,10 +32,12 @@ def test_every_corpus_message_is_stored_with_a_status(shared_dir: Path, tmp_path
     assert len(files) > 250
     app = open_app(ROOT / "config" / "ikz-inbox.toml", f"sqlite:///{tmp_path}/corpora.sqlite3")
     now = datetime.now(UTC)
+    mails = [RawMail(raw=path.read_bytes(), source=f"file:{path}") for path in files]
     with session_scope(app.database) as session:
-        for path in files:
-            raw = RawMail(raw=path.read_bytes(), source=f"file:{path}")
-            service.ingest_mail(session, raw, app.pipeline, app.settings.review_threshold, now)
+        # The path of `ikz-inbox import` and of a poll: the stages, then one store per batch.
+        for start in range(0, len(mails), 100):
+            records = app.inline_processor.submit(mails[start : start + 100], now).result()
+            service.ingest_prepared(session, records)
         service.regroup(session, app.dedup, app.events, now)
         messages = repository.list_messages(session)
     distinct = {content_sha256(path.read_bytes()) for path in files}

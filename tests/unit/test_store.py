@@ -118,8 +118,8 @@ def test_message_roundtrip_with_aware_datetimes(session: Session) -> None:
     stored = repository.get_message(session, pk)
     assert stored.sent_at == NOW - timedelta(days=1)
     assert stored.sent_at is not None and stored.sent_at.tzinfo is not None
-    assert repository.content_exists(session, "a".ljust(64, "0"))
-    assert repository.message_id_taken(session, "<a@example.org>")
+    assert repository.stored_fingerprints(session, ["a".ljust(64, "0")]) == {"a".ljust(64, "0")}
+    assert repository.taken_message_ids(session, ["<a@example.org>"]) == {"<a@example.org>"}
     [stored_question] = repository.list_questions(session)
     assert stored_question.text == "Wie hoch?"
     assert stored_question.asker == "stadt lemgo"

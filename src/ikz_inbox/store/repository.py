@@ -41,35 +41,9 @@ CHUNK = 5000
 # --- messages ---------------------------------------------------------------------------
 
 
-def content_exists(session: Session, content_sha256: str) -> bool:
-    """True when a message with this content fingerprint is already stored."""
-    query = select(MessageRow.id).where(MessageRow.content_sha256 == content_sha256)
-    return session.execute(query).first() is not None
-
-
-def message_id_taken(session: Session, message_id: str) -> bool:
-    """True when some stored message already carries this Message-ID."""
-    query = select(MessageRow.id).where(MessageRow.message_id == message_id).limit(1)
-    return session.execute(query).first() is not None
-
-
 def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
     """Insert a message with its questions; return its primary key (no commit)."""
-    row = MessageRow(
-        message_id=new.message_id,
-        content_sha256=new.content_sha256,
-        raw_sha256=new.raw_sha256,
-        raw=new.raw,
-        size=len(new.raw),
-        source=new.source,
-        received_at=new.received_at,
-        message_id_collision=collision,
-    )
-    _copy_results(row, new)
-    row.questions = [_question_row(question) for question in new.questions]
-    session.add(row)
-    session.flush()
-    return row.id
+    return add_messages(session, [(new, collision)])[0]
 
 
 def stored_fingerprints(session: Session, fingerprints: Iterable[str]) -> set[str]:
@@ -299,8 +273,11 @@ def list_questions(
 
 def get_question(session: Session, question_id: int) -> StoredQuestion:
     """One stored question by id; NotFoundError if there is none."""
-    row = _get(session, QuestionRow, question_id, "Frage")
-    return _stored_question(row, row.message)
+    query = select(*_QUESTION_COLUMNS).join(MessageRow).where(QuestionRow.id == question_id)
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFoundError(f"Frage {question_id} nicht gefunden")
+    return _question_from_columns(*row)
 
 
 def set_staff_topic(session: Session, question_id: int, topic: str) -> str:
@@ -373,28 +350,6 @@ def _question_from_columns(*values: Any) -> StoredQuestion:
     return StoredQuestion(*fields)
 
 
-def _stored_question(row: QuestionRow, message: MessageRow) -> StoredQuestion:
-    return StoredQuestion(
-        id=row.id,
-        message_pk=message.id,
-        message_id=message.message_id,
-        position=row.position,
-        text=row.text,
-        topic=row.topic,
-        secondary_topics=tuple(row.secondary_topics or ()),
-        confidence=row.confidence,
-        topic_source=row.topic_source,
-        model_version=row.model_version,
-        needs_review=row.needs_review,
-        cluster_id=row.cluster_id,
-        event_id=message.event_id,
-        sender_org=message.sender_org,
-        from_address=message.from_address,
-        received_at=message.received_at,
-        sent_at=message.sent_at,
-    )
-
-
 # --- clusters ---------------------------------------------------------------------------
 
 
@@ -436,16 +391,7 @@ def _reuse_or_create_cluster(
 
 
 def _new_cluster(session: Session, topic: str, event_id: str | None, now: datetime) -> ClusterRow:
-    cluster = ClusterRow(
-        topic=topic,
-        event_id=event_id,
-        score=0.0,
-        reason="",
-        updated_at=now,
-        pinned=False,
-        excluded=False,
-        answered=False,
-    )
+    cluster = ClusterRow(**_new_cluster_values(topic, event_id, now))
     session.add(cluster)
     session.flush()
     return cluster
@@ -528,20 +474,22 @@ def _insert_clusters(
     if not opened:
         return []
     statement = insert(ClusterRow).returning(ClusterRow.id, sort_by_parameter_order=True)
-    values = [
-        {
-            "topic": topic,
-            "event_id": event_id,
-            "score": 0.0,
-            "reason": "",
-            "updated_at": now,
-            "pinned": False,
-            "excluded": False,
-            "answered": False,
-        }
-        for topic, event_id in opened
-    ]
+    values = [_new_cluster_values(topic, event_id, now) for topic, event_id in opened]
     return list(session.scalars(statement, values))
+
+
+def _new_cluster_values(topic: str, event_id: str | None, now: datetime) -> dict[str, object]:
+    """The columns of a cluster just opened: unranked, no staff flags."""
+    return {
+        "topic": topic,
+        "event_id": event_id,
+        "score": 0.0,
+        "reason": "",
+        "updated_at": now,
+        "pinned": False,
+        "excluded": False,
+        "answered": False,
+    }
 
 
 def _cluster_topics(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
