@@ -18,6 +18,7 @@ from ikz_inbox.processing import (
     InlineProcessor,
     PipelineSpec,
     PoolProcessor,
+    freeze_loaded_objects,
 )
 from ikz_inbox.service import GroupingCache
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
@@ -50,9 +51,11 @@ class App:
     @cached_property
     def pipeline(self) -> PipelineResources:
         extract = load_extract_resources(self.settings.gazetteer_path, self.events)
-        return PipelineResources(
+        resources = PipelineResources(
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
         )
+        freeze_loaded_objects()
+        return resources
 
     @property
     def pipeline_spec(self) -> PipelineSpec:
@@ -97,7 +100,9 @@ class App:
 
     @cached_property
     def dedup(self) -> DedupModel:
-        return load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
+        model = load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
+        freeze_loaded_objects()
+        return model
 
     @property
     def topic_ids(self) -> tuple[str, ...]:

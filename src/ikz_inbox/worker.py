@@ -44,7 +44,6 @@ from ikz_inbox.errors import (
 )
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
 from ikz_inbox.processing import (
-    freeze_loaded_objects,
     pipelined,
 )
 from ikz_inbox.publish import write_briefing_files
@@ -214,7 +213,6 @@ def _poll(
             if done == 0:
                 # The first batches are with the workers now: load the grouping model meanwhile.
                 app.dedup  # noqa: B018
-                freeze_loaded_objects()
             done += len(fetched)
             state = replace(state, last_uid=fetched[-1].uid, backlog=len(uids) - done)
             records = pending.result()
