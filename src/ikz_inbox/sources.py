@@ -26,11 +26,6 @@ def iter_raw_mails(paths: Sequence[Path]) -> Iterator[RawMail]:
         yield from _from_path(path)
 
 
-def count_raw_mails(paths: Sequence[Path]) -> int:
-    """How many messages ``iter_raw_mails`` will yield (for progress bars)."""
-    return sum(1 for _ in iter_raw_mails(paths))
-
-
 def _from_path(path: Path) -> Iterator[RawMail]:
     if path.is_dir():
         if _is_maildir(path):
