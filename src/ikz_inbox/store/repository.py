@@ -69,10 +69,14 @@ def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> 
     multi-row statements; return the primary keys in the given order (no commit)."""
     if not batch:
         return []
-    # Core inserts on the tables (not ORM bulk inserts): a third of the cost per row.
+    # Core inserts on the tables (not ORM bulk inserts): a third of the cost per row. No
+    # RETURNING: SQLAlchemy cannot order RETURNING rows of a multi-row insert on SQLite (the
+    # key is no AUTOINCREMENT column) and would run one statement per row. The keys are
+    # read back by the unique content fingerprint instead.
     messages = MessageRow.metadata.tables[MessageRow.__tablename__]
-    statement = insert(messages).returning(messages.c.id, sort_by_parameter_order=True)
-    ids = list(session.scalars(statement, [_message_values(new, flag) for new, flag in batch]))
+    session.execute(insert(messages), [_message_values(new, flag) for new, flag in batch])
+    keys = _message_keys(session, [new.content_sha256 for new, _ in batch])
+    ids = [keys[new.content_sha256] for new, _ in batch]
     questions = [
         {"message_pk": pk, **_question_values(question)}
         for pk, (new, _) in zip(ids, batch, strict=True)
@@ -81,6 +85,17 @@ def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> 
     if questions:
         session.execute(insert(QuestionRow.metadata.tables[QuestionRow.__tablename__]), questions)
     return ids
+
+
+def _message_keys(session: Session, fingerprints: Sequence[str]) -> dict[str, int]:
+    """Primary key by content fingerprint of the stored messages among ``fingerprints``."""
+    keys: dict[str, int] = {}
+    for chunk in _chunks(fingerprints):
+        query = select(MessageRow.content_sha256, MessageRow.id).where(
+            MessageRow.content_sha256.in_(chunk)
+        )
+        keys.update((fingerprint, key) for fingerprint, key in session.execute(query))
+    return keys
 
 
 def _message_values(new: NewMessage, collision: bool) -> dict[str, object]:
