@@ -7,7 +7,8 @@ Used by the benchmarks (IMAP worker throughput, parse throughput); the output is
 ``generate_messages(n, seed)`` yields ``n`` raw RFC 5322 messages (bytes). The same seed
 gives the same bytes, and the first ``k`` messages do not depend on ``n``. Mostly questions
 from staff of NRW municipalities (one to four questions drawn from template pools across the
-twelve topics, with quoted replies, signatures, disclaimers), plus registrations, auto-replies,
+twelve topics, most tied to the sender's case so that few texts repeat exactly, with quoted
+replies, signatures, disclaimers), plus registrations, auto-replies,
 bounces, newsletters and spam. Clients, charsets (UTF-8, ISO-8859-1, windows-1252), transfer
 encodings (quoted-printable, base64, 8bit), multipart structures and sizes (about 1 KB to
 200 KB, a few with small attachments) vary. All people, numbers and texts are invented; IP
@@ -203,6 +204,23 @@ EVENTS = (
     ),
 )
 
+# Share of questions a sender ties to its own case with one of the QUALIFIERS.
+QUALIFIED_SHARE = 0.7
+# Endings that tie a question to the sender's case ({org}, {partner}, {task}, {n}, {year}).
+QUALIFIERS = (
+    ", und zwar konkret für die {org}",
+    " – bei uns geht es um rund {n} Beschäftigte",
+    ", wenn {partner} die Federführung übernimmt",
+    " (wir denken an einen Start {year})",
+    " für unseren Bereich {task}",
+    ", falls der Rat noch in diesem Jahr beschließt",
+    " bei einer Laufzeit von {n} Jahren",
+    " in einem Verbund mit {n} Gemeinden",
+    " – auch für eine kleinere Kommune wie die {org}",
+    ", wenn die Kooperation ab {year} auch {task} umfasst",
+    " nach der Erfahrung anderer Kommunen",
+    " in unserer Konstellation mit {partner}",
+)
 # Question templates per topic; {task}, {partner}, {n}, {year} are filled in.
 QUESTIONS = {
     "foerderung": (
@@ -643,7 +661,25 @@ def _fill(rng: random.Random, template: str, sender: Sender, at: datetime) -> st
 def _questions(rng: random.Random, sender: Sender, at: datetime) -> list[str]:
     count = rng.choices((1, 2, 3, 4), weights=(35, 35, 20, 10))[0]
     topics = rng.sample(sorted(QUESTIONS), count)
-    return [_fill(rng, rng.choice(QUESTIONS[t]), sender, at) for t in topics]
+    return [
+        _qualified(rng, _fill(rng, rng.choice(QUESTIONS[t]), sender, at), sender) for t in topics
+    ]
+
+
+def _qualified(rng: random.Random, question: str, sender: Sender) -> str:
+    """Most senders tie a question to their own case, so that few texts repeat exactly
+    (as in a real mailbox: the same question comes worded in many ways)."""
+    if not question.endswith("?") or rng.random() >= QUALIFIED_SHARE:
+        return question
+    partner = rng.choice([b for b in BODIES if b[2] != sender.body[2]])
+    qualifier = rng.choice(QUALIFIERS).format(
+        org=sender.org,
+        partner=f"{partner[0]} {partner[1]}".strip(),
+        task=rng.choice(TASKS),
+        n=rng.randint(2, 40),
+        year=rng.choice((2024, 2025, 2026, 2027)),
+    )
+    return f"{question[:-1]}{qualifier}?"
 
 
 def _layout(rng: random.Random, questions: list[str]) -> str:
