@@ -33,6 +33,7 @@ from ikz_inbox.publish import write_atomically, write_briefing_files
 from ikz_inbox.report import ReportFormat, render_briefing
 from ikz_inbox.sources import iter_raw_mails
 from ikz_inbox.store import repository, session_scope
+from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Briefing
 
 app = typer.Typer(
@@ -355,9 +356,9 @@ def questions_review(ctx: typer.Context, as_json: JsonOption = False) -> None:
     _show_questions(rows, as_json)
 
 
-def _show_questions(rows: list[Any], as_json: bool) -> None:
+def _show_questions(rows: list[StoredQuestion], as_json: bool) -> None:
     if as_json:
-        _print_json([_question_dict(row) for row in rows])
+        _print_json([service.question_json(row) for row in rows])
         return
     table = Table("ID", "Thema", "Sicherheit", "Gruppe", "Absender", "Frage")
     for row in rows:
@@ -373,29 +374,12 @@ def _show_questions(rows: list[Any], as_json: bool) -> None:
     out.print(f"{len(rows)} Fragen.")
 
 
-def _question_dict(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "message_id": row.message_id,
-        "text": row.text,
-        "topic": row.topic,
-        "secondary_topics": list(row.secondary_topics),
-        "confidence": row.confidence,
-        "topic_source": row.topic_source,
-        "model_version": row.model_version,
-        "needs_review": row.needs_review,
-        "cluster_id": row.cluster_id,
-        "event": row.event_id,
-        "sender_org": row.sender_org,
-    }
-
-
 @questions_app.command("show")
 def questions_show(ctx: typer.Context, question_id: int, as_json: JsonOption = False) -> None:
     """Eine Frage mit allen Angaben zeigen."""
     with _session(ctx) as (_application, session):
         row = repository.get_question(session, question_id)
-    data = _question_dict(row)
+    data = service.question_json(row)
     if as_json:
         _print_json(data)
         return

@@ -389,7 +389,7 @@ def build_export(
     return {
         "schema": EXPORT_SCHEMA,
         "messages": [_export_message(m) for m in messages],
-        "questions": [_export_question(q) for q in questions],
+        "questions": [question_json(q) for q in questions],
         "clusters": [_export_cluster(c, len(askers[c.id])) for c in clusters],
     }
 
@@ -408,7 +408,8 @@ def _export_message(message: StoredMessage) -> dict[str, object]:
     }
 
 
-def _export_question(question: StoredQuestion) -> dict[str, object]:
+def question_json(question: StoredQuestion) -> dict[str, object]:
+    """A question as the export and the CLI's ``--json`` give it (one schema for both)."""
     return {
         "id": question.id,
         "message_id": question.message_id,
@@ -418,8 +419,10 @@ def _export_question(question: StoredQuestion) -> dict[str, object]:
         "confidence": round(question.confidence, 4),
         "topic_source": question.topic_source,
         "model_version": question.model_version,
-        "cluster_id": question.cluster_id,
         "needs_review": question.needs_review,
+        "cluster_id": question.cluster_id,
+        "event": question.event_id,
+        "sender_org": question.sender_org,
     }
 
 

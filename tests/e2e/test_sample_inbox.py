@@ -125,11 +125,13 @@ def test_report_formats_and_output(db: Path, tmp_path: Path) -> None:
     assert "## Organisatorische Fragen" in markdown
 
 
-def test_questions_list_and_show_json(db: Path) -> None:
+def test_questions_list_and_show_json(db: Path, tmp_path: Path) -> None:
     rows = json.loads(cli(db, "questions", "list", "--json").stdout)
     assert rows and {"id", "text", "topic", "confidence", "cluster_id"} <= rows[0].keys()
     shown = json.loads(cli(db, "questions", "show", str(rows[0]["id"]), "--json").stdout)
-    assert shown["text"] == rows[0]["text"]
+    assert shown == rows[0]
+    exported = {q["id"]: q for q in export(db, tmp_path)["questions"]}
+    assert exported[shown["id"]] == shown  # one schema for the CLI and the export
 
 
 def test_reclassify_is_audited_and_survives_reprocess(db: Path) -> None:
