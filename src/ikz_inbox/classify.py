@@ -226,8 +226,10 @@ class KeywordClassifier:
 # --------------------------------------------------------------------------- spaCy architecture
 
 CHAR_NGRAM_ARCHITECTURE = "ikz.CharNgramBOW.v1"
-# Texts whose features are kept per model; covers a training set and a day of questions.
-FEATURE_CACHE_SIZE = 20000
+# Texts whose features are kept per model (about 2.5 KB each, in every process that loads
+# the model): covers the training set (about 1,000 texts, reused by every epoch) and the
+# repeats of recent questions; more only costs memory in the long-running workers.
+FEATURE_CACHE_SIZE = 4096
 
 
 def register_architectures() -> None:
