@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,7 +32,7 @@ from ikz_inbox.evaluation import MetricLine, load_labels, score_export
 from ikz_inbox.processing import pipelined
 from ikz_inbox.publish import write_atomically, write_briefing_files
 from ikz_inbox.report import ReportFormat, render_briefing
-from ikz_inbox.sources import iter_raw_mails
+from ikz_inbox.sources import batched_mails, iter_raw_mails
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Briefing
@@ -162,10 +163,13 @@ def import_(
 
 
 def _import_paths(application: App, session: Session, paths: list[Path]) -> service.IngestSummary:
-    mails = list(iter_raw_mails(paths))
+    """Read, process and store the messages batch by batch: a large mbox export never sits
+    in memory at once (the progress shows the count so far, as the total is not known)."""
+    batches = batched_mails(iter_raw_mails(paths), IMPORT_BATCH)
+    first = next(batches, [])
     summary = service.IngestSummary()
-    processor = application.processor_for(len(mails))
-    batches = [mails[start : start + IMPORT_BATCH] for start in range(0, len(mails), IMPORT_BATCH)]
+    # A full first batch means many messages: worth the worker processes.
+    processor = application.processor_for(len(first))
     with Progress(
         TextColumn("[bold]Import"),
         BarColumn(),
@@ -173,10 +177,11 @@ def _import_paths(application: App, session: Session, paths: list[Path]) -> serv
         TimeElapsedColumn(),
         console=err,
         transient=True,
-        disable=len(mails) < 20,
+        disable=len(first) < 20,
     ) as progress:
-        task = progress.add_task("import", total=len(mails))
-        for batch, pending in pipelined(processor, batches, list, _now, ahead=processor.ahead):
+        task = progress.add_task("import", total=None)
+        everything = chain([first], batches) if first else iter(())
+        for batch, pending in pipelined(processor, everything, list, _now, ahead=processor.ahead):
             summary = summary.add_all(service.ingest_prepared(session, pending.result()))
             progress.advance(task, len(batch))
     return summary

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import mailbox
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 
 from ikz_inbox.errors import IkzInboxError
@@ -19,11 +20,21 @@ MAIL_SUFFIXES = frozenset({".eml", ".msg", ".txt", ".raw", ""})
 
 
 def iter_raw_mails(paths: Sequence[Path]) -> Iterator[RawMail]:
-    """Yield every message found under ``paths`` in a stable order."""
+    """Every message found under ``paths`` in a stable order, read one at a time.
+
+    A missing path raises IkzInboxError here, before any message is read.
+    """
     for path in paths:
         if not path.exists():
             raise IkzInboxError(f"Pfad nicht gefunden: {path}")
-        yield from _from_path(path)
+    return (mail for path in paths for mail in _from_path(path))
+
+
+def batched_mails(mails: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
+    """``mails`` in lists of ``size`` (the last may be shorter), read as they are needed."""
+    iterator = iter(mails)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def _from_path(path: Path) -> Iterator[RawMail]:
