@@ -19,6 +19,7 @@ from __future__ import annotations
 import gc
 import logging
 import multiprocessing
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Sequence
@@ -55,6 +56,9 @@ _BatchT = TypeVar("_BatchT")
 # Messages per pool task: large enough that pickling and queueing cost little, small
 # enough that every worker gets a share of a fetch batch.
 TASK_SIZE = 20
+# The first CPython 3.11 release whose ProcessPoolExecutor unblocks its own task pipe when
+# a worker dies (gh-94777); see _unblock_broken_pool.
+_CPYTHON_CLOSES_BROKEN_CALL_QUEUE = (3, 11, 5)
 # The reason stored with a message whose processing killed the worker process twice.
 CRASH_REASON = "Verarbeitungsfehler: der Verarbeitungsprozess ist abgestürzt"
 
@@ -245,6 +249,7 @@ class PoolProcessor(BatchProcessor):
         does any later submit (a poll in another thread must not start a new pool)."""
         self._closed = True
         if self._executor is not None:
+            _unblock_broken_pool(self._executor)  # a worker may have died unnoticed meanwhile
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
@@ -324,9 +329,29 @@ class PoolProcessor(BatchProcessor):
             )
 
     def _replace_pool(self) -> None:
+        """Drop the broken pool (a worker died); the next ``_pool`` starts a fresh one."""
         if self._executor is not None:
+            _unblock_broken_pool(self._executor)
             self._executor.shutdown(wait=False, cancel_futures=True)
             self._executor = None
+
+
+def _unblock_broken_pool(executor: ProcessPoolExecutor) -> None:
+    """Close the reading end of a broken pool's task pipe, as CPython 3.11.5 and later do.
+
+    Before that (Debian 12 ships 3.11.2), a worker that dies while a large batch is being
+    written to the pipe leaves the pool's feeder thread blocked on it for good: the pool's
+    manager thread waits for the feeder, and the interpreter waits for the manager at exit,
+    so the service never ends (https://github.com/python/cpython/issues/94777). Only the
+    workers read that pipe, each through its own copy of the reading end, so closing this
+    process's copy changes nothing while they live and frees the feeder once they are gone.
+    Later versions close it themselves, in a thread of their own: it is left to them there.
+    """
+    if sys.version_info >= _CPYTHON_CLOSES_BROKEN_CALL_QUEUE:
+        return
+    reader = getattr(getattr(executor, "_call_queue", None), "_reader", None)
+    if reader is not None:
+        reader.close()
 
 
 def pipelined(

@@ -282,3 +282,42 @@ def test_threads_running_mean_workers_from_the_fork_server(app: App) -> None:
         stop.set()
         helper.join()
         pool.close()
+
+
+# A worker killed while the pool still writes a large batch to it: the process must get past
+# its end. CPython before 3.11.5 hangs at exit there unless the pool's pipe is unblocked
+# (https://github.com/python/cpython/issues/94777); run in a child so that a hang fails the test.
+_KILL_UNDER_LARGE_BATCH = """
+import os, signal, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from bench.mailgen import generate_messages
+from ikz_inbox.app import open_app
+from ikz_inbox.processing import PoolProcessor
+from ikz_inbox.types import RawMail
+
+app = open_app(Path("config/ikz-inbox.toml"), "sqlite:///" + sys.argv[1])
+padding = b"\\r\\n" + b"Ein langer Anhangstext ohne Fragen. " * 6000  # about 200 KB a mail
+mails = [RawMail(raw=raw + padding, source=f"gen:{i}") for i, raw in enumerate(generate_messages(120))]
+pool = PoolProcessor(app.pipeline_spec, processes=2)
+pool.start()
+pending = pool.submit(mails, datetime(2024, 10, 1, tzinfo=UTC))
+executor = pool._executor
+os.kill(next(iter(executor._processes)), signal.SIGKILL)
+print(len(pending.result()), flush=True)
+pool.close()
+app.close()
+"""
+
+
+def test_a_worker_killed_under_a_large_batch_does_not_hang_the_process(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _KILL_UNDER_LARGE_BATCH, str(tmp_path / "k.sqlite3")],
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["120"]
