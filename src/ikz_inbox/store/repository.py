@@ -48,11 +48,7 @@ def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
 
 def stored_fingerprints(session: Session, fingerprints: Iterable[str]) -> set[str]:
     """The content fingerprints among ``fingerprints`` that are already stored."""
-    found: set[str] = set()
-    for chunk in _chunks(sorted(set(fingerprints))):
-        query = select(MessageRow.content_sha256).where(MessageRow.content_sha256.in_(chunk))
-        found.update(session.scalars(query))
-    return found
+    return set(_message_keys(session, sorted(set(fingerprints))))
 
 
 def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
