@@ -43,9 +43,7 @@ from ikz_inbox.errors import (
     StoppedError,
 )
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
-from ikz_inbox.processing import (
-    pipelined,
-)
+from ikz_inbox.processing import pipelined
 from ikz_inbox.publish import write_briefing_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.locks import mailbox_lock
