@@ -17,7 +17,9 @@ import json
 import logging
 import re
 import tomllib
-from collections.abc import Sequence
+from array import array
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -230,6 +232,12 @@ CHAR_NGRAM_ARCHITECTURE = "ikz.CharNgramBOW.v1"
 # the model): covers the training set (about 1,000 texts, reused by every epoch) and the
 # repeats of recent questions; more only costs memory in the long-running workers.
 FEATURE_CACHE_SIZE = 4096
+# Distinct words whose hashed character n-grams are kept per model (about 0.5 KB each):
+# hashing the n-grams was most of a new text's cost, and the words of questions repeat far
+# more often than whole texts do.
+WORD_KEYS_CACHE_SIZE = 16384
+# One word's hashed features, as _word_keys returns them.
+WordKeys = Callable[[str], "array[int]"]
 
 
 def register_architectures() -> None:
@@ -258,10 +266,12 @@ def _build_char_ngram_bow(
 
     if not 1 <= min_n <= max_n or word_ngram_size < 1 or length < 1:
         raise ValueError(f"{CHAR_NGRAM_ARCHITECTURE}: bad n-gram sizes or length")
-    sizes = (min_n, max_n, word_ngram_size)
-    # Per-model cache: nlp.update copies docs each step, so features are keyed by words.
+    # Per-model caches: nlp.update copies docs each step, so features are keyed by words.
+    word_keys = functools.lru_cache(maxsize=WORD_KEYS_CACHE_SIZE)(
+        functools.partial(_word_keys, min_n=min_n, max_n=max_n)
+    )
     features = functools.lru_cache(maxsize=FEATURE_CACHE_SIZE)(
-        functools.partial(_word_features, sizes=sizes)
+        functools.partial(_word_features, word_keys=word_keys, word_ngram_size=word_ngram_size)
     )
     extract: Any = Model(
         "extract_char_ngrams",
@@ -292,11 +302,13 @@ def _extract_forward(
     return (keys, model.ops.asarray(values, dtype="f"), lengths), backprop
 
 
-def _word_features(words: tuple[str, ...], sizes: tuple[int, int, int]) -> tuple[Any, Any]:
+def _word_features(
+    words: tuple[str, ...], word_keys: WordKeys, word_ngram_size: int
+) -> tuple[Any, Any]:
     """Hashed feature keys and L2-normalised counts for one text's words."""
     import numpy
 
-    counts = _feature_counts(words, sizes)
+    counts = _feature_counts(words, word_keys, word_ngram_size)
     keys = numpy.fromiter(counts.keys(), dtype="uint64", count=len(counts))
     values = numpy.fromiter(counts.values(), dtype="float32", count=len(counts))
     if len(values):
@@ -304,23 +316,34 @@ def _word_features(words: tuple[str, ...], sizes: tuple[int, int, int]) -> tuple
     return keys, values
 
 
-def _feature_counts(words: Sequence[str], sizes: tuple[int, int, int]) -> dict[int, float]:
+def _feature_counts(
+    words: Sequence[str], word_keys: WordKeys, word_ngram_size: int
+) -> Counter[int]:
+    """How often each feature key occurs, in the order the keys first occur: each word's
+    keys (see ``_word_keys``), then the hashed word n-grams of sizes 2..``word_ngram_size``."""
     from spacy.strings import hash_string  # type: ignore[attr-defined]
 
-    min_n, max_n, word_ngram_size = sizes
-    grams: list[str] = []
+    counts: Counter[int] = Counter()
     for word in words:
-        padded = f"<{word}>"
-        grams.append("w:" + word)
-        for size in range(min_n, max_n + 1):
-            grams.extend(padded[i : i + size] for i in range(len(padded) - size + 1))
+        counts.update(word_keys(word))
     for size in range(2, word_ngram_size + 1):
-        grams.extend("b:" + " ".join(words[i : i + size]) for i in range(len(words) - size + 1))
-    counts: dict[int, float] = {}
-    for gram in grams:
-        key = int(hash_string(gram))
-        counts[key] = counts.get(key, 0.0) + 1.0
+        counts.update(
+            int(hash_string("b:" + " ".join(words[i : i + size])))
+            for i in range(len(words) - size + 1)
+        )
     return counts
+
+
+def _word_keys(word: str, min_n: int, max_n: int) -> array[int]:
+    """The hashed features of one word: the word itself ("w:" + word), then the character
+    n-grams of sizes ``min_n``..``max_n`` of "<word>", shortest first."""
+    from spacy.strings import hash_string  # type: ignore[attr-defined]
+
+    padded = f"<{word}>"
+    grams = ["w:" + word]
+    for size in range(min_n, max_n + 1):
+        grams.extend(padded[i : i + size] for i in range(len(padded) - size + 1))
+    return array("Q", [int(hash_string(gram)) for gram in grams])
 
 
 # --------------------------------------------------------------------------- spaCy model

@@ -235,3 +235,39 @@ def test_shipped_model_loads_and_records_its_version(
     assert prediction.source is TopicSource.MODEL
     assert prediction.model_version == classifier.version
     assert 0.0 < prediction.confidence <= 1.0
+
+
+def _features_by_definition(words: tuple[str, ...], min_n: int, max_n: int) -> dict[int, float]:
+    """The char-n-gram bag of words as ikz.CharNgramBOW.v1 defines it, written out plainly:
+    per word "w:" + word and the n-grams of "<word>", shortest first; counts in first-seen order."""
+    from spacy.strings import hash_string  # type: ignore[attr-defined]
+
+    counts: dict[int, float] = {}
+    for word in words:
+        padded = f"<{word}>"
+        grams = ["w:" + word]
+        for size in range(min_n, max_n + 1):
+            grams += [padded[i : i + size] for i in range(len(padded) - size + 1)]
+        for gram in grams:
+            key = int(hash_string(gram))
+            counts[key] = counts.get(key, 0.0) + 1.0
+    return counts
+
+
+def test_char_ngram_features_match_their_definition_with_and_without_the_word_cache() -> None:
+    import functools
+
+    from ikz_inbox.classify import _word_features, _word_keys
+
+    word_keys = functools.lru_cache(maxsize=2)(functools.partial(_word_keys, min_n=2, max_n=5))
+    texts = [
+        ("wie", "hoch", "ist", "die", "förderquote", "für", "die", "förderquote"),
+        ("förderquote", "ikz", "§", "2b", "ustg"),  # the cache now evicts and refills
+        (),
+    ]
+    for words in texts:
+        expected = _features_by_definition(words, 2, 5)
+        keys, values = _word_features(words, word_keys=word_keys, word_ngram_size=1)
+        assert keys.tolist() == list(expected)  # the same keys in the same order
+        norm = sum(count * count for count in expected.values()) ** 0.5
+        assert values.tolist() == pytest.approx([count / norm for count in expected.values()])
