@@ -95,6 +95,30 @@ def test_migrate_is_idempotent_and_current(database: Database) -> None:
     assert schema_is_current(database)
 
 
+def test_head_revision_is_the_newest_migration() -> None:
+    # migrate() skips Alembic when the database is at HEAD_REVISION: a new migration must
+    # move HEAD_REVISION too, or it would never run.
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from ikz_inbox.store.database import HEAD_REVISION, MIGRATIONS_DIR
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_heads() == [HEAD_REVISION]
+
+
+def test_migrate_upgrades_a_database_behind_the_head(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    migrate(db)
+    with db.engine.begin() as connection:  # as if made by an older release
+        connection.execute(text("UPDATE alembic_version SET version_num = 'base-of-test'"))
+    assert not schema_is_current(db)
+    with pytest.raises(Exception, match="base-of-test"):
+        migrate(db)  # Alembic ran (and knows no such revision): the check did not skip it
+    db.engine.dispose()
+
+
 def test_sqlite_commits_are_durable_before_the_server_is_changed(tmp_path: Path) -> None:
     # The worker moves or flags mail on the server right after a commit: that commit must
     # survive a power cut (WAL with synchronous=FULL), or moved mail would be lost.
@@ -108,6 +132,14 @@ def test_sqlite_commits_are_durable_before_the_server_is_changed(tmp_path: Path)
 def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError):
         open_database("not a url")
+
+
+def test_migrate_on_a_server_that_does_not_answer_is_a_store_error() -> None:
+    # Port 1 on loopback: nothing listens, the connection is refused at once.
+    db = open_database("postgresql+psycopg://ikz@127.0.0.1:1/ikz?connect_timeout=2")
+    with pytest.raises(StoreError, match="nicht erreichbar"):
+        migrate(db)
+    db.engine.dispose()
 
 
 def test_message_roundtrip_with_aware_datetimes(session: Session) -> None:
