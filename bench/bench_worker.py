@@ -5,6 +5,7 @@ Usage (as root, with Debian's dovecot-imapd and isync installed):
 
 Prints, all measured in this run on this machine:
 - mbsync (isync, default settings) downloading the mailbox to a Maildir: messages/s;
+  and once more into a Maildir on tmpfs, to show how much of its rate is the disk;
 - the full pipeline (`ikz-inbox poll --once`: fetch, parse, extract, classify, store,
   group) into a fresh SQLite file: messages/s, the ratio to mbsync, and peak memory: RSS
   of the main process, and RSS and PSS summed over the whole process tree (main, fork
@@ -69,6 +70,38 @@ def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:
     started = time.perf_counter()
     subprocess.run(["mbsync", "-c", str(rc), "inbox"], check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def print_mbsync_without_disk(server: DovecotServer, user: ImapUser, count: int) -> None:
+    """mbsync again, same settings, into a Maildir on tmpfs: how much of its time above is
+    the disk (by default it fsyncs every message), and so how much its rate depends on
+    the machine's disk rather than on its CPUs."""
+    shm = Path("/dev/shm")
+    if not _is_tmpfs(shm):
+        print("mbsync, Maildir on tmpfs:   skipped (no tmpfs at /dev/shm)")
+        return
+    work = Path(tempfile.mkdtemp(prefix="ikz-bench-", dir=shm))
+    try:
+        seconds = [run_mbsync(server, user, work) for _ in range(3)]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(
+        f"mbsync, Maildir on tmpfs:   {count / statistics.median(seconds):8.0f} messages/s "
+        f"(median of 3: {statistics.median(seconds):.2f} s; the same defaults without a disk "
+        "under its fsyncs)"
+    )
+
+
+def _is_tmpfs(path: Path) -> bool:
+    try:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+    except OSError:
+        return False
+    return any(
+        fields[1] == str(path) and fields[2] == "tmpfs"
+        for fields in (line.split() for line in mounts)
+        if len(fields) > 2
+    )
 
 
 @dataclass(frozen=True)
@@ -294,6 +327,7 @@ def main() -> None:
         print(f"ratio pipeline / mbsync:    {pipe_rate / mbsync_rate:8.2f} (medians)")
         best = min(mbsync) / min(seconds)
         print(f"ratio of the best runs:     {best:8.2f} (mbsync varies with the disk: it fsyncs)")
+        print_mbsync_without_disk(server, user, args.count)
         cpu_total = statistics.median(run.cpu_total for run in pipeline)
         cpu_main = statistics.median(run.cpu_main for run in pipeline)
         print(
