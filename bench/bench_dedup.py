@@ -41,7 +41,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from ikz_inbox.classify import load_taxonomy
@@ -180,9 +180,9 @@ def _dev_items(labels: Path) -> tuple[list[DedupItem], dict[int, str]]:
     return items, groups
 
 
-def _sizes(values: Sequence[str] | object) -> dict[str, int]:
+def _sizes(values: Iterable[str]) -> dict[str, int]:
     sizes: dict[str, int] = defaultdict(int)
-    for value in values:  # type: ignore[attr-defined]
+    for value in values:
         sizes[value] += 1
     return sizes
 
@@ -389,7 +389,7 @@ def _extract_items(count: int) -> list[DedupItem]:
     from ikz_inbox.config import load_events
     from ikz_inbox.extract import extract_message, load_extract_resources
     from ikz_inbox.parse import parse_message
-    from ikz_inbox.pipeline import classify_questions
+    from ikz_inbox.pipeline import classify_extractions
 
     resources = load_extract_resources(
         ROOT / "config" / "gazetteer" / "nrw-kommunen.csv",
@@ -402,7 +402,7 @@ def _extract_items(count: int) -> list[DedupItem]:
     for raw in generate_messages(count, seed=WORKLOAD_SEED):
         parsed = parse_message(raw)
         extraction = extract_message(parsed, resources)
-        topics = classify_questions(extraction, classifier)
+        (topics,) = classify_extractions([extraction], classifier)
         asker = (extraction.sender_org or parsed.from_address).casefold()
         for question, topic in zip(extraction.questions, topics, strict=True):
             items.append(

@@ -294,7 +294,9 @@ def main() -> None:
         started = time.perf_counter()
         server.append_many(user, generate_messages(args.count, seed=2024))
         print(f"appended {args.count} messages in {time.perf_counter() - started:.1f} s")
-        print(f"interpreter: Python {platform.python_version()} from {sys._base_executable}")
+        print(
+            f"interpreter: Python {platform.python_version()} from {getattr(sys, '_base_executable', sys.executable)}"
+        )
         # Both read over the same transport: plain IMAP on loopback (mbsync: SSLType None).
         config = write_config(
             work / "ikz.toml",

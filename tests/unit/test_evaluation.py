@@ -27,7 +27,9 @@ def perturbed_export(labels: list[dict[str, Any]], seed: int) -> dict[str, Any]:
     """An imperfect export built from the labels: wrong kinds, lost and extra questions."""
     rng = random.Random(seed)
     kinds = ["frage", "anmeldung", "spam", "sonstiges"]
-    messages, questions, clusters = [], [], {}
+    messages: list[dict[str, Any]] = []
+    questions: list[dict[str, Any]] = []
+    clusters: dict[int, int | None] = {}
     for row in labels:
         if rng.random() < 0.05:
             continue  # message missing from the export

@@ -13,6 +13,7 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from pathlib import Path
+from typing import cast
 
 import pytest
 from docx import Document
@@ -506,7 +507,11 @@ def _outcome(raw: bytes) -> ParsedMail | str:
 def _tree(message: email.message.Message) -> tuple[object, ...]:
     """Everything the feed parser decides about a message tree, in comparable form."""
     payload = message.get_payload()
-    children = [_tree(child) for child in payload] if isinstance(payload, list) else payload
+    children = (
+        [_tree(cast(email.message.Message, child)) for child in payload]
+        if isinstance(payload, list)
+        else payload
+    )
     return (
         list(message.raw_items()),
         children,

@@ -16,6 +16,7 @@ import pytest
 from bench.mailgen import generate_messages
 
 from ikz_inbox.app import App, open_app, worker_processes
+from ikz_inbox.classify import TopicClassifier
 from ikz_inbox.config import WorkerSection
 from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.pipeline import process_mail, process_mails
@@ -28,7 +29,7 @@ from ikz_inbox.processing import (
     pipelined,
     prepare_message,
 )
-from ikz_inbox.types import RawMail
+from ikz_inbox.types import RawMail, TopicPrediction
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
@@ -198,16 +199,17 @@ def _worker_pids(pool: PoolProcessor) -> set[int]:
 class PoisonedClassifier:
     """The real classifier, failing whenever one of the texts holds the poison word."""
 
-    def __init__(self, real: object) -> None:
+    def __init__(self, real: TopicClassifier) -> None:
         self._real = real
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._real, name)
+    @property
+    def version(self) -> str:
+        return self._real.version
 
-    def predict(self, texts: list[str]) -> object:
+    def predict(self, texts: Sequence[str]) -> list[TopicPrediction]:
         if any("Giftwort" in text for text in texts):
             raise RuntimeError("classifier broke")
-        return self._real.predict(texts)  # type: ignore[attr-defined]
+        return self._real.predict(texts)
 
 
 def test_a_classifier_failure_quarantines_only_its_own_message(app: App) -> None:
@@ -277,7 +279,8 @@ def test_threads_running_mean_workers_from_the_fork_server(app: App) -> None:
     try:
         pool.start()
         executor = pool._executor
-        assert executor is not None and executor._mp_context.get_start_method() == "forkserver"
+        assert executor is not None and executor._mp_context is not None
+        assert executor._mp_context.get_start_method() == "forkserver"
     finally:
         stop.set()
         helper.join()

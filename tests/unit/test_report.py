@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
@@ -74,8 +75,10 @@ def briefing() -> Briefing:
 
 
 @pytest.mark.parametrize("fmt", ["html", "md"])
-def test_briefing_matches_golden_file(fmt: str, request: pytest.FixtureRequest) -> None:
-    rendered = render_briefing(briefing(), fmt, LABELS)  # type: ignore[arg-type]
+def test_briefing_matches_golden_file(
+    fmt: Literal["html", "md"], request: pytest.FixtureRequest
+) -> None:
+    rendered = render_briefing(briefing(), fmt, LABELS)
     golden = GOLDEN / f"briefing.{fmt}"
     if request.config.getoption("--update-golden"):
         golden.write_text(rendered, encoding="utf-8")
@@ -90,6 +93,6 @@ def test_html_escapes_question_text() -> None:
 
 def test_private_addresses_are_not_shown() -> None:
     for fmt in ("html", "md"):
-        rendered = render_briefing(briefing(), fmt, LABELS)  # type: ignore[arg-type]
+        rendered = render_briefing(briefing(), fmt, LABELS)
         assert "anna@gmx.de" not in rendered
         assert "Absender ohne Organisationsangabe" in rendered
