@@ -65,6 +65,9 @@ _CPYTHON_CLOSES_BROKEN_CALL_QUEUE = (3, 11, 5)
 # in the cycle collector, and the growing dedup index made each older-generation pass
 # dearer. Reference counting frees acyclic garbage at once; only garbage in cycles waits.
 GC_YOUNG_THRESHOLD = 50_000
+# Seconds a broken pool gets to clean up after itself before its task pipe is closed for it
+# (see _unblock_broken_pool); it needs milliseconds unless it is stuck.
+BROKEN_POOL_GRACE = 2.0
 # The reason stored with a message whose processing killed the worker process twice.
 CRASH_REASON = "Verarbeitungsfehler: der Verarbeitungsprozess ist abgestürzt"
 
@@ -352,11 +355,23 @@ def _unblock_broken_pool(executor: ProcessPoolExecutor) -> None:
     workers read that pipe, each through its own copy of the reading end, so closing this
     process's copy changes nothing while they live and frees the feeder once they are gone.
     Later versions close it themselves, in a thread of their own: it is left to them there.
+
+    Only a pool that is stuck gets this: one whose manager thread has not finished within
+    BROKEN_POOL_GRACE. A pool that is not stuck closes the pipe itself, from its feeder
+    thread; closing it here as well could race with that close (two closes of one file
+    descriptor: the second fails, or closes whatever file reused the number meanwhile).
+    A stuck feeder thread cannot close it: it is blocked in the write.
     """
     if sys.version_info >= _CPYTHON_CLOSES_BROKEN_CALL_QUEUE:
         return
+    manager = getattr(executor, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(BROKEN_POOL_GRACE)
+        if not manager.is_alive():
+            return
     reader = getattr(getattr(executor, "_call_queue", None), "_reader", None)
     if reader is not None:
+        logger.warning("worker pool stuck after a worker died: closing its task pipe")
         reader.close()
 
 

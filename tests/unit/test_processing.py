@@ -8,13 +8,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from bench.mailgen import generate_messages
 
+from ikz_inbox import processing
 from ikz_inbox.app import App, open_app, worker_processes
 from ikz_inbox.classify import TopicClassifier
 from ikz_inbox.config import WorkerSection
@@ -324,3 +328,37 @@ def test_a_worker_killed_under_a_large_batch_does_not_hang_the_process(tmp_path:
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert completed.stdout.split() == ["120"]
+
+
+class _RecordingReader:
+    def __init__(self) -> None:
+        self.closes = 0
+
+    def close(self) -> None:
+        self.closes += 1
+
+
+@pytest.mark.parametrize("stuck", [False, True])
+def test_only_a_stuck_broken_pool_gets_its_task_pipe_closed(
+    monkeypatch: pytest.MonkeyPatch, stuck: bool
+) -> None:
+    # A pool that cleans up after itself closes the pipe from its own feeder thread; a
+    # second close from here could race with it (seen as EBADF in CI). Only a pool whose
+    # manager thread is still stuck after the grace time gets the pipe closed for it.
+    monkeypatch.setattr(processing, "_CPYTHON_CLOSES_BROKEN_CALL_QUEUE", (99,))
+    monkeypatch.setattr(processing, "BROKEN_POOL_GRACE", 0.2)
+    release = threading.Event()
+    manager = threading.Thread(target=release.wait, daemon=True)
+    manager.start()
+    if not stuck:
+        release.set()
+    reader = _RecordingReader()
+    executor = SimpleNamespace(
+        _executor_manager_thread=manager, _call_queue=SimpleNamespace(_reader=reader)
+    )
+    try:
+        processing._unblock_broken_pool(cast(ProcessPoolExecutor, executor))
+    finally:
+        release.set()
+        manager.join()
+    assert reader.closes == (1 if stuck else 0)
