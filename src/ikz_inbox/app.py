@@ -18,7 +18,7 @@ from ikz_inbox.processing import (
     InlineProcessor,
     PipelineSpec,
     PoolProcessor,
-    freeze_loaded_objects,
+    tune_gc_after_loading,
 )
 from ikz_inbox.service import GroupingCache
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
@@ -54,7 +54,7 @@ class App:
         resources = PipelineResources(
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
         )
-        freeze_loaded_objects()
+        tune_gc_after_loading()
         return resources
 
     @property
@@ -101,7 +101,7 @@ class App:
     @cached_property
     def dedup(self) -> DedupModel:
         model = load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
-        freeze_loaded_objects()
+        tune_gc_after_loading()
         return model
 
     @property

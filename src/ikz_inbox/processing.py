@@ -273,7 +273,7 @@ class PoolProcessor(BatchProcessor):
         return self._executor
 
     def _forked_pool(self, resources: PipelineResources) -> ProcessPoolExecutor:
-        freeze_loaded_objects()  # the children's garbage collector leaves the shared pages
+        tune_gc_after_loading()  # the children's garbage collector leaves the shared pages
         executor = ProcessPoolExecutor(
             max_workers=self._processes,
             mp_context=multiprocessing.get_context("fork"),
@@ -409,13 +409,14 @@ def _init_worker(spec: PipelineSpec, log_level: int) -> None:
         level=log_level, format="%(asctime)s %(levelname)s [%(processName)s] %(name)s: %(message)s"
     )
     _worker_state = (load_pipeline(spec), spec)
-    freeze_loaded_objects()
+    tune_gc_after_loading()
 
 
-def freeze_loaded_objects() -> None:
-    """Keep the loaded models out of every later garbage collection, and collect less often.
+def tune_gc_after_loading() -> None:
+    """Set up the garbage collector for a process that has just loaded models: freeze what
+    is loaded, and collect the young generation less often.
 
-    The models are millions of long-lived objects; without this, each full collection
+    The models are millions of long-lived objects; without the freeze, each full collection
     walks them all again (about 15 % of the stage time). Reference counting still frees
     them, only the cycle collector skips them. Then the young generation is collected every
     GC_YOUNG_THRESHOLD allocations instead of every 700 (see there).
