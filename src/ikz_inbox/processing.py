@@ -356,22 +356,24 @@ def _unblock_broken_pool(executor: ProcessPoolExecutor) -> None:
     process's copy changes nothing while they live and frees the feeder once they are gone.
     Later versions close it themselves, in a thread of their own: it is left to them there.
 
-    Only a pool that is stuck gets this: one whose manager thread has not finished within
-    BROKEN_POOL_GRACE. A pool that is not stuck closes the pipe itself, from its feeder
-    thread; closing it here as well could race with that close (two closes of one file
-    descriptor: the second fails, or closes whatever file reused the number meanwhile).
-    A stuck feeder thread cannot close it: it is blocked in the write.
+    A pool that the executor already knows is broken is tearing itself down: its feeder
+    thread closes the pipe itself unless it is blocked in the write. Closing it here as well
+    could race with that close (two closes of one file descriptor: the second fails, or
+    closes whatever file reused the number), so such a pool gets BROKEN_POOL_GRACE to finish
+    on its own, and the pipe is closed for it only when it is still stuck after that. A
+    pool that is not broken (``close`` under a running pool) has not begun to close the pipe.
     """
     if sys.version_info >= _CPYTHON_CLOSES_BROKEN_CALL_QUEUE:
         return
-    manager = getattr(executor, "_executor_manager_thread", None)
-    if manager is not None:
-        manager.join(BROKEN_POOL_GRACE)
-        if not manager.is_alive():
-            return
+    if getattr(executor, "_broken", False):
+        manager = getattr(executor, "_executor_manager_thread", None)
+        if manager is not None:
+            manager.join(BROKEN_POOL_GRACE)
+            if not manager.is_alive():
+                return
+            logger.warning("worker pool stuck after a worker died: closing its task pipe")
     reader = getattr(getattr(executor, "_call_queue", None), "_reader", None)
     if reader is not None:
-        logger.warning("worker pool stuck after a worker died: closing its task pipe")
         reader.close()
 
 

@@ -338,13 +338,19 @@ class _RecordingReader:
         self.closes += 1
 
 
-@pytest.mark.parametrize("stuck", [False, True])
-def test_only_a_stuck_broken_pool_gets_its_task_pipe_closed(
-    monkeypatch: pytest.MonkeyPatch, stuck: bool
+@pytest.mark.parametrize(
+    ("broken", "stuck", "closes"),
+    [
+        (True, False, 0),  # tearing itself down: its own feeder thread closes the pipe
+        (True, True, 1),  # still stuck after the grace time: closed for it
+        (False, True, 1),  # close() under a running pool: closed at once, without waiting
+    ],
+)
+def test_the_task_pipe_is_closed_unless_a_broken_pool_finishes_on_its_own(
+    monkeypatch: pytest.MonkeyPatch, broken: bool, stuck: bool, closes: int
 ) -> None:
-    # A pool that cleans up after itself closes the pipe from its own feeder thread; a
-    # second close from here could race with it (seen as EBADF in CI). Only a pool whose
-    # manager thread is still stuck after the grace time gets the pipe closed for it.
+    # A broken pool closes the pipe from its own feeder thread; a second close from here
+    # could race with it (seen as EBADF in CI). So a broken pool gets the grace time first.
     monkeypatch.setattr(processing, "_CPYTHON_CLOSES_BROKEN_CALL_QUEUE", (99,))
     monkeypatch.setattr(processing, "BROKEN_POOL_GRACE", 0.2)
     release = threading.Event()
@@ -354,11 +360,13 @@ def test_only_a_stuck_broken_pool_gets_its_task_pipe_closed(
         release.set()
     reader = _RecordingReader()
     executor = SimpleNamespace(
-        _executor_manager_thread=manager, _call_queue=SimpleNamespace(_reader=reader)
+        _broken="a worker died" if broken else False,
+        _executor_manager_thread=manager,
+        _call_queue=SimpleNamespace(_reader=reader),
     )
     try:
         processing._unblock_broken_pool(cast(ProcessPoolExecutor, executor))
     finally:
         release.set()
         manager.join()
-    assert reader.closes == (1 if stuck else 0)
+    assert reader.closes == closes
