@@ -74,6 +74,7 @@ def score_export(labels: Labels, export: Mapping[str, Any]) -> dict[str, float |
         "dedup_pairwise_recall": pairwise[1],
         "dedup_pairwise_f1": pairwise[2],
         "ranking_recall_at_10": _ranking_recall(labels, matched, clusters),
+        **_top_purity(matched, clusters),
     }
 
 
@@ -223,6 +224,28 @@ def _ranking_recall(
         if rank is not None:
             best[gold["group"]] = min(best.get(gold["group"], float("inf")), rank)
     return _share(sum(best.get(group, float("inf")) <= TOP_RANK for group in top), len(top))
+
+
+def _top_purity(
+    matched: Sequence[tuple[dict[str, Any], dict[str, Any]]],
+    clusters: Mapping[Any, Mapping[str, Any]],
+) -> dict[str, float | int]:
+    """How many different labelled asks the clusters ranked in the top ten mix.
+
+    ``top10_purity``: per top-ranked cluster holding a matched question, the share of its
+    matched questions in its largest labelled group, averaged; ``top10_max_groups``: the most
+    labelled groups found in one such cluster.
+    """
+    members: dict[Hashable, list[str]] = defaultdict(list)
+    for gold, pred in matched:
+        rank = (clusters.get(pred.get("cluster_id")) or {}).get("rank")
+        if rank is not None and rank <= TOP_RANK:
+            members[pred["cluster_id"]].append(gold["group"])
+    shares = [max(Counter(groups).values()) / len(groups) for groups in members.values()]
+    return {
+        "top10_purity": sum(shares) / len(shares) if shares else 0.0,
+        "top10_max_groups": max((len(set(groups)) for groups in members.values()), default=0),
+    }
 
 
 def _share(part: int, whole: int) -> float:

@@ -129,3 +129,39 @@ def test_token_f1(a: str, b: str, expected: float) -> None:
 
 def test_tokens_keep_paragraph_sign() -> None:
     assert tokens("Gilt § 2b UStG?") == ["gilt", "§", "2b", "ustg"]
+
+
+def test_top_ten_purity_counts_mixed_asks_in_top_clusters() -> None:
+    labels = [
+        {
+            "message_id": "<a>",
+            "kind": "frage",
+            "questions": [
+                {"text": "Wie hoch ist die Förderquote", "topic": "foerderung", "group": "G1"},
+                {"text": "Bis wann läuft die Antragsfrist", "topic": "foerderung", "group": "G2"},
+                {"text": "Wer ist Arbeitgeber bei Gestellung", "topic": "personal", "group": "G3"},
+            ],
+        }
+    ]
+    export = {
+        "messages": [{"message_id": "<a>", "kind": "frage"}],
+        "questions": [
+            {"id": 1, "message_id": "<a>", "text": "Wie hoch ist die Förderquote", "cluster_id": 7},
+            {
+                "id": 2,
+                "message_id": "<a>",
+                "text": "Bis wann läuft die Antragsfrist",
+                "cluster_id": 7,
+            },
+            {
+                "id": 3,
+                "message_id": "<a>",
+                "text": "Wer ist Arbeitgeber bei Gestellung",
+                "cluster_id": 8,
+            },
+        ],
+        "clusters": [{"id": 7, "rank": 1}, {"id": 8, "rank": 11}],
+    }
+    metrics = score_export(labels, export)
+    assert metrics["top10_purity"] == pytest.approx(0.5)  # only cluster 7 is in the top ten
+    assert metrics["top10_max_groups"] == 2
