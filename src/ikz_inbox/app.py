@@ -122,10 +122,18 @@ def worker_processes(configured: int | None, cpus: int | None) -> int:
     return 0 if available < 2 else min(available, AUTO_PROCESSES_MAX)
 
 
-def open_app(config_path: Path | None = None, database_url: str | None = None) -> App:
-    """Load settings, events and taxonomy, open and migrate the database."""
+def open_app(
+    config_path: Path | None = None,
+    database_url: str | None = None,
+    events_path: Path | None = None,
+) -> App:
+    """Load settings, events and taxonomy, open and migrate the database.
+
+    ``events_path`` replaces the configured events file (``evaluate`` uses a labelled
+    folder's own ``events.toml``).
+    """
     settings = load_settings(config_path, database_url)
-    events = load_events(settings.events_path)
+    events = load_events(events_path or settings.events_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     database = open_database(settings.database_url)
     migrate(database)

@@ -313,13 +313,21 @@ def evaluate(
     as_json: JsonOption = False,
     export_to: Annotated[Path | None, typer.Option("--export", help="Export hier ablegen.")] = None,
 ) -> None:
-    """Ordner in eine Wegwerf-Datenbank einlesen und gegen labels.jsonl bewerten."""
+    """Ordner in eine Wegwerf-Datenbank einlesen und gegen labels.jsonl bewerten.
+
+    Liegt im Ordner eine events.toml, gelten deren Veranstaltungen statt der konfigurierten.
+    """
     labels_path = directory / "labels.jsonl"
     if not labels_path.is_file():
         raise IkzInboxError(f"{labels_path} fehlt.")
     state = _state(ctx)
+    own_events = directory / "events.toml"
     with tempfile.TemporaryDirectory(prefix="ikz-evaluate-") as scratch:
-        application = open_app(state.config, f"sqlite:///{scratch}/evaluate.sqlite3")
+        application = open_app(
+            state.config,
+            f"sqlite:///{scratch}/evaluate.sqlite3",
+            events_path=own_events if own_events.is_file() else None,
+        )
         try:
             with session_scope(application.database) as session:
                 _import_paths(application, session, sorted(directory.glob("*.eml")))
