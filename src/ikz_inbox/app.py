@@ -100,7 +100,11 @@ class App:
 
     @cached_property
     def dedup(self) -> DedupModel:
-        model = load_dedup_model(self.settings.lexicon_path, cache_dir=self.settings.cache_dir)
+        model = load_dedup_model(
+            self.settings.lexicon_path,
+            cache_dir=self.settings.cache_dir,
+            model_dir=self.settings.grouping_model_dir,
+        )
         tune_gc_after_loading()
         return model
 

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox import __version__, service
 from ikz_inbox.app import App, open_app
+from ikz_inbox.dedup import load_dedup_model
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.evaluation import MetricLine, load_labels, score_export
 from ikz_inbox.processing import pipelined
@@ -215,12 +216,43 @@ def train(
         bool, typer.Option("--with-corrections", help="Korrekturen des Teams einbeziehen.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Zufallsstartwert.")] = 0,
+    model: Annotated[
+        str, typer.Option("--model", help="topics, grouping oder all (Standard).")
+    ] = "all",
 ) -> None:
-    """Themenmodell aus den Trainingsdaten (und Korrekturen) neu trainieren."""
+    """Modelle aus den Trainingsdaten neu trainieren: Themen (mit Korrekturen) und Gruppierung."""
+    if model not in {"topics", "grouping", "all"}:
+        raise IkzInboxError(f"Unbekanntes Modell {model!r}: topics, grouping oder all.")
+    application = _state(ctx).app
+    if model in {"topics", "all"}:
+        _train_topics(application, with_corrections=with_corrections, seed=seed)
+    if model in {"grouping", "all"}:
+        _train_grouping(application)
+
+
+def _train_grouping(application: App) -> None:
+    from ikz_inbox.dedup.learn import train_grouping_model
+
+    settings = application.settings
+    base = load_dedup_model(settings.lexicon_path, cache_dir=settings.cache_dir)
+    result = train_grouping_model(
+        settings.training_dir / "paraphrases", base, settings.grouping_model_dir
+    )
+    held_out = result.metrics["held_out"]
+    out.print(
+        f"Gruppierungsmodell gespeichert in {settings.grouping_model_dir}: "
+        f"{result.asks} Anliegen, {result.wordings} Formulierungen, {result.pairs} Paare."
+    )
+    out.print(
+        f"Zurückgehaltene Anliegen: paarweise F1 {held_out['f1']:.3f} "
+        f"(Präzision {held_out['precision']:.3f}, Trefferquote {held_out['recall']:.3f})."
+    )
+    out.print("Mit 'ikz-inbox reprocess' die gespeicherten Fragen neu gruppieren.")
+
+
+def _train_topics(application: App, *, with_corrections: bool, seed: int) -> None:
     from ikz_inbox.train import train_topic_model
 
-    state = _state(ctx)
-    application = state.app
     extra: list[tuple[str, str]] = []
     if with_corrections:
         with session_scope(application.database) as session:

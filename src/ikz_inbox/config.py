@@ -44,6 +44,7 @@ class PathsSection(_Section):
     training: str = "training"
     spacy_config: str = "spacy/topics.cfg"
     topic_model: str = "../models/topics"
+    grouping_model: str = "../models/grouping"
     report_dir: str = "../var"
     lock_dir: str = "../var"
     cache_dir: str = "../var/cache"
@@ -112,6 +113,7 @@ class Settings:
     training_dir: Path
     spacy_config_path: Path
     topic_model_dir: Path
+    grouping_model_dir: Path
     report_dir: Path
     lock_dir: Path
     cache_dir: Path
@@ -160,6 +162,7 @@ def load_settings(
         training_dir=_resolve(base, parsed.paths.training),
         spacy_config_path=_resolve(base, parsed.paths.spacy_config),
         topic_model_dir=_resolve(base, parsed.paths.topic_model),
+        grouping_model_dir=_resolve(base, parsed.paths.grouping_model),
         report_dir=_resolve(base, parsed.paths.report_dir),
         lock_dir=_resolve(base, parsed.paths.lock_dir),
         cache_dir=_resolve(base, parsed.paths.cache_dir),

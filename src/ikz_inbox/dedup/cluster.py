@@ -1,9 +1,15 @@
 """Group questions that ask the same thing, incrementally or all at once.
 
 In: ``DedupItem``s, the ``DedupModel`` and the staff's ``ClusterConstraints``. Out: a map
-question_id -> cluster key, the smallest question_id of the cluster. A new question joins
-the cluster of its most similar earlier question when that similarity reaches the model's
-threshold, else it opens a cluster of its own. Candidates come from an inverted index over
+question_id -> cluster key, the smallest question_id of the cluster. With the trained
+grouping model a new question joins a cluster only when it matches the cluster as a whole:
+its similarity with the cluster's representative (its first question) reaches the model's
+threshold, and so does its similarity with at least the model's ``member_share`` of the
+members (the newest ``MEMBER_SAMPLE`` of a large cluster); among the clusters that pass it
+joins the one it fits best on average, else it opens a cluster of its own. A chain through
+one neighbour (A~B, B~C, C~D) is not enough to put A and D together. Without the trained
+model (the lexicon blend) a question joins the cluster of its most similar earlier
+question, as before. Candidates come from an inverted index over
 (event, concept) and (event, lemma) keys, so adding a question costs about the same however
 many are stored. Questions of different events never meet; must-link pairs always share a
 cluster, cannot-link pairs never (a staff conflict between the two is logged, must-link wins).
@@ -63,6 +69,9 @@ _WeightedKeys = tuple[tuple[_IndexKey, int], ...]
 _SHARED_RECENT = 4096
 # The default: no staff decisions (an immutable, frozen value).
 NO_CONSTRAINTS = ClusterConstraints()
+# Members of a large cluster a new question is compared with (besides its representative):
+# the newest ones, so that the cost of an add stays bounded however large a cluster grows.
+MEMBER_SAMPLE = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,7 @@ class DedupIndex:
         self._entries: dict[int, Profile] = {}
         self._shared: dict[tuple[str, str, str | None], _Shared] = {}  # oldest first
         self._parent: dict[int, int] = {}
+        self._members: dict[int, list[int]] = {}  # root -> its questions in id order
         self._postings: dict[_IndexKey, array[int]] = {}
 
     def __len__(self) -> int:
@@ -101,6 +111,7 @@ class DedupIndex:
         blocked = self._roots_of(self._cannot.get(qid, ()))
         self._entries[qid] = entry.profile
         self._parent[qid] = qid
+        self._members[qid] = [qid]
         if linked:
             if linked & blocked:
                 logger.warning("question %s: must-link and cannot-link conflict", qid)
@@ -139,6 +150,7 @@ class DedupIndex:
         self._attach(qid, cluster_key)
         entry = self._entry(item)
         self._entries[qid] = entry.profile
+        bisect.insort(self._members.setdefault(self._find(qid), []), qid)
         self._index(qid, entry)
 
     def assignments(self) -> dict[int, int]:
@@ -160,6 +172,52 @@ class DedupIndex:
         return entry
 
     def _best_cluster(self, entry: _Shared, blocked: set[int]) -> int | None:
+        """The root of the cluster ``entry`` joins, or None for a cluster of its own."""
+        if self._model.member_share > 0.0:
+            return self._best_coherent_cluster(entry, blocked)
+        return self._nearest_cluster(entry, blocked)
+
+    def _best_coherent_cluster(self, entry: _Shared, blocked: set[int]) -> int | None:
+        """The cluster that ``entry`` matches as a whole and fits best on average (ties: the
+        smaller root); see the module docstring for the rule."""
+        best: tuple[float, int] | None = None  # (mean similarity, -root)
+        scored: dict[Profile, float] = {}
+        seen: set[int] = set()
+        for candidate in self._candidates(entry.keys):
+            root = self._find(candidate)
+            if root in seen or root in blocked:
+                continue
+            seen.add(root)
+            fit = self._cluster_fit(entry.profile, root, scored)
+            if fit is not None and (best is None or (fit, -root) > best):
+                best = (fit, -root)
+        return None if best is None else -best[1]
+
+    def _cluster_fit(
+        self, profile: Profile, root: int, scored: dict[Profile, float]
+    ) -> float | None:
+        """Mean similarity of ``profile`` with the cluster of ``root`` when the question may
+        join it (representative and enough members reach the threshold), else None."""
+        model, entries = self._model, self._entries
+        members = [qid for qid in self._members.get(root, ()) if qid in entries]
+        if not members:
+            return None
+        compared = [members[0], *members[1:][-MEMBER_SAMPLE:]]
+        similarities = []
+        for qid in compared:
+            other = entries[qid]
+            similarity = scored.get(other)
+            if similarity is None:
+                similarity = scored[other] = profile_similarity(profile, other, model)
+            similarities.append(similarity)
+        if similarities[0] < model.threshold:
+            return None  # the representative is not asked
+        reached = sum(1 for similarity in similarities if similarity >= model.threshold)
+        if reached < model.member_share * len(similarities):
+            return None
+        return sum(similarities) / len(similarities)
+
+    def _nearest_cluster(self, entry: _Shared, blocked: set[int]) -> int | None:
         """The root of the cluster whose member is most like ``entry``, if that reaches
         the threshold (ties: the smaller root)."""
         model, entries, parent, find = self._model, self._entries, self._parent, self._find
@@ -226,6 +284,7 @@ class DedupIndex:
             raise ValueError(f"question {qid}: key {cluster_key} is itself in cluster {root}")
         self._parent[cluster_key] = cluster_key
         self._parent[qid] = cluster_key
+        self._members.setdefault(cluster_key, [])
 
     def _index(self, qid: int, entry: _Shared) -> None:
         """Enter the question into its posting lists, which stay in question_id order."""
@@ -256,6 +315,8 @@ class DedupIndex:
         if root_a != root_b:
             low, high = sorted((root_a, root_b))
             self._parent[high] = low
+            merged = self._members.get(low, []) + self._members.pop(high, [])
+            self._members[low] = sorted(merged)
 
 
 def cluster_questions(

@@ -1,12 +1,16 @@
 """How alike two questions are, on a 0..1 scale.
 
 In: two question texts (or their ``Analysis``), the ``DedupModel`` and optionally each
-question's topic. Out: a similarity in 0..1. The concept signature (what is asked about,
-weighted by how specific it is) drives the score; a lexical similarity over lemmas and
-character trigrams covers what the lexicon does not know. Different topics and different
-aspects (when vs. how much) lower the score. ``profile_of`` works out once per question
-what the score reads (a ``Profile``); ``profile_similarity`` scores two profiles, and with
-a floor may stop early at an upper bound for pairs that cannot reach it.
+question's topic. Out: a similarity in 0..1. ``profile_of`` works out once per question
+what the score reads (a ``Profile``); ``profile_similarity`` scores two profiles.
+
+With the trained grouping model (``models/grouping``: the ask model and the pair model of
+``dedup.learn``) the similarity is the learned probability that one answer serves both
+questions, from object and ask signals (``dedup.pairs``); the topic plays no part. Without
+it (model files missing or unreadable, logged as a warning) the hand-set blend of the
+lexicon's ``[model]`` settings is used: the concept signature drives the score, a lexical
+similarity over lemmas and trigrams covers what the lexicon does not know, and different
+topics and aspects lower it; with a floor it may stop early at an upper bound.
 """
 
 from __future__ import annotations
@@ -18,13 +22,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ikz_inbox.dedup.analysis import Analysis, Analyzer, LemmaLookup, build_analyzer
+from ikz_inbox.dedup.asks import AskModel, load_ask_model
 from ikz_inbox.dedup.lemmas import load_language_data
 from ikz_inbox.dedup.lexicon import Settings, read_lexicon
+from ikz_inbox.dedup.pairs import PairModel, PairSignals, load_pair_model, pair_features
+from ikz_inbox.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
 # Share of token overlap (vs. character trigrams) in the lexical part.
 _TOKEN_SHARE = 0.5
+# The files of the trained grouping model inside its folder.
+ASK_MODEL_FILE = "asks.npz"
+PAIR_MODEL_FILE = "pairs.json"
+_REFERENCE_PREFIXES = ("§", "abs", "art")
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,38 +46,73 @@ class DedupModel:
     concept_weights: Mapping[str, float]
     weak_aspects: frozenset[str]
     settings: Settings
+    asks: AskModel | None = None
+    pairs: PairModel | None = None
 
     @property
     def threshold(self) -> float:
         """Similarity at or above which two questions count as the same question."""
-        return self.settings.threshold
+        return self.pairs.threshold if self.pairs is not None else self.settings.threshold
+
+    @property
+    def member_share(self) -> float:
+        """Share of a cluster's members a question must reach the threshold with to join."""
+        return self.pairs.member_share if self.pairs is not None else 0.0
+
+    @property
+    def version(self) -> str:
+        """Which similarity is in use, for logs and status."""
+        if self.pairs is None:
+            return "lexicon-blend"
+        return f"learned-{self.pairs.info.get('data_sha256', '?')[:12]}"
 
     def analyse(self, text: str) -> Analysis:
         """Return the analysis of one question text."""
         return self.analyzer.analyse(text)
 
 
-def load_dedup_model(lexicon_path: Path, cache_dir: Path | None = None) -> DedupModel:
+def load_dedup_model(
+    lexicon_path: Path, cache_dir: Path | None = None, model_dir: Path | None = None
+) -> DedupModel:
     """Read ``lexicon_path`` and build the model with spaCy's German lookup lemmas.
 
     ``cache_dir`` (optional, created when missing) keeps a compact copy of the lemma table
     and stop words so that later start-ups neither parse the lookups data nor import spaCy.
+    ``model_dir`` holds the trained ask and pair models; without it, or when they cannot be
+    read (a warning says why), the lexicon's hand-set blend scores the pairs.
     """
     lexicon = read_lexicon(lexicon_path)
     language = load_language_data(cache_dir)
     analyzer = build_analyzer(lexicon, lemma_lookup(language.lemmas), language.stop_words)
-    logger.info(
-        "dedup model loaded from %s: %s concepts, threshold %s",
-        lexicon_path,
-        len(lexicon.concepts),
-        lexicon.settings.threshold,
-    )
-    return DedupModel(
+    asks, pairs = _trained_models(model_dir)
+    model = DedupModel(
         analyzer=analyzer,
         concept_weights={concept.id: concept.weight for concept in lexicon.concepts},
         weak_aspects=frozenset(aspect.id for aspect in lexicon.aspects if aspect.weak),
         settings=lexicon.settings,
+        asks=asks,
+        pairs=pairs,
     )
+    logger.info(
+        "dedup model loaded from %s: %s concepts, similarity %s, threshold %s",
+        lexicon_path,
+        len(lexicon.concepts),
+        model.version,
+        model.threshold,
+    )
+    return model
+
+
+def _trained_models(model_dir: Path | None) -> tuple[AskModel | None, PairModel | None]:
+    if model_dir is None:
+        return None, None
+    try:
+        return load_ask_model(model_dir / ASK_MODEL_FILE), load_pair_model(
+            model_dir / PAIR_MODEL_FILE
+        )
+    except ModelError as error:
+        logger.warning("grouping model not used, falling back to the lexicon blend: %s", error)
+        return None, None
 
 
 def question_similarity(
@@ -108,10 +154,12 @@ class Profile:
     aspects: frozenset[str]
     strong_aspects: frozenset[str]  # the aspects that are not weak
     topic: str | None
+    signals: PairSignals | None = None  # what the learned pair model reads; None without one
 
 
 def profile_of(analysis: Analysis, model: DedupModel, topic: str | None = None) -> Profile:
     """Return the ``Profile`` of an analysed question with its topic (None: unknown)."""
+    strong_aspects = _strong(analysis.aspects, model.weak_aspects)
     return Profile(
         content=analysis.content,
         content_size=len(analysis.content),
@@ -119,9 +167,31 @@ def profile_of(analysis: Analysis, model: DedupModel, topic: str | None = None) 
         grams_size=len(analysis.grams),
         concepts=analysis.concepts,
         aspects=analysis.aspects,
-        strong_aspects=_strong(analysis.aspects, model.weak_aspects),
+        strong_aspects=strong_aspects,
         topic=topic,
+        signals=None if model.asks is None else pair_signals(analysis, strong_aspects, model.asks),
     )
+
+
+def pair_signals(analysis: Analysis, strong_aspects: frozenset[str], asks: AskModel) -> PairSignals:
+    """The signals of one analysed question that the pair model compares."""
+    ask = asks.distribution(analysis.tokens)
+    return PairSignals(
+        content=analysis.content,
+        grams=analysis.grams,
+        concepts=analysis.concepts,
+        strong_aspects=strong_aspects,
+        ask=ask,
+        top_ask=max(range(len(ask)), key=ask.__getitem__),
+        references=frozenset(t for t in analysis.tokens if _is_reference(t)),
+        length=len(analysis.content),
+    )
+
+
+def _is_reference(token: str) -> bool:
+    """A merged legal reference ("§2b", "abs6", "art26"); plain numbers (amounts, years)
+    say nothing about what is asked."""
+    return token.startswith(_REFERENCE_PREFIXES) and any(ch.isdigit() for ch in token)
 
 
 def _strong(aspects: frozenset[str], weak: frozenset[str]) -> frozenset[str]:
@@ -138,6 +208,9 @@ def profile_similarity(a: Profile, b: Profile, model: DedupModel, floor: float =
     only with a larger trigram count, and every step is monotonic in it (all settings lie
     in 0..1), so a score at or above ``floor`` is never cut off, to the last bit.
     """
+    if model.pairs is not None and a.signals is not None and b.signals is not None:
+        features = pair_features(a.signals, b.signals, model.concept_weights)
+        return model.pairs.probability(features)
     settings = model.settings
     if a.concepts and b.concepts:
         share = settings.concept_share

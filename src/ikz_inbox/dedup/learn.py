@@ -1,0 +1,366 @@
+"""Train the grouping model (ask model + pair model) from the project's paraphrase data.
+
+In: ``config/training/paraphrases/*.jsonl``, one line per ask: an ``id``, its ``topic`` and
+``topics``, the ``object`` the answer is about, the ``ask`` type, the public ``source`` and
+4-8 ``wordings`` of it in the styles real senders use. Written for this project; nothing in
+it comes from an evaluation folder. Out: ``models/grouping/asks.npz`` and ``pairs.json``
+(see ``dedup.asks`` and ``dedup.pairs``) and ``metrics.json`` with the held-out figures.
+
+How: asks whose id hashes into fold 0 of 5 (``is_held_out``) are held out; the models are
+trained on the rest. The ask model learns the ask type from the wordings. The pair model
+learns from pairs: two wordings of one ask are the same question; wordings of two asks about
+the same object (near misses), of the same ask type about another object, and of unrelated
+asks are not. The ask distributions of the training pairs come from models that did not see
+those asks (5-fold cross-fitting), so that the pair model does not over-trust them. The
+clustering thresholds are chosen by simulated events built from the training asks (most
+asks asked once, some by several senders, near misses side by side), and the held-out asks
+are then clustered the same way and scored with the pairwise F1 of SCORING.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ikz_inbox.dedup.analysis import Analysis
+from ikz_inbox.dedup.asks import AskModel, ask_features
+from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel, pair_features
+from ikz_inbox.dedup.similarity import (
+    ASK_MODEL_FILE,
+    PAIR_MODEL_FILE,
+    DedupModel,
+    pair_signals,
+)
+from ikz_inbox.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+# Asks whose crc32(id) % HOLD_OUT_FOLDS == 0 are held out (the topic model holds out the same).
+HOLD_OUT_FOLDS = 5
+CROSS_FIT_FOLDS = 5
+# Feature occurrences below this are dropped from the ask vocabulary (noise, typos).
+MIN_FEATURE_COUNT = 2
+# Inverse regularisation strengths, chosen once on the training folds; kept here.
+ASK_MODEL_C = 4.0
+PAIR_MODEL_C = 1.0
+# Negatives drawn per ask beyond the near misses: same ask type elsewhere, and unrelated.
+SAME_ASK_NEGATIVES = 12
+RANDOM_NEGATIVES = 12
+# Simulated events: asks per event, and how many wordings an ask gets (most are asked once).
+EVENT_ASKS = 45
+ASKED_BY = (1, 1, 1, 1, 2, 2, 3, 4, 5)
+SIMULATION_ROUNDS = 3
+THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(13))
+MEMBER_SHARES = (0.5, 0.67, 1.0)
+REQUIRED_KEYS = ("id", "topic", "object", "ask", "wordings")
+
+
+@dataclass(frozen=True)
+class Ask:
+    """One ask of the paraphrase data with its wordings."""
+
+    id: str
+    topic: str
+    object: str
+    ask: str
+    wordings: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class GroupingTrainResult:
+    """What training wrote and how it scored."""
+
+    model_dir: Path
+    asks: int
+    wordings: int
+    pairs: int
+    metrics: dict[str, Any]
+
+
+def is_held_out(ask_id: str) -> bool:
+    """Whether an ask belongs to the held-out fold (stable across runs and machines)."""
+    return zlib.crc32(ask_id.encode("utf-8")) % HOLD_OUT_FOLDS == 0
+
+
+def read_asks(folder: Path) -> list[Ask]:
+    """Every ask of ``folder/*.jsonl``; ``ConfigError`` naming file and line when invalid."""
+    files = sorted(folder.glob("*.jsonl"))
+    if not files:
+        raise ConfigError(f"no paraphrase data (*.jsonl) in {folder}")
+    asks: list[Ask] = []
+    seen: set[str] = set()
+    for path in files:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if line.strip():
+                ask = _parse_ask(path, number, line)
+                if ask.id in seen:
+                    raise ConfigError(f"{path}:{number}: ask id {ask.id!r} used twice")
+                seen.add(ask.id)
+                asks.append(ask)
+    return asks
+
+
+def _parse_ask(path: Path, number: int, line: str) -> Ask:
+    try:
+        row = json.loads(line)
+        missing = [key for key in REQUIRED_KEYS if not row.get(key)]
+        if missing:
+            raise ValueError(f"missing {', '.join(missing)}")
+        wordings = tuple(str(text).strip() for text in row["wordings"] if str(text).strip())
+        if len(wordings) < 2:
+            raise ValueError("fewer than two wordings")
+        return Ask(str(row["id"]), str(row["topic"]), str(row["object"]), str(row["ask"]), wordings)
+    except (ValueError, TypeError, AttributeError) as error:
+        raise ConfigError(f"{path}:{number}: invalid ask: {error}") from error
+
+
+def data_hash(folder: Path) -> str:
+    """sha256 over the paraphrase files, to tell which data a model was trained on."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.jsonl")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def train_grouping_model(
+    paraphrase_dir: Path, base: DedupModel, model_dir: Path, *, seed: int = 13
+) -> GroupingTrainResult:
+    """Train and write the ask and pair models into ``model_dir``; return the figures.
+
+    ``base`` supplies the analyser and lexicon (its own trained models are not used).
+    """
+    asks = read_asks(paraphrase_dir)
+    train = [ask for ask in asks if not is_held_out(ask.id)]
+    held = [ask for ask in asks if is_held_out(ask.id)]
+    analyses = {text: base.analyse(text) for ask in asks for text in ask.wordings}
+    labels = tuple(sorted({ask.ask for ask in asks}))
+    ask_model = fit_ask_model(train, analyses, labels)
+    signals_model = _cross_fitted_signals(train, analyses, labels, base, seed)
+    pairs, targets = training_pairs(train, seed)
+    features = [
+        pair_features(signals_model[a], signals_model[b], base.concept_weights) for a, b in pairs
+    ]
+    coefficients, intercept = _fit_pair_model(features, targets)
+    draft = PairModel(coefficients, intercept, 0.5, 0.5, {})
+    learned = replace(base, asks=ask_model, pairs=draft)
+    threshold, share, tuning_f1 = tune_thresholds(train, learned, seed)
+    info = {
+        "data_sha256": data_hash(paraphrase_dir),
+        "asks": len(asks),
+        "train_asks": len(train),
+        "held_out_asks": len(held),
+        "training_pairs": len(pairs),
+        "tuning_pairwise_f1": round(tuning_f1, 4),
+    }
+    pair_model = PairModel(coefficients, intercept, threshold, share, info)
+    final = replace(base, asks=ask_model, pairs=pair_model)
+    metrics = {
+        **info,
+        "threshold": threshold,
+        "member_share": share,
+        "held_out": evaluate_on_asks(held, final, seed),
+        "held_out_ask_accuracy": _ask_accuracy(held, analyses, ask_model),
+        "held_out_lexicon_blend": evaluate_on_asks(held, base, seed),
+    }
+    model_dir.mkdir(parents=True, exist_ok=True)
+    ask_model.save(model_dir / ASK_MODEL_FILE)
+    pair_model.save(model_dir / PAIR_MODEL_FILE)
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", "utf-8")
+    logger.info("grouping model written to %s: %s", model_dir, metrics["held_out"])
+    return GroupingTrainResult(model_dir, len(asks), len(analyses), len(pairs), metrics)
+
+
+def fit_ask_model(
+    asks: Sequence[Ask], analyses: dict[str, Analysis], labels: tuple[str, ...]
+) -> AskModel:
+    """A multinomial logistic regression from ask features to the ask type."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    rows = [(ask_features(analyses[text].tokens), ask.ask) for ask in asks for text in ask.wordings]
+    counts: dict[str, int] = defaultdict(int)
+    for features, _ in rows:
+        for feature in set(features):
+            counts[feature] += 1
+    vocabulary = {
+        f: i for i, f in enumerate(sorted(f for f, n in counts.items() if n >= MIN_FEATURE_COUNT))
+    }
+    data, indices, pointers = [], [], [0]
+    for features, _ in rows:
+        columns = sorted({vocabulary[f] for f in features if f in vocabulary})
+        indices.extend(columns)
+        data.extend([1.0] * len(columns))
+        pointers.append(len(indices))
+    matrix = csr_matrix((data, indices, pointers), shape=(len(rows), len(vocabulary)))
+    targets = [labels.index(label) for _, label in rows]
+    classifier = LogisticRegression(C=ASK_MODEL_C, max_iter=2000)
+    classifier.fit(matrix, targets)
+    coefficients = np.zeros((len(labels), len(vocabulary)))
+    intercepts = np.full(len(labels), -30.0)  # an ask type no training row has
+    for row, label_index in enumerate(classifier.classes_):
+        coefficients[label_index] = classifier.coef_[row]
+        intercepts[label_index] = classifier.intercept_[row]
+    return AskModel(labels, vocabulary, coefficients, intercepts)
+
+
+def _cross_fitted_signals(
+    asks: Sequence[Ask],
+    analyses: dict[str, Analysis],
+    labels: tuple[str, ...],
+    base: DedupModel,
+    seed: int,
+) -> dict[tuple[str, int], Any]:
+    """The pair signals of every training wording, with ask distributions from a model
+    trained without that wording's ask."""
+    folds: dict[int, list[Ask]] = defaultdict(list)
+    order = sorted(asks, key=lambda ask: ask.id)
+    random.Random(seed).shuffle(order)
+    for position, ask in enumerate(order):
+        folds[position % CROSS_FIT_FOLDS].append(ask)
+    signals: dict[tuple[str, int], Any] = {}
+    for fold, members in folds.items():
+        others = [ask for other, group in folds.items() if other != fold for ask in group]
+        model = fit_ask_model(others, analyses, labels)
+        for ask in members:
+            for index, text in enumerate(ask.wordings):
+                analysis = analyses[text]
+                strong = analysis.aspects - base.weak_aspects
+                signals[(ask.id, index)] = pair_signals(analysis, strong, model)
+    return signals
+
+
+def training_pairs(
+    asks: Sequence[Ask], seed: int
+) -> tuple[list[tuple[tuple[str, int], tuple[str, int]]], list[int]]:
+    """Positive and negative wording pairs, as ((ask id, wording index), ...) and 1/0."""
+    rng = random.Random(seed)
+    pairs: list[tuple[tuple[str, int], tuple[str, int]]] = []
+    targets: list[int] = []
+    for ask in asks:
+        for i, j in combinations(range(len(ask.wordings)), 2):
+            pairs.append(((ask.id, i), (ask.id, j)))
+            targets.append(1)
+    by_object = _group(asks, lambda ask: ask.object)
+    by_type = _group(asks, lambda ask: ask.ask)
+    for ask in asks:
+        negatives = [other for other in by_object[ask.object] if other.id > ask.id]
+        same_type = [other for other in by_type[ask.ask] if other.object != ask.object]
+        negatives += rng.sample(same_type, min(SAME_ASK_NEGATIVES, len(same_type)))
+        negatives += rng.sample(list(asks), min(RANDOM_NEGATIVES, len(asks)))
+        for other in negatives:
+            if other.id == ask.id:
+                continue
+            pairs.append(
+                (
+                    (ask.id, rng.randrange(len(ask.wordings))),
+                    (other.id, rng.randrange(len(other.wordings))),
+                )
+            )
+            targets.append(0)
+    return pairs, targets
+
+
+def _group(asks: Iterable[Ask], key: Any) -> dict[str, list[Ask]]:
+    groups: dict[str, list[Ask]] = defaultdict(list)
+    for ask in asks:
+        groups[key(ask)].append(ask)
+    return groups
+
+
+def _fit_pair_model(
+    features: Sequence[tuple[float, ...]], targets: Sequence[int]
+) -> tuple[tuple[float, ...], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=2000, class_weight="balanced")
+    classifier.fit(np.array(features), np.array(targets))
+    coefficients = tuple(float(value) for value in classifier.coef_[0])
+    logger.info("pair model: %s", dict(zip(FEATURE_NAMES, coefficients, strict=True)))
+    return coefficients, float(classifier.intercept_[0])
+
+
+def simulated_events(asks: Sequence[Ask], seed: int) -> list[list[tuple[str, str]]]:
+    """Events of ``EVENT_ASKS`` asks each, near misses (same object) side by side; each ask
+    asked 1-5 times. Every question is (text, ask id)."""
+    rng = random.Random(seed)
+    by_object = list(_group(asks, lambda ask: ask.object).values())
+    rng.shuffle(by_object)
+    ordered = [ask for group in by_object for ask in group]
+    events = []
+    for start in range(0, len(ordered), EVENT_ASKS):
+        questions: list[tuple[str, str]] = []
+        for ask in ordered[start : start + EVENT_ASKS]:
+            count = min(rng.choice(ASKED_BY), len(ask.wordings))
+            questions.extend((text, ask.id) for text in rng.sample(list(ask.wordings), count))
+        rng.shuffle(questions)
+        events.append(questions)
+    return events
+
+
+def evaluate_on_asks(asks: Sequence[Ask], model: DedupModel, seed: int) -> dict[str, float]:
+    """Pairwise precision/recall/F1 of clustering simulated events of ``asks``."""
+    from ikz_inbox.dedup.cluster import cluster_questions
+    from ikz_inbox.types import DedupItem
+
+    tp = fp = gold = 0
+    for round_ in range(SIMULATION_ROUNDS):
+        for event_index, questions in enumerate(simulated_events(asks, seed + round_)):
+            items = [
+                DedupItem(
+                    question_id=i + 1,
+                    text=text,
+                    topic="",  # the learned similarity ignores topics; the blend then too
+                    asker=f"a{i}",
+                    event_id=f"e{event_index}",
+                )
+                for i, (text, _) in enumerate(questions)
+            ]
+            clusters = cluster_questions(items, model)
+            for (i, (_, ask_a)), (j, (_, ask_b)) in combinations(enumerate(questions), 2):
+                same_ask = ask_a == ask_b
+                gold += same_ask
+                if clusters[i + 1] == clusters[j + 1]:
+                    tp += same_ask
+                    fp += not same_ask
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / gold if gold else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def tune_thresholds(
+    asks: Sequence[Ask], model: DedupModel, seed: int
+) -> tuple[float, float, float]:
+    """The threshold and member share with the best simulated pairwise F1 on ``asks``."""
+    assert model.pairs is not None
+    best = (-1.0, 0.5, 0.5)
+    for share in MEMBER_SHARES:
+        for threshold in THRESHOLDS:
+            pairs = replace(model.pairs, threshold=threshold, member_share=share)
+            f1 = evaluate_on_asks(asks, replace(model, pairs=pairs), seed)["f1"]
+            if f1 > best[0]:
+                best = (f1, threshold, share)
+    return best[1], best[2], best[0]
+
+
+def _ask_accuracy(asks: Sequence[Ask], analyses: dict[str, Analysis], model: AskModel) -> float:
+    hits = total = 0
+    for ask in asks:
+        for text in ask.wordings:
+            distribution = model.distribution(analyses[text].tokens)
+            predicted = model.labels[max(range(len(distribution)), key=distribution.__getitem__)]
+            hits += predicted == ask.ask
+            total += 1
+    return round(hits / total, 4) if total else 0.0

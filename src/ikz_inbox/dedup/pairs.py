@@ -1,0 +1,162 @@
+"""Whether two questions ask the same thing: a learned combination of signals.
+
+In: two ``PairSignals`` (what ``similarity.profile_of`` works out once per question) and the
+concept weights of the lexicon. Out: the features of the pair (``pair_features``) and,
+through a ``PairModel``, the probability that one answer serves both questions.
+
+The signals cover the two halves of a question: its object (lexicon concepts, content
+lemmas, character trigrams, § references) and its ask (the ``AskModel`` distribution and
+the lexicon's aspects). A logistic regression trained on the project's own paraphrase data
+(``dedup.learn``) weighs them; the interaction features let it learn that a shared object
+only counts with a shared ask. The topic is not a signal: two wordings of one question that
+the topic classifier files differently must still meet.
+
+The model is stored as JSON (feature names, coefficients, intercept, the clustering
+thresholds and the training figures), readable by any version of the code that knows the
+same feature names.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ikz_inbox.errors import ModelError
+
+PAIR_MODEL_FORMAT = 1
+FEATURE_NAMES = (
+    "concept_jaccard",
+    "both_have_concepts",
+    "one_sided_concepts",
+    "token_cosine",
+    "trigram_cosine",
+    "ask_agreement",
+    "same_top_ask",
+    "aspect_conflict",
+    "aspect_match",
+    "reference_shared",
+    "reference_conflict",
+    "concept_x_ask",
+    "token_x_ask",
+    "trigram_x_ask",
+    "length_ratio",
+)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class PairSignals:
+    """What the pair features read of one question (a view of its ``Profile``)."""
+
+    content: frozenset[str]
+    grams: frozenset[str]
+    concepts: frozenset[str]
+    strong_aspects: frozenset[str]
+    ask: tuple[float, ...]
+    top_ask: int
+    references: frozenset[str]
+    length: int
+
+
+def pair_features(
+    a: PairSignals, b: PairSignals, concept_weights: Mapping[str, float]
+) -> tuple[float, ...]:
+    """The features of one pair of questions, in ``FEATURE_NAMES`` order, each in 0..1."""
+    both = bool(a.concepts) and bool(b.concepts)
+    concept = _weighted_jaccard(a.concepts, b.concepts, concept_weights) if both else 0.0
+    tokens = _cosine(a.content, b.content)
+    grams = _cosine(a.grams, b.grams)
+    ask = sum(x * y for x, y in zip(a.ask, b.ask, strict=True)) if a.ask and b.ask else 0.0
+    aspects_a, aspects_b = a.strong_aspects, b.strong_aspects
+    both_aspects = bool(aspects_a) and bool(aspects_b)
+    shared_references = bool(a.references & b.references)
+    references_differ = bool(a.references) and bool(b.references) and not shared_references
+    return (
+        concept,
+        1.0 if both else 0.0,
+        1.0 if bool(a.concepts) != bool(b.concepts) else 0.0,
+        tokens,
+        grams,
+        ask,
+        1.0 if a.ask and a.top_ask == b.top_ask else 0.0,
+        1.0 if both_aspects and aspects_a.isdisjoint(aspects_b) else 0.0,
+        1.0 if both_aspects and not aspects_a.isdisjoint(aspects_b) else 0.0,
+        1.0 if shared_references else 0.0,
+        1.0 if references_differ else 0.0,
+        concept * ask,
+        tokens * ask,
+        grams * ask,
+        min(a.length, b.length) / max(a.length, b.length, 1),
+    )
+
+
+@dataclass(frozen=True)
+class PairModel:
+    """Logistic regression over ``FEATURE_NAMES`` and the thresholds clustering uses."""
+
+    coefficients: tuple[float, ...]
+    intercept: float
+    # A question joins a cluster when its probability with the cluster's representative
+    # reaches ``threshold`` and that with at least ``member_share`` of the members too.
+    threshold: float
+    member_share: float
+    info: Mapping[str, Any]  # training data hash, figures; written to the JSON as is
+
+    def probability(self, features: tuple[float, ...]) -> float:
+        """The probability that one answer serves both questions."""
+        logit = self.intercept
+        for weight, value in zip(self.coefficients, features, strict=True):
+            logit += weight * value
+        if logit < -30.0:
+            return 0.0
+        return 1.0 / (1.0 + math.exp(-logit))
+
+    def save(self, path: Path) -> None:
+        """Write the model as JSON."""
+        document = {
+            "format": PAIR_MODEL_FORMAT,
+            "features": list(FEATURE_NAMES),
+            "coefficients": list(self.coefficients),
+            "intercept": self.intercept,
+            "threshold": self.threshold,
+            "member_share": self.member_share,
+            "info": dict(self.info),
+        }
+        path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", "utf-8")
+
+
+def load_pair_model(path: Path) -> PairModel:
+    """Read a pair model written by ``PairModel.save``; ``ModelError`` when it does not fit."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if document["format"] != PAIR_MODEL_FORMAT:
+            raise ModelError(f"{path}: pair model format {document['format']}")
+        if tuple(document["features"]) != FEATURE_NAMES:
+            raise ModelError(f"{path}: the pair model was trained on other features")
+        return PairModel(
+            coefficients=tuple(float(value) for value in document["coefficients"]),
+            intercept=float(document["intercept"]),
+            threshold=float(document["threshold"]),
+            member_share=float(document["member_share"]),
+            info=document.get("info", {}),
+        )
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"cannot read the pair model {path}: {error}") from error
+
+
+def _cosine(a: frozenset[str], b: frozenset[str]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / math.sqrt(len(a) * len(b))
+
+
+def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
+    both = a & b
+    if not both:
+        return 0.0
+    shared = sum(weights.get(concept, 1.0) for concept in both)
+    union = sum(weights.get(concept, 1.0) for concept in a | b)
+    return shared / union
