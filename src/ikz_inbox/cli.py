@@ -290,7 +290,9 @@ def report(
     if fmt not in ("html", "md"):
         raise IkzInboxError("--format muss 'html' oder 'md' sein.")
     with _session(ctx) as (application, session):
-        briefing = service.build_briefing(session, application.events, event, _now())
+        briefing = service.build_briefing(
+            session, application.events, event, _now(), application.dedup
+        )
         document = render_briefing(briefing, fmt_checked(fmt), application.topic_labels)
         target = output or application.settings.report_dir / f"briefing.{fmt}"
     if str(target) == "-":
@@ -308,7 +310,9 @@ def fmt_checked(fmt: str) -> ReportFormat:
 def briefing(ctx: typer.Context, event: EventOption = None) -> None:
     """Briefing als HTML und Markdown schreiben und die fünf wichtigsten Fragen zeigen."""
     with _session(ctx) as (application, session):
-        result = service.build_briefing(session, application.events, event, _now())
+        result = service.build_briefing(
+            session, application.events, event, _now(), application.dedup
+        )
         paths = write_briefing_files(
             result, application.settings.report_dir, application.topic_labels
         )
@@ -333,7 +337,9 @@ def export(
 ) -> None:
     """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1)."""
     with _session(ctx) as (application, session):
-        document = service.build_export(session, application.events, _now(), event)
+        document = service.build_export(
+            session, application.events, _now(), event, application.dedup
+        )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
 
@@ -364,7 +370,9 @@ def evaluate(
             with session_scope(application.database) as session:
                 _import_paths(application, session, sorted(directory.glob("*.eml")))
                 service.regroup(session, application.dedup, application.events, _now())
-                document = service.build_export(session, application.events, _now())
+                document = service.build_export(
+                    session, application.events, _now(), model=application.dedup
+                )
         finally:
             application.close()
     if export_to is not None:
@@ -459,7 +467,7 @@ def clusters_list(
 ) -> None:
     """Fragengruppen in Rangfolge auflisten."""
     with _session(ctx) as (application, session):
-        service.rerank(session, application.events, _now())
+        service.rerank(session, application.events, _now(), application.dedup)
         session.commit()
         clusters = [
             c for c in repository.list_clusters(session) if event is None or c.event_id == event

@@ -3,9 +3,10 @@
 In: cluster summaries (members with asker and arrival time, staff flags), the events, and
 the current time. Out: ``RankedCluster`` objects in list order, each with a German reason
 and a representative question. Order: staff pins first, then distinct asking
-organisations, number of questions, fit to the event's themes, and recency. Organisation
-questions (link, recording, slides ...) go to their own list; excluded and answered
-clusters get no rank.
+organisations, number of questions, fit to the event's themes, and recency. A cluster whose
+members disagree (flagged incoherent by the dedup stage) never leads the list unless staff
+pinned it. Organisation questions (link, recording, slides ...) go to their own list;
+excluded and answered clusters get no rank.
 """
 
 from __future__ import annotations
@@ -25,6 +26,57 @@ RECENT_WINDOW = timedelta(days=1)
 IDEAL_LENGTH = (50, 180)
 # Words that open a follow-up question, which reads badly on its own.
 FOLLOW_UP_OPENERS = frozenset({"und", "oder", "aber", "also", "dann", "and", "or", "but"})
+# Words that point back at a sentence the question does not hold ("Ist das förderfähig?").
+# A wording short enough to lack its own object and holding one of them is a fragment.
+ANAPHORS = frozenset(
+    {
+        "das",
+        "dies",
+        "dieses",
+        "diese",
+        "dafuer",
+        "dazu",
+        "davon",
+        "darauf",
+        "hier",
+        "es",
+        "this",
+        "that",
+        "it",
+    }
+)
+FRAGMENT_LENGTH = 60
+# English function words: a wording made mostly of them is English, and a German wording of
+# the same question reads better to a German audience.
+ENGLISH_WORDS = frozenset(
+    {
+        "the",
+        "is",
+        "are",
+        "what",
+        "how",
+        "we",
+        "our",
+        "can",
+        "does",
+        "do",
+        "for",
+        "of",
+        "to",
+        "which",
+        "will",
+        "there",
+        "a",
+        "an",
+        "be",
+        "who",
+        "when",
+        "would",
+        "should",
+        "with",
+    }
+)
+ENGLISH_SHARE = 0.25
 _TOKEN = re.compile(r"[a-z0-9§]+")
 
 
@@ -43,6 +95,7 @@ def rank_clusters(
     features = {cluster.cluster_id: _features(cluster, events, now) for cluster in clusters}
     content = [c for c in clusters if _is_content(c)]
     content.sort(key=lambda c: _sort_key(c, features[c.cluster_id]))
+    content = _coherent_lead(content)
     ranked = [
         _ranked(cluster, features[cluster.cluster_id], position, events)
         for position, cluster in enumerate(content, start=1)
@@ -55,6 +108,16 @@ def rank_clusters(
         _ranked(cluster, features[cluster.cluster_id], None, events) for cluster in others
     )
     return ranked
+
+
+def _coherent_lead(ordered: list[ClusterSummary]) -> list[ClusterSummary]:
+    """Move the best coherent cluster to the front when an unpinned incoherent one leads."""
+    if not ordered or ordered[0].pinned or not ordered[0].incoherent:
+        return ordered
+    lead = next((c for c in ordered if not c.incoherent), None)
+    if lead is None:
+        return ordered
+    return [lead, *(c for c in ordered if c is not lead)]
 
 
 def _is_content(cluster: ClusterSummary) -> bool:
@@ -134,6 +197,8 @@ def _reason(cluster: ClusterSummary, feature: _Features, events: Mapping[str, Ev
         parts.append("passt zum Thema der Veranstaltung")
     if feature.recent:
         parts.append(f"{feature.recent} neu seit gestern")
+    if cluster.incoherent:
+        parts.append("uneinheitlich, bitte prüfen")
     if cluster.excluded:
         parts.append("ausgeschlossen")
     if cluster.answered:
@@ -142,18 +207,34 @@ def _reason(cluster: ClusterSummary, feature: _Features, events: Mapping[str, Ev
 
 
 def choose_representative(members: Sequence[ClusterMember]) -> ClusterMember:
-    """The clearest wording: close to the others, a full question of moderate length."""
+    """The clearest complete wording: close to the others, a full question of moderate
+    length, not a fragment that leans on a sentence it lacks, and German where a German
+    wording exists."""
     if len(members) == 1:
         return members[0]
     tokens = {member.question_id: _tokens(member.text) for member in members}
+    english = {m.question_id for m in members if _is_english(tokens[m.question_id])}
+    any_german = len(english) < len(members)
 
     def quality(member: ClusterMember) -> tuple[float, int]:
         others = [m for m in members if m.question_id != member.question_id]
         overlaps = [_overlap(tokens[member.question_id], tokens[o.question_id]) for o in others]
         centrality = sum(overlaps) / len(overlaps) if overlaps else 0.0
-        return (centrality + _form_bonus(member.text), -member.question_id)
+        language_penalty = 0.5 if any_german and member.question_id in english else 0.0
+        fragment_penalty = 0.4 if _is_fragment(member.text, tokens[member.question_id]) else 0.0
+        score = centrality + _form_bonus(member.text) - language_penalty - fragment_penalty
+        return (score, -member.question_id)
 
     return max(members, key=quality)
+
+
+def _is_english(words: frozenset[str]) -> bool:
+    return bool(words) and len(words & ENGLISH_WORDS) / len(words) >= ENGLISH_SHARE
+
+
+def _is_fragment(text: str, words: frozenset[str]) -> bool:
+    """A short wording that points back at something it does not say ("Ist das förderfähig?")."""
+    return len(text.strip()) < FRAGMENT_LENGTH and not words.isdisjoint(ANAPHORS)
 
 
 def _form_bonus(text: str) -> float:

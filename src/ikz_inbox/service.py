@@ -15,7 +15,13 @@ from enum import StrEnum
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ikz_inbox.dedup import DedupIndex, DedupModel, cluster_questions
+from ikz_inbox.dedup import (
+    DedupIndex,
+    DedupModel,
+    cluster_coherence,
+    cluster_questions,
+    is_incoherent,
+)
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import prepare_message
@@ -269,13 +275,18 @@ def regroup(session: Session, model: DedupModel, events: Sequence[Event], now: d
     items = [_dedup_item(question) for question in questions]
     groups = cluster_questions(items, model, repository.load_constraints(session))
     repository.apply_clustering(session, groups, now)
-    rerank(session, events, now)
+    rerank(session, events, now, model)
     session.commit()
 
 
-def rerank(session: Session, events: Sequence[Event], now: datetime) -> list[RankedCluster]:
-    """Rank all clusters over all events and store rank, reason and representative."""
-    summaries = _cluster_summaries(session)
+def rerank(
+    session: Session, events: Sequence[Event], now: datetime, model: DedupModel | None = None
+) -> list[RankedCluster]:
+    """Rank all clusters over all events and store rank, reason and representative.
+
+    With ``model``, clusters whose members disagree are flagged and never lead the list.
+    """
+    summaries = _cluster_summaries(session, model=model)
     ranked = rank_clusters(summaries, {event.id: event for event in events}, now)
     repository.save_ranking(
         session,
@@ -303,14 +314,24 @@ def _dedup_item(question: StoredQuestion) -> DedupItem:
     )
 
 
-def _cluster_summaries(session: Session, event_id: str | None = None) -> list[ClusterSummary]:
+def _cluster_summaries(
+    session: Session, event_id: str | None = None, model: DedupModel | None = None
+) -> list[ClusterSummary]:
     questions = {q.id: q for q in repository.list_questions(session, event_id=event_id)}
     summaries = []
     for cluster in repository.list_clusters(session):
         members = tuple(_member(questions[qid]) for qid in cluster.question_ids if qid in questions)
         if members:
-            summaries.append(_summary(cluster, members))
+            incoherent = _incoherent(members, model)
+            summaries.append(_summary(cluster, members, incoherent=incoherent))
     return summaries
+
+
+def _incoherent(members: Sequence[ClusterMember], model: DedupModel | None) -> bool:
+    if model is None or len(members) < 2:
+        return False
+    ordered = sorted(members, key=lambda member: member.question_id)
+    return is_incoherent(cluster_coherence([m.text for m in ordered], model), model)
 
 
 def _member(question: StoredQuestion) -> ClusterMember:
@@ -323,7 +344,9 @@ def _member(question: StoredQuestion) -> ClusterMember:
     )
 
 
-def _summary(cluster: StoredCluster, members: tuple[ClusterMember, ...]) -> ClusterSummary:
+def _summary(
+    cluster: StoredCluster, members: tuple[ClusterMember, ...], *, incoherent: bool = False
+) -> ClusterSummary:
     return ClusterSummary(
         cluster_id=cluster.id,
         event_id=cluster.event_id,
@@ -332,6 +355,7 @@ def _summary(cluster: StoredCluster, members: tuple[ClusterMember, ...]) -> Clus
         pinned=cluster.pinned,
         excluded=cluster.excluded,
         answered=cluster.answered,
+        incoherent=incoherent,
     )
 
 
@@ -339,13 +363,17 @@ def _summary(cluster: StoredCluster, members: tuple[ClusterMember, ...]) -> Clus
 
 
 def build_briefing(
-    session: Session, events: Sequence[Event], event_id: str | None, now: datetime
+    session: Session,
+    events: Sequence[Event],
+    event_id: str | None,
+    now: datetime,
+    model: DedupModel | None = None,
 ) -> Briefing:
     """The moderator's list for one event (or all events when ``event_id`` is None)."""
     by_id = {event.id: event for event in events}
     if event_id is not None and event_id not in by_id:
         raise IkzInboxError(f"Unbekannte Veranstaltung: {event_id}")
-    ranked = rank_clusters(_cluster_summaries(session, event_id), by_id, now)
+    ranked = rank_clusters(_cluster_summaries(session, event_id, model), by_id, now)
     event = by_id.get(event_id) if event_id else None
     messages = {q.message_pk for q in repository.list_questions(session, event_id=event_id)}
     return Briefing(
@@ -372,10 +400,14 @@ EXPORT_SCHEMA = "ikz-inbox/export/1"
 
 
 def build_export(
-    session: Session, events: Sequence[Event], now: datetime, event_id: str | None = None
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    event_id: str | None = None,
+    model: DedupModel | None = None,
 ) -> dict[str, object]:
     """The export document of SCORING.md (schema ikz-inbox/export/1), freshly ranked."""
-    rerank(session, events, now)
+    rerank(session, events, now, model)
     session.commit()
     messages = [
         m for m in repository.list_messages(session) if event_id is None or m.event_id == event_id

@@ -193,6 +193,7 @@ class ClusterSummary:
     pinned: bool = False
     excluded: bool = False
     answered: bool = False
+    incoherent: bool = False  # its members disagree (dedup.is_incoherent): never leads
 
 
 @dataclass(frozen=True)

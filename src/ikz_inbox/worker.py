@@ -308,7 +308,9 @@ def write_scheduled_briefing(app: App, now: datetime | None = None) -> list[Path
     at = now or datetime.now(UTC)
     event = service.next_event(app.events, at)
     with session_scope(app.database) as session:
-        briefing = service.build_briefing(session, app.events, event.id if event else None, at)
+        briefing = service.build_briefing(
+            session, app.events, event.id if event else None, at, app.dedup
+        )
     paths = write_briefing_files(briefing, app.settings.report_dir, app.topic_labels)
     logger.info("briefing written: %s", ", ".join(str(p) for p in paths))
     return paths

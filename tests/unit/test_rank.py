@@ -100,3 +100,38 @@ def test_representative_avoids_follow_up_openers() -> None:
         member(2, "Wie viel Prozent der förderfähigen Kosten übernimmt das Land?", "B"),
     ]
     assert choose_representative(members).question_id == 2
+
+
+def test_an_incoherent_cluster_never_leads_the_list() -> None:
+    mixed = cluster(
+        1,
+        [member(i, f"Frage {i}?", f"Gemeinde {i}") for i in range(5)],
+        incoherent=True,
+    )
+    smaller = cluster(2, [member(10, "Frage?", "Stadt Lemgo"), member(11, "F?", "Kreis Lippe")])
+    ranked = rank_clusters([mixed, smaller], EVENTS, NOW)
+    assert [(r.cluster_id, r.rank) for r in ranked] == [(2, 1), (1, 2)]
+    assert "uneinheitlich" in ranked[1].reason
+
+
+def test_a_pinned_incoherent_cluster_may_lead() -> None:
+    mixed = cluster(1, [member(1, "A?", "Stadt Lemgo")], incoherent=True, pinned=True)
+    other = cluster(2, [member(10, "B?", "Stadt Lemgo"), member(11, "B?", "Kreis Lippe")])
+    assert rank_clusters([mixed, other], EVENTS, NOW)[0].cluster_id == 1
+
+
+def test_representative_prefers_a_german_wording_to_an_english_one() -> None:
+    english = member(1, "What is the funding rate for joint projects of municipalities?", "A")
+    german = member(2, "Wie hoch ist die Förderquote für gemeinsame Projekte von Kommunen?", "B")
+    assert choose_representative([english, german]).question_id == 2
+
+
+def test_representative_is_not_a_fragment_leaning_on_a_missing_sentence() -> None:
+    # Without the fragment rule the first would win: it ends with "?" and the other does not.
+    fragment = member(1, "Ist das dann auch für unsere Nachbarn förderfähig?", "A")
+    complete = member(
+        2,
+        "Wir bitten um Einordnung, ob die Anschubphase eines Ausbildungsverbunds förderfähig ist.",
+        "B",
+    )
+    assert choose_representative([fragment, complete]).question_id == 2

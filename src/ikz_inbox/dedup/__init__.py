@@ -7,13 +7,20 @@ from ``DedupIndex`` one question at a time; both give the same result for the sa
 ``question_similarity`` scores one pair of questions on 0..1.
 """
 
-from ikz_inbox.dedup.cluster import DedupIndex, cluster_questions
+from ikz_inbox.dedup.cluster import (
+    DedupIndex,
+    cluster_coherence,
+    cluster_questions,
+    is_incoherent,
+)
 from ikz_inbox.dedup.similarity import DedupModel, load_dedup_model, question_similarity
 
 __all__ = [
     "DedupIndex",
     "DedupModel",
+    "cluster_coherence",
     "cluster_questions",
+    "is_incoherent",
     "load_dedup_model",
     "question_similarity",
 ]

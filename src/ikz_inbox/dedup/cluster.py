@@ -334,6 +334,29 @@ def cluster_questions(
     return index.assignments()
 
 
+def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float | None:
+    """How well a cluster's questions agree: the mean similarity over pairs of its first
+    question and newest ``MEMBER_SAMPLE`` members; 1.0 for a single question. None without
+    the trained model, whose probabilities this reads."""
+    if model.pairs is None:
+        return None
+    sample = [texts[0], *texts[1:][-MEMBER_SAMPLE:]] if texts else []
+    if len(sample) < 2:
+        return 1.0
+    profiles = [profile_of(model.analyse(text), model) for text in sample]
+    similarities = [
+        profile_similarity(a, b, model)
+        for position, a in enumerate(profiles)
+        for b in profiles[position + 1 :]
+    ]
+    return sum(similarities) / len(similarities)
+
+
+def is_incoherent(coherence: float | None, model: DedupModel) -> bool:
+    """Whether a cluster's members disagree: on average they would not join each other."""
+    return coherence is not None and coherence < model.threshold
+
+
 def _index_keys(analysis: Analysis, event: str | None) -> _WeightedKeys:
     keys: dict[_IndexKey, int] = {}
     for concept in analysis.concepts:
