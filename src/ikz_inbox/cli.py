@@ -530,6 +530,79 @@ def clusters_merge(
     out.print(f"Gruppen {', '.join(map(str, cluster_ids))} zusammengeführt (protokolliert).")
 
 
+@clusters_app.command("suggest")
+def clusters_suggest(
+    ctx: typer.Context,
+    event: EventOption = None,
+    limit: Annotated[int, typer.Option("--limit", help="Höchstens so viele Vorschläge.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Die unsichersten Gruppierungsentscheidungen zum Bestätigen oder Ablehnen."""
+    with _session(ctx) as (application, session):
+        suggestions = service.grouping_suggestions(session, application.dedup, event, limit)
+    if as_json:
+        _print_json(
+            [
+                {
+                    "key": s.key,
+                    "action": s.action,
+                    "question_id": s.question_id,
+                    "other_question_id": s.other_question_id,
+                    "similarity": round(s.similarity, 3),
+                    "texts": list(s.texts),
+                }
+                for s in suggestions
+            ]
+        )
+        return
+    if not suggestions:
+        out.print("Keine unsicheren Entscheidungen.")
+        return
+    for suggestion in suggestions:
+        verb = "zusammenführen?" if suggestion.action == "merge" else "abtrennen?"
+        out.print(
+            f"[bold]{suggestion.key}[/bold]  {verb}  (Ähnlichkeit {suggestion.similarity:.2f})"
+        )
+        out.print(f"    {escape(suggestion.texts[0])}")
+        out.print(f"    {escape(suggestion.texts[1])}")
+    out.print(
+        "Annehmen: 'ikz-inbox clusters accept SCHLÜSSEL', ablehnen: 'clusters reject SCHLÜSSEL'."
+    )
+
+
+@clusters_app.command("accept")
+def clusters_accept(
+    ctx: typer.Context, key: str, by: ByOption = None, note: NoteOption = None
+) -> None:
+    """Einen Vorschlag aus 'clusters suggest' annehmen (bleibt als Vorgabe erhalten)."""
+    _decide(ctx, key, accept=True, by=by, note=note)
+
+
+@clusters_app.command("reject")
+def clusters_reject(
+    ctx: typer.Context, key: str, by: ByOption = None, note: NoteOption = None
+) -> None:
+    """Einen Vorschlag aus 'clusters suggest' ablehnen (bleibt als Vorgabe erhalten)."""
+    _decide(ctx, key, accept=False, by=by, note=note)
+
+
+def _decide(
+    ctx: typer.Context, key: str, *, accept: bool, by: str | None, note: str | None
+) -> None:
+    with _session(ctx) as (application, session):
+        result = service.decide_suggestion(
+            session,
+            key,
+            application.dedup,
+            application.events,
+            accept=accept,
+            actor=_actor(by),
+            note=note,
+            now=_now(),
+        )
+    out.print(f"Vorschlag {key}: {result} (protokolliert).")
+
+
 @clusters_app.command("split")
 def clusters_split(
     ctx: typer.Context,

@@ -22,6 +22,7 @@ from ikz_inbox.dedup import (
     cluster_questions,
     is_incoherent,
 )
+from ikz_inbox.dedup.suggest import suggest_decisions
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import prepare_message
@@ -39,6 +40,8 @@ from ikz_inbox.types import (
     ClusterSummary,
     DedupItem,
     Event,
+    GroupedQuestions,
+    GroupingSuggestion,
     RankedCluster,
     RawMail,
 )
@@ -620,3 +623,100 @@ def flag_cluster(
 def staff_corrections(session: Session) -> list[tuple[str, str]]:
     """Staff-set topics as (text, topic) training examples."""
     return repository.staff_corrections(session)
+
+
+# --- staff in the loop: uncertain grouping decisions ------------------------------------
+
+
+def grouping_suggestions(
+    session: Session, model: DedupModel, event_id: str | None = None, limit: int = 20
+) -> list[GroupingSuggestion]:
+    """The grouping decisions the model is least sure of (see ``dedup.suggest``)."""
+    texts = {q.id: q.text for q in repository.list_questions(session, event_id=event_id)}
+    clusters = [
+        GroupedQuestions(
+            cluster_id=cluster.id,
+            event_id=cluster.event_id,
+            questions=tuple((qid, texts[qid]) for qid in sorted(cluster.question_ids)),
+        )
+        for cluster in repository.list_clusters(session)
+        if cluster.question_ids and all(qid in texts for qid in cluster.question_ids)
+    ]
+    return suggest_decisions(clusters, model, limit)
+
+
+def decide_suggestion(
+    session: Session,
+    key: str,
+    model: DedupModel,
+    events: Sequence[Event],
+    *,
+    accept: bool,
+    actor: str,
+    note: str | None,
+    now: datetime,
+) -> str:
+    """Accept or reject a suggestion named by its key; kept as a constraint, audited. Commits.
+
+    Accepting a merge keeps the two questions' clusters together (must-link), rejecting it
+    keeps them apart (cannot-link); accepting a split moves the question out of the cluster
+    (cannot-link with the rest), rejecting it keeps it there (must-link). Returns the
+    action that was taken, in German.
+    """
+    action, first, second = _parse_suggestion_key(key)
+    repository.get_question(session, first)  # raises for an unknown question
+    repository.get_question(session, second)
+    if action == "merge" and accept:
+        result = _merge_questions_clusters(session, first, second, now)
+    elif action == "split" and accept:
+        result = _split_question_off(session, first, second, now)
+    else:
+        must_link = action == "split"  # a rejected split stays; a rejected merge stays apart
+        repository.add_constraint(session, first, second, must_link, now)
+        result = "zusammen gelassen" if must_link else "getrennt gehalten"
+    repository.record_audit(
+        session,
+        at=now,
+        actor=actor,
+        action="suggestion-accept" if accept else "suggestion-reject",
+        target_type="suggestion",
+        target_id=key,
+        details={"action": action, "questions": [first, second], "result": result},
+        note=note,
+    )
+    regroup(session, model, events, now)
+    return result
+
+
+def _parse_suggestion_key(key: str) -> tuple[str, int, int]:
+    parts = key.split(":")
+    if len(parts) != 3 or parts[0] not in {"merge", "split"}:
+        raise IkzInboxError(
+            f"Unbekannter Vorschlag {key!r} (erwartet merge:ID:ID oder split:ID:ID)."
+        )
+    try:
+        return parts[0], int(parts[1]), int(parts[2])
+    except ValueError as error:
+        raise IkzInboxError(f"Unbekannter Vorschlag {key!r}.") from error
+
+
+def _merge_questions_clusters(session: Session, first: int, second: int, now: datetime) -> str:
+    clusters = {c.id: c for c in repository.list_clusters(session)}
+    members = [
+        qid
+        for cluster in clusters.values()
+        if first in cluster.question_ids or second in cluster.question_ids
+        for qid in cluster.question_ids
+    ]
+    for qid in set(members) | {second}:
+        if qid != first:
+            repository.add_constraint(session, first, qid, True, now)
+    return "zusammengeführt"
+
+
+def _split_question_off(session: Session, head: int, moving: int, now: datetime) -> str:
+    cluster = next((c for c in repository.list_clusters(session) if moving in c.question_ids), None)
+    staying = [qid for qid in (cluster.question_ids if cluster else (head,)) if qid != moving]
+    for stays in staying or [head]:
+        repository.add_constraint(session, moving, stays, False, now)
+    return "abgetrennt"

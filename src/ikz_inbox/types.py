@@ -218,3 +218,32 @@ class Briefing:
     content: tuple[RankedCluster, ...]
     organisation: tuple[RankedCluster, ...]
     stats: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupedQuestions:
+    """One cluster's questions as the suggestion search reads them (first = representative)."""
+
+    cluster_id: int
+    event_id: str | None
+    questions: tuple[tuple[int, str], ...]  # (question id, text) in question id order
+
+
+@dataclass(frozen=True)
+class GroupingSuggestion:
+    """An uncertain grouping decision for staff to accept or reject.
+
+    ``merge``: the clusters of ``question_id`` and ``other_question_id`` may ask the same
+    thing. ``split``: ``other_question_id`` may not belong in the cluster of
+    ``question_id``. ``key`` names the decision in ``clusters accept|reject``.
+    """
+
+    action: str  # "merge" or "split"
+    question_id: int
+    other_question_id: int
+    similarity: float
+    texts: tuple[str, str]
+
+    @property
+    def key(self) -> str:
+        return f"{self.action}:{self.question_id}:{self.other_question_id}"

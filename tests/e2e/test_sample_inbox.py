@@ -169,6 +169,34 @@ def clusters(db: Path) -> list[dict[str, Any]]:
     return data
 
 
+def cluster_of(db: Path, question_id: int) -> set[int]:
+    return next(set(c["question_ids"]) for c in clusters(db) if question_id in c["question_ids"])
+
+
+def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
+    suggestions: list[dict[str, Any]] = json.loads(
+        cli(db, "clusters", "suggest", "--json", "--limit", "50").stdout
+    )
+    merges = [s for s in suggestions if s["action"] == "merge"]
+    assert len(merges) >= 2, suggestions
+    accepted, rejected = merges[0], merges[1]
+    assert "zusammengeführt" in cli(db, "clusters", "accept", accepted["key"]).stdout
+    assert accepted["other_question_id"] in cluster_of(db, accepted["question_id"])
+    cli(db, "clusters", "reject", rejected["key"], "--by", "Moderation")
+    assert rejected["other_question_id"] not in cluster_of(db, rejected["question_id"])
+    cli(db, "reprocess")  # both decisions hold through a full re-grouping
+    assert accepted["other_question_id"] in cluster_of(db, accepted["question_id"])
+    assert rejected["other_question_id"] not in cluster_of(db, rejected["question_id"])
+    again = json.loads(cli(db, "clusters", "suggest", "--json", "--limit", "50").stdout)
+    assert accepted["key"] not in {s["key"] for s in again}
+    audit = json.loads(cli(db, "audit", "--json").stdout)
+    decisions = [e for e in audit if e["action"].startswith("suggestion-")]
+    assert [e["action"] for e in decisions] == ["suggestion-reject", "suggestion-accept"]
+    assert decisions[0]["actor"] == "Moderation"
+    unknown = cli(db, "clusters", "accept", "merge:x:y", check=False)
+    assert unknown.returncode != 0 and "Unbekannter Vorschlag" in unknown.stdout + unknown.stderr
+
+
 def test_pin_exclude_merge_split(db: Path) -> None:
     ranked = [c for c in clusters(db) if c["rank"]]
     last = ranked[-1]

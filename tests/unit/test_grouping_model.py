@@ -192,3 +192,23 @@ def test_invalid_paraphrase_data_names_file_and_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"bad.jsonl:1"):
         read_asks(tmp_path)
+
+
+def test_suggestions_list_near_misses_and_doubtful_members(base_model: DedupModel) -> None:
+    from ikz_inbox.dedup.suggest import suggest_decisions
+    from ikz_inbox.types import GroupedQuestions
+
+    model = token_overlap_model(base_model, threshold=0.9, share=0.5)
+    clusters = [
+        GroupedQuestions(1, "e1", ((1, CHAIN[0]), (2, CHAIN[1]))),  # half shared: doubtful
+        GroupedQuestions(3, "e1", ((3, CHAIN[2]),)),  # half shared with 2, none with 1
+        GroupedQuestions(4, "e2", ((4, CHAIN[0]),)),  # another event: never merged with 1
+    ]
+    found = suggest_decisions(clusters, model)
+    keys = {s.key for s in found}
+    assert "split:1:2" in keys
+    assert not any(
+        s.action == "merge" and {s.question_id, s.other_question_id} == {1, 4} for s in found
+    )
+    distances = [abs(s.similarity - model.threshold) for s in found]
+    assert distances == sorted(distances)
