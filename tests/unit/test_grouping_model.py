@@ -33,7 +33,7 @@ def token_overlap_model(base: DedupModel, *, threshold: float, share: float) -> 
     probability sigmoid(10 * cosine - 3), so half the lemmas shared gives 0.88, none 0.05."""
     no_ask = AskModel(("any",), {}, np.zeros((1, 0)), np.zeros(1))
     weights = tuple(10.0 if name == "token_cosine" else 0.0 for name in FEATURE_NAMES)
-    pairs = PairModel(weights, -3.0, threshold, share, {})
+    pairs = PairModel(weights, {}, -3.0, threshold, share, {})
     return replace(base, asks=no_ask, pairs=pairs)
 
 

@@ -35,12 +35,14 @@ import numpy as np
 
 from ikz_inbox.dedup.analysis import Analysis
 from ikz_inbox.dedup.asks import AskModel, ask_features
-from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel, pair_features
+from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel
 from ikz_inbox.dedup.similarity import (
     ASK_MODEL_FILE,
     PAIR_MODEL_FILE,
     DedupModel,
-    pair_signals,
+    Profile,
+    pair_inputs,
+    profile_of,
 )
 from ikz_inbox.errors import ConfigError
 
@@ -54,6 +56,8 @@ MIN_FEATURE_COUNT = 2
 # Inverse regularisation strengths, chosen once on the training folds; kept here.
 ASK_MODEL_C = 4.0
 PAIR_MODEL_C = 1.0
+# Word weights smaller than this are left out of the stored model (they change no decision).
+WORD_WEIGHT_FLOOR = 0.01
 # Negatives drawn per ask beyond the near misses: same ask type elsewhere, and unrelated.
 SAME_ASK_NEGATIVES = 12
 RANDOM_NEGATIVES = 12
@@ -147,13 +151,13 @@ def train_grouping_model(
     analyses = {text: base.analyse(text) for ask in asks for text in ask.wordings}
     labels = tuple(sorted({ask.ask for ask in asks}))
     ask_model = fit_ask_model(train, analyses, labels)
-    signals_model = _cross_fitted_signals(train, analyses, labels, base, seed)
+    profiles = _cross_fitted_profiles(train, analyses, labels, base, seed)
     pairs, targets = training_pairs(train, seed)
-    features = [
-        pair_features(signals_model[a], signals_model[b], base.concept_weights) for a, b in pairs
-    ]
-    coefficients, intercept = _fit_pair_model(features, targets)
-    draft = PairModel(coefficients, intercept, 0.5, 0.5, {})
+    inputs = [pair_inputs(profiles[a], profiles[b], base) for a, b in pairs]
+    features = [features for features, _ in inputs]
+    words = [words for _, words in inputs]
+    coefficients, word_weights, intercept = _fit_pair_model(features, words, targets)
+    draft = PairModel(coefficients, word_weights, intercept, 0.5, 0.5, {})
     learned = replace(base, asks=ask_model, pairs=draft)
     threshold, share, tuning_f1 = tune_thresholds(train, learned, seed)
     info = {
@@ -164,7 +168,7 @@ def train_grouping_model(
         "training_pairs": len(pairs),
         "tuning_pairwise_f1": round(tuning_f1, 4),
     }
-    pair_model = PairModel(coefficients, intercept, threshold, share, info)
+    pair_model = PairModel(coefficients, word_weights, intercept, threshold, share, info)
     final = replace(base, asks=ask_model, pairs=pair_model)
     metrics = {
         **info,
@@ -215,30 +219,28 @@ def fit_ask_model(
     return AskModel(labels, vocabulary, coefficients, intercepts)
 
 
-def _cross_fitted_signals(
+def _cross_fitted_profiles(
     asks: Sequence[Ask],
     analyses: dict[str, Analysis],
     labels: tuple[str, ...],
     base: DedupModel,
     seed: int,
-) -> dict[tuple[str, int], Any]:
-    """The pair signals of every training wording, with ask distributions from a model
+) -> dict[tuple[str, int], Profile]:
+    """The profiles of every training wording, with ask distributions from a model
     trained without that wording's ask."""
     folds: dict[int, list[Ask]] = defaultdict(list)
     order = sorted(asks, key=lambda ask: ask.id)
     random.Random(seed).shuffle(order)
     for position, ask in enumerate(order):
         folds[position % CROSS_FIT_FOLDS].append(ask)
-    signals: dict[tuple[str, int], Any] = {}
+    profiles: dict[tuple[str, int], Profile] = {}
     for fold, members in folds.items():
         others = [ask for other, group in folds.items() if other != fold for ask in group]
-        model = fit_ask_model(others, analyses, labels)
+        fold_model = replace(base, asks=fit_ask_model(others, analyses, labels))
         for ask in members:
             for index, text in enumerate(ask.wordings):
-                analysis = analyses[text]
-                strong = analysis.aspects - base.weak_aspects
-                signals[(ask.id, index)] = pair_signals(analysis, strong, model)
-    return signals
+                profiles[(ask.id, index)] = profile_of(analyses[text], fold_model)
+    return profiles
 
 
 def training_pairs(
@@ -280,15 +282,50 @@ def _group(asks: Iterable[Ask], key: Any) -> dict[str, list[Ask]]:
 
 
 def _fit_pair_model(
-    features: Sequence[tuple[float, ...]], targets: Sequence[int]
-) -> tuple[tuple[float, ...], float]:
+    features: Sequence[tuple[float, ...]],
+    words: Sequence[tuple[list[str], float]],
+    targets: Sequence[int],
+) -> tuple[tuple[float, ...], dict[str, float], float]:
+    """Logistic regression over the dense features and the pair's word keys (those seen in
+    at least ``MIN_FEATURE_COUNT`` pairs); returns dense coefficients, word weights, intercept."""
+    from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 
-    classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=2000, class_weight="balanced")
-    classifier.fit(np.array(features), np.array(targets))
-    coefficients = tuple(float(value) for value in classifier.coef_[0])
+    counts: dict[str, int] = defaultdict(int)
+    for keys, _ in words:
+        for key in keys:
+            counts[key] += 1
+    vocabulary = {
+        key: i
+        for i, key in enumerate(sorted(k for k, n in counts.items() if n >= MIN_FEATURE_COUNT))
+    }
+    data: list[float] = []
+    indices: list[int] = []
+    pointers = [0]
+    for keys, scale in words:
+        columns = sorted({vocabulary[key] for key in keys if key in vocabulary})
+        indices.extend(columns)
+        data.extend([scale] * len(columns))
+        pointers.append(len(indices))
+    sparse = csr_matrix((data, indices, pointers), shape=(len(words), len(vocabulary)))
+    matrix = hstack([csr_matrix(np.array(features)), sparse]).tocsr()
+    classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=5000, class_weight="balanced")
+    classifier.fit(matrix, np.array(targets))
+    weights = classifier.coef_[0]
+    coefficients = tuple(float(value) for value in weights[: len(FEATURE_NAMES)])
+    dense_part = len(FEATURE_NAMES)
+    word_weights = {
+        key: round(float(weights[dense_part + i]), 5)
+        for key, i in vocabulary.items()
+        if abs(weights[dense_part + i]) >= WORD_WEIGHT_FLOOR
+    }
     logger.info("pair model: %s", dict(zip(FEATURE_NAMES, coefficients, strict=True)))
-    return coefficients, float(classifier.intercept_[0])
+    logger.info(
+        "pair model: %s word weights; strongest %s",
+        len(word_weights),
+        sorted(word_weights.items(), key=lambda item: -abs(item[1]))[:20],
+    )
+    return coefficients, word_weights, float(classifier.intercept_[0])
 
 
 def simulated_events(asks: Sequence[Ask], seed: int) -> list[list[tuple[str, str]]]:

@@ -11,9 +11,16 @@ the lexicon's aspects). A logistic regression trained on the project's own parap
 only counts with a shared ask. The topic is not a signal: two wordings of one question that
 the topic classifier files differently must still meet.
 
-The model is stored as JSON (feature names, coefficients, intercept, the clustering
-thresholds and the training figures), readable by any version of the code that knows the
-same feature names.
+Besides these dense features the model weighs words: every content lemma and concept the
+two questions share ("s:" + word) and every one that only one of them has ("d:" + word),
+scaled by one over the square root of the size of their union. From wordings of the same
+ask across many subjects it learns which words carry the ask (sharing "rechtsform" says a
+lot, "rechtsform" on one side only says "different question") and which say little
+("kommune"); words it never saw fall back to the dense features.
+
+The model is stored as JSON (feature names, coefficients, word weights, intercept, the
+clustering thresholds and the training figures), readable by any version of the code that
+knows the same feature names.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ from typing import Any
 
 from ikz_inbox.errors import ModelError
 
-PAIR_MODEL_FORMAT = 1
+PAIR_MODEL_FORMAT = 2
+SHARED_PREFIX = "s:"
+DIFFERENT_PREFIX = "d:"
+CONCEPT_PREFIX = "c:"
 FEATURE_NAMES = (
     "concept_jaccard",
     "both_have_concepts",
@@ -44,6 +54,7 @@ FEATURE_NAMES = (
     "token_x_ask",
     "trigram_x_ask",
     "length_ratio",
+    "lexicon_blend",
 )
 
 
@@ -62,9 +73,10 @@ class PairSignals:
 
 
 def pair_features(
-    a: PairSignals, b: PairSignals, concept_weights: Mapping[str, float]
+    a: PairSignals, b: PairSignals, concept_weights: Mapping[str, float], blend: float
 ) -> tuple[float, ...]:
-    """The features of one pair of questions, in ``FEATURE_NAMES`` order, each in 0..1."""
+    """The features of one pair of questions, in ``FEATURE_NAMES`` order, each in 0..1;
+    ``blend`` is the lexicon's hand-set similarity of the pair (without topics)."""
     both = bool(a.concepts) and bool(b.concepts)
     concept = _weighted_jaccard(a.concepts, b.concepts, concept_weights) if both else 0.0
     tokens = _cosine(a.content, b.content)
@@ -90,6 +102,7 @@ def pair_features(
         tokens * ask,
         grams * ask,
         min(a.length, b.length) / max(a.length, b.length, 1),
+        blend,
     )
 
 
@@ -98,6 +111,7 @@ class PairModel:
     """Logistic regression over ``FEATURE_NAMES`` and the thresholds clustering uses."""
 
     coefficients: tuple[float, ...]
+    word_weights: Mapping[str, float]  # "s:word" / "d:word" -> weight
     intercept: float
     # A question joins a cluster when its probability with the cluster's representative
     # reaches ``threshold`` and that with at least ``member_share`` of the members too.
@@ -105,11 +119,18 @@ class PairModel:
     member_share: float
     info: Mapping[str, Any]  # training data hash, figures; written to the JSON as is
 
-    def probability(self, features: tuple[float, ...]) -> float:
-        """The probability that one answer serves both questions."""
+    def probability(
+        self, features: tuple[float, ...], words: tuple[list[str], float] | None = None
+    ) -> float:
+        """The probability that one answer serves both questions, from the dense features
+        and the pair's weighted words (``pair_words``)."""
         logit = self.intercept
         for weight, value in zip(self.coefficients, features, strict=True):
             logit += weight * value
+        if words is not None:
+            keys, scale = words
+            weights = self.word_weights
+            logit += scale * sum(weights.get(key, 0.0) for key in keys)
         if logit < -30.0:
             return 0.0
         return 1.0 / (1.0 + math.exp(-logit))
@@ -121,6 +142,7 @@ class PairModel:
             "features": list(FEATURE_NAMES),
             "coefficients": list(self.coefficients),
             "intercept": self.intercept,
+            "word_weights": dict(sorted(self.word_weights.items())),
             "threshold": self.threshold,
             "member_share": self.member_share,
             "info": dict(self.info),
@@ -138,6 +160,7 @@ def load_pair_model(path: Path) -> PairModel:
             raise ModelError(f"{path}: the pair model was trained on other features")
         return PairModel(
             coefficients=tuple(float(value) for value in document["coefficients"]),
+            word_weights={str(k): float(v) for k, v in document["word_weights"].items()},
             intercept=float(document["intercept"]),
             threshold=float(document["threshold"]),
             member_share=float(document["member_share"]),
@@ -145,6 +168,18 @@ def load_pair_model(path: Path) -> PairModel:
         )
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ModelError(f"cannot read the pair model {path}: {error}") from error
+
+
+def pair_words(a: PairSignals, b: PairSignals) -> tuple[list[str], float]:
+    """The word keys of a pair (shared and one-sided lemmas and concepts) and their scale."""
+    left = a.content | {CONCEPT_PREFIX + c for c in a.concepts}
+    right = b.content | {CONCEPT_PREFIX + c for c in b.concepts}
+    union = left | right
+    if not union:
+        return [], 0.0
+    keys = [SHARED_PREFIX + word for word in left & right]
+    keys.extend(DIFFERENT_PREFIX + word for word in left ^ right)
+    return keys, 1.0 / math.sqrt(len(union))
 
 
 def _cosine(a: frozenset[str], b: frozenset[str]) -> float:

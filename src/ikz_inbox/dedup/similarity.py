@@ -25,7 +25,13 @@ from ikz_inbox.dedup.analysis import Analysis, Analyzer, LemmaLookup, build_anal
 from ikz_inbox.dedup.asks import AskModel, load_ask_model
 from ikz_inbox.dedup.lemmas import load_language_data
 from ikz_inbox.dedup.lexicon import Settings, read_lexicon
-from ikz_inbox.dedup.pairs import PairModel, PairSignals, load_pair_model, pair_features
+from ikz_inbox.dedup.pairs import (
+    PairModel,
+    PairSignals,
+    load_pair_model,
+    pair_features,
+    pair_words,
+)
 from ikz_inbox.errors import ModelError
 
 logger = logging.getLogger(__name__)
@@ -209,8 +215,27 @@ def profile_similarity(a: Profile, b: Profile, model: DedupModel, floor: float =
     in 0..1), so a score at or above ``floor`` is never cut off, to the last bit.
     """
     if model.pairs is not None and a.signals is not None and b.signals is not None:
-        features = pair_features(a.signals, b.signals, model.concept_weights)
-        return model.pairs.probability(features)
+        features, words = pair_inputs(a, b, model)
+        return model.pairs.probability(features, words)
+    return _blend_similarity(a, b, model, floor, use_topics=True)
+
+
+def pair_inputs(
+    a: Profile, b: Profile, model: DedupModel
+) -> tuple[tuple[float, ...], tuple[list[str], float]]:
+    """What the pair model reads of two profiled questions: the dense features (the
+    lexicon blend without topics among them) and the weighted words. Both profiles need
+    their ``signals``."""
+    assert a.signals is not None and b.signals is not None
+    blend = _blend_similarity(a, b, model, 0.0, use_topics=False)
+    features = pair_features(a.signals, b.signals, model.concept_weights, blend)
+    return features, pair_words(a.signals, b.signals)
+
+
+def _blend_similarity(
+    a: Profile, b: Profile, model: DedupModel, floor: float, *, use_topics: bool
+) -> float:
+    """The hand-set blend of the lexicon's ``[model]`` settings."""
     settings = model.settings
     if a.concepts and b.concepts:
         share = settings.concept_share
@@ -221,7 +246,7 @@ def profile_similarity(a: Profile, b: Profile, model: DedupModel, floor: float =
         lexical_share = settings.one_sided_factor if a.concepts or b.concepts else 1.0
     aspect = _aspect_factor(a, b, settings)
     topic = 1.0
-    if a.topic is not None and b.topic is not None and a.topic != b.topic:
+    if use_topics and a.topic is not None and b.topic is not None and a.topic != b.topic:
         topic = settings.topic_mismatch_factor
     if not a.content_size or not b.content_size:
         return _score(concept, lexical_share * 0.0, aspect, topic)
