@@ -1,7 +1,9 @@
 """Read and validate ``config/lexicon.toml``: concepts, aspects, synonyms, model settings.
 
 In: the path of the TOML file. Out: a frozen ``Lexicon`` holding the raw (not yet
-analysed) terms. Turning terms into lemma sequences is the analyser's job.
+analysed) terms. Turning terms into lemma sequences is the analyser's job. Every concept
+names its public source (``source``) and every synonym group names one in
+``[synonym_sources]``; an entry without one is refused.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ class Concept:
     id: str
     weight: float
     terms: tuple[str, ...]
+    source: str  # the public source of the vocabulary (law, guideline, public body)
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Lexicon:
     concepts: tuple[Concept, ...]
     aspects: tuple[Aspect, ...]
     rules: tuple[Rule, ...] = ()
+    synonym_sources: tuple[tuple[str, str], ...] = ()  # canonical, public source
 
 
 _SETTING_NAMES = (
@@ -81,12 +85,14 @@ def read_lexicon(path: Path) -> Lexicon:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ConfigError(f"cannot read lexicon {path}: {exc}") from exc
+    synonyms = _read_synonyms(data.get("synonyms", {}), path)
     return Lexicon(
         settings=_read_settings(data.get("model"), path),
-        synonyms=_read_synonyms(data.get("synonyms", {}), path),
+        synonyms=synonyms,
         concepts=tuple(_read_concept(entry, path) for entry in _entries(data, "concept", path)),
         aspects=tuple(_read_aspect(entry, path) for entry in _entries(data, "aspect", path)),
         rules=tuple(_read_rule(entry, path) for entry in data.get("rule", [])),
+        synonym_sources=_read_synonym_sources(data.get("synonym_sources", {}), synonyms, path),
     )
 
 
@@ -113,6 +119,26 @@ def _read_synonyms(table: Any, path: Path) -> tuple[tuple[str, tuple[str, ...]],
     return tuple(result)
 
 
+def _read_synonym_sources(
+    table: Any, synonyms: tuple[tuple[str, tuple[str, ...]], ...], path: Path
+) -> tuple[tuple[str, str], ...]:
+    """The source of each synonym group: one non-empty string per [synonyms] key, no more."""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [synonym_sources] must be a table")
+    canonicals = [canonical for canonical, _ in synonyms]
+    missing = [canonical for canonical in canonicals if not _is_source(table.get(canonical))]
+    if missing:
+        raise ConfigError(f"{path}: synonyms {missing!r} need a source in [synonym_sources]")
+    unknown = sorted(set(table) - set(canonicals))
+    if unknown:
+        raise ConfigError(f"{path}: [synonym_sources] names unknown synonyms {unknown!r}")
+    return tuple((canonical, table[canonical].strip()) for canonical in canonicals)
+
+
+def _is_source(value: Any) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
 def _entries(data: dict[str, Any], key: str, path: Path) -> list[dict[str, Any]]:
     entries = data.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -128,7 +154,10 @@ def _read_concept(entry: dict[str, Any], path: Path) -> Concept:
     weight = entry.get("weight", 1.0)
     if not isinstance(weight, int | float) or weight <= 0:
         raise ConfigError(f"{path}: concept {concept_id!r} needs a positive weight")
-    return Concept(id=concept_id, weight=float(weight), terms=terms)
+    source = entry.get("source")
+    if not isinstance(source, str) or not _is_source(source):
+        raise ConfigError(f"{path}: concept {concept_id!r} needs a source (a non-empty string)")
+    return Concept(id=concept_id, weight=float(weight), terms=terms, source=source.strip())
 
 
 def _read_aspect(entry: dict[str, Any], path: Path) -> Aspect:
