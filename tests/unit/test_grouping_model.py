@@ -13,7 +13,7 @@ import pytest
 from ikz_inbox.dedup import DedupIndex, cluster_questions, load_dedup_model
 from ikz_inbox.dedup.asks import AskModel, ask_features, load_ask_model
 from ikz_inbox.dedup.learn import is_held_out, read_asks, train_grouping_model
-from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel, load_pair_model
+from ikz_inbox.dedup.pairs import FEATURE_NAMES, PAIR_MODEL_FORMAT, PairModel, load_pair_model
 from ikz_inbox.dedup.similarity import DedupModel, profile_of, profile_similarity
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.types import DedupItem
@@ -159,7 +159,7 @@ def test_a_model_with_other_features_is_refused(tmp_path: Path) -> None:
     path.write_text(
         json.dumps(
             {
-                "format": 1,
+                "format": PAIR_MODEL_FORMAT,
                 "features": ["something_else"],
                 "coefficients": [1.0],
                 "intercept": 0.0,
