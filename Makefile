@@ -18,11 +18,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-# The shipped topic model is rebuilt only when it is missing.
+# The shipped models are rebuilt only when they are missing.
 models/topics/ikz-model.json: | $(STAMP)
-	$(BIN)/ikz-inbox train
+	$(BIN)/ikz-inbox train --model topics
 
-model: models/topics/ikz-model.json
+models/kinds/kind-model.json: | $(STAMP)
+	$(BIN)/ikz-inbox train --model kinds
+
+models/grouping/pairs.json: | $(STAMP)
+	$(BIN)/ikz-inbox train --model grouping
+
+model: models/topics/ikz-model.json models/kinds/kind-model.json models/grouping/pairs.json
 
 ## demo: set up, import the sample inbox into var/ikz-inbox.sqlite3, write var/briefing.{html,md}
 demo: $(STAMP) model

@@ -50,7 +50,9 @@ class App:
 
     @cached_property
     def pipeline(self) -> PipelineResources:
-        extract = load_extract_resources(self.settings.gazetteer_path, self.events)
+        extract = load_extract_resources(
+            self.settings.gazetteer_path, self.events, self.settings.kind_model_dir
+        )
         resources = PipelineResources(
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
         )
@@ -66,6 +68,7 @@ class App:
             topic_model_dir=self.settings.topic_model_dir,
             max_message_bytes=self._max_message_bytes,
             review_threshold=self.settings.review_threshold,
+            kind_model_dir=self.settings.kind_model_dir,
         )
 
     @cached_property

@@ -217,17 +217,31 @@ def train(
     ] = False,
     seed: Annotated[int, typer.Option(help="Zufallsstartwert.")] = 0,
     model: Annotated[
-        str, typer.Option("--model", help="topics, grouping oder all (Standard).")
+        str, typer.Option("--model", help="topics, kinds, grouping oder all (Standard).")
     ] = "all",
 ) -> None:
-    """Modelle aus den Trainingsdaten neu trainieren: Themen (mit Korrekturen) und Gruppierung."""
-    if model not in {"topics", "grouping", "all"}:
-        raise IkzInboxError(f"Unbekanntes Modell {model!r}: topics, grouping oder all.")
+    """Modelle aus den Trainingsdaten neu trainieren: Themen (mit Korrekturen), Nachrichtenarten
+    und Gruppierung."""
+    if model not in {"topics", "kinds", "grouping", "all"}:
+        raise IkzInboxError(f"Unbekanntes Modell {model!r}: topics, kinds, grouping oder all.")
     application = _state(ctx).app
     if model in {"topics", "all"}:
         _train_topics(application, with_corrections=with_corrections, seed=seed)
+    if model in {"kinds", "all"}:
+        _train_kinds(application)
     if model in {"grouping", "all"}:
         _train_grouping(application)
+
+
+def _train_kinds(application: App) -> None:
+    from ikz_inbox.extract.kind_model import train_kind_model
+
+    settings = application.settings
+    result = train_kind_model(settings.training_dir / "kinds", settings.kind_model_dir)
+    out.print(
+        f"Modell der Nachrichtenarten {result.model_version} gespeichert in "
+        f"{settings.kind_model_dir}: {result.examples} Beispiele."
+    )
 
 
 def _train_grouping(application: App) -> None:

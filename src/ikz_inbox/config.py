@@ -44,6 +44,7 @@ class PathsSection(_Section):
     training: str = "training"
     spacy_config: str = "spacy/topics.cfg"
     topic_model: str = "../models/topics"
+    kind_model: str = "../models/kinds"
     grouping_model: str = "../models/grouping"
     report_dir: str = "../var"
     lock_dir: str = "../var"
@@ -113,6 +114,7 @@ class Settings:
     training_dir: Path
     spacy_config_path: Path
     topic_model_dir: Path
+    kind_model_dir: Path
     grouping_model_dir: Path
     report_dir: Path
     lock_dir: Path
@@ -162,6 +164,7 @@ def load_settings(
         training_dir=_resolve(base, parsed.paths.training),
         spacy_config_path=_resolve(base, parsed.paths.spacy_config),
         topic_model_dir=_resolve(base, parsed.paths.topic_model),
+        kind_model_dir=_resolve(base, parsed.paths.kind_model),
         grouping_model_dir=_resolve(base, parsed.paths.grouping_model),
         report_dir=_resolve(base, parsed.paths.report_dir),
         lock_dir=_resolve(base, parsed.paths.lock_dir),

@@ -82,12 +82,13 @@ class PipelineSpec:
     topic_model_dir: Path
     max_message_bytes: int
     review_threshold: float
+    kind_model_dir: Path | None = None
 
 
 def load_pipeline(spec: PipelineSpec) -> PipelineResources:
     """Load the sentence pipeline, gazetteer and topic classifier once per process."""
     return PipelineResources(
-        extract=load_extract_resources(spec.gazetteer_path, spec.events),
+        extract=load_extract_resources(spec.gazetteer_path, spec.events, spec.kind_model_dir),
         classifier=load_topic_classifier(spec.topic_model_dir, spec.taxonomy),
         max_message_bytes=spec.max_message_bytes,
     )

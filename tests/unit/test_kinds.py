@@ -5,10 +5,19 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ikz_inbox.extract import kinds
-from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
+from ikz_inbox.extract.kind_model import KindModel
+from ikz_inbox.extract.kinds import (
+    KindBars,
+    detect_automatic_kind,
+    detect_human_kind,
+    final_kind,
+    kind_signals,
+    settle_kind,
+)
 from ikz_inbox.extract.newtext import isolate_new_text
 from ikz_inbox.parse import parse_message
 from ikz_inbox.textnorm import lower_for_matching, whole_word
@@ -380,3 +389,212 @@ def test_word_helper_matches_like_word_boundaries(text: str) -> None:
 def test_auto_reply_wording_in_any_case(body: str, kind: MessageKind) -> None:
     headers = (("return-path", "<j@example.de>"),)
     assert detect_automatic_kind(_mail(body, headers=headers), body) == kind
+
+
+# --- the decision with a kind model: header evidence, spam, questions ------------------------
+
+
+def _fixed_model(**probabilities: float) -> KindModel:
+    """A model that gives every message the same probabilities (the rest share what is left)."""
+    rest = [kind for kind in MessageKind if kind.value not in probabilities]
+    left = max(1.0 - sum(probabilities.values()), 1e-6) / max(len(rest), 1)
+    values = {kind: probabilities.get(kind.value, left) for kind in MessageKind}
+    return KindModel(
+        labels=tuple(MessageKind),
+        vocabulary={},
+        weights=np.zeros((0, len(MessageKind))),
+        intercept=np.log(np.array([values[kind] for kind in MessageKind])),
+        bars=KindBars(spam=0.6, auto=0.8, frage=0.7),
+        model_version="fixed",
+    )
+
+
+def _decide(
+    parsed: ParsedMail, new_text: str, has_questions: bool, model: KindModel | None
+) -> MessageKind:
+    decision = settle_kind(parsed, parsed.body_text, new_text, model)
+    return final_kind(decision, parsed, new_text, has_questions)
+
+
+REGISTRATION_WITH_QUESTION = (
+    "Guten Tag,\n\nhiermit melde ich mich zur Sprechstunde am 9. Oktober an. Wird es eine "
+    "Aufzeichnung geben?\n\nViele Grüße\nJan Muster"
+)
+THANKS_WITH_QUESTION = (
+    "Liebes IKZ-Team,\n\nvielen Dank für die tolle Veranstaltung gestern! Eine Nachfrage noch: "
+    "Gilt die Förderquote von 90 % auch für Kreise?\n\nBeste Grüße\nJan Muster"
+)
+SPAM_WITH_QUESTIONS = (
+    "Hallo,\n\nwir sind eine Agentur für Suchmaschinenoptimierung. Wollen Sie bei Google auf "
+    "Platz 1? Wann passt Ihnen ein kurzer Call?\n\nBeste Grüße\nTeam Ranking"
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "model_says"),
+    [
+        (REGISTRATION_WITH_QUESTION, "anmeldung"),
+        (THANKS_WITH_QUESTION, "sonstiges"),
+        (HUMAN, "newsletter"),  # below the automatic bar, questions win
+    ],
+)
+def test_questions_make_frage_whatever_else_the_mail_does(body: str, model_says: str) -> None:
+    model = _fixed_model(**{model_says: 0.75})
+    assert _decide(_mail(body), body, True, model) is MessageKind.FRAGE
+    assert _decide(_mail(body), body, False, model) is MessageKind(model_says)
+
+
+def test_spam_with_questions_stays_spam() -> None:
+    model = _fixed_model(spam=0.65, frage=0.3)
+    parsed = _mail(SPAM_WITH_QUESTIONS, from_name="Team Ranking", from_address="hi@rank.example")
+    decision = settle_kind(parsed, parsed.body_text, SPAM_WITH_QUESTIONS, model)
+    assert decision.kind is MessageKind.SPAM  # settled before questions are looked for
+    assert final_kind(decision, parsed, SPAM_WITH_QUESTIONS, True) is MessageKind.SPAM
+
+
+def test_spam_needs_the_bar() -> None:
+    model = _fixed_model(spam=0.55, sonstiges=0.3)
+    assert _decide(_mail(HUMAN), HUMAN, True, model) is MessageKind.FRAGE
+    assert _decide(_mail(HUMAN), HUMAN, False, model) is MessageKind.SONSTIGES
+
+
+PHISHING = (
+    "Sehr geehrte/r Nutzer/in,\n\nIhr Konto wird gesperrt. Passwort bestätigen: "
+    "https://login.example.com"
+)
+
+
+def test_spam_flag_and_spam_rule_win_over_a_model_that_says_frage() -> None:
+    flagged = _mail(HUMAN, headers=(("x-spam-flag", "YES"),))
+    assert _decide(flagged, HUMAN, True, _fixed_model(frage=0.99)) is MessageKind.SPAM
+    parsed = _mail(PHISHING, from_name="IT-Service", from_address="it@login-check.example.com")
+    assert kind_signals(parsed, PHISHING).spam_rule
+    model = _fixed_model(frage=0.8, spam=0.1)
+    assert _decide(parsed, PHISHING, True, model) is MessageKind.SPAM
+
+
+def test_spam_rule_gives_way_where_the_model_rules_spam_out() -> None:
+    parsed = _mail(PHISHING, from_name="IT-Service", from_address="it@login-check.example.com")
+    model = _fixed_model(newsletter=0.97, spam=0.01)
+    assert _decide(parsed, PHISHING, False, model) is MessageKind.NEWSLETTER
+
+
+def test_a_sure_spam_verdict_wins_over_bounce_wording_but_not_over_a_dsn() -> None:
+    model = _fixed_model(spam=0.9)
+    subject = "Undeliverable: 17 Nachrichten warten auf Freigabe"
+    assert _decide(_mail(HUMAN, subject=subject), HUMAN, False, model) is MessageKind.SPAM
+    unsure = _fixed_model(spam=0.3)
+    bounce = _decide(_mail(HUMAN, subject=subject), HUMAN, False, unsure)
+    assert bounce is MessageKind.UNZUSTELLBAR
+    dsn = (("content-type", "multipart/report; report-type=delivery-status; boundary=x"),)
+    assert _decide(_mail(HUMAN, headers=dsn), HUMAN, False, model) is MessageKind.UNZUSTELLBAR
+
+
+@pytest.mark.parametrize(
+    ("headers", "kind"),
+    [
+        ((("auto-submitted", "auto-replied"),), MessageKind.ABWESENHEIT),
+        ((("x-autoreply", "yes"),), MessageKind.ABWESENHEIT),
+        (
+            (("content-type", "multipart/report; report-type=delivery-status; boundary=x"),),
+            MessageKind.UNZUSTELLBAR,
+        ),
+        ((("x-spam-status", "Yes, score=9.0 required=5.0"),), MessageKind.SPAM),
+        ((("list-unsubscribe", "<mailto:leave@example.de>"),), MessageKind.NEWSLETTER),
+        ((("precedence", "bulk"),), MessageKind.NEWSLETTER),
+    ],
+)
+def test_header_evidence_stays_decisive(
+    headers: tuple[tuple[str, str], ...], kind: MessageKind
+) -> None:
+    model = _fixed_model(frage=0.99)
+    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, model) is kind
+
+
+def test_list_headers_give_way_to_a_sure_spam_verdict() -> None:
+    headers = (("list-unsubscribe", "<https://mailer.example.com/u>"),)
+    model = _fixed_model(spam=0.9)
+    assert _decide(_mail(HUMAN, headers=headers), HUMAN, False, model) is MessageKind.SPAM
+
+
+def test_a_sure_automatic_kind_is_settled_before_questions() -> None:
+    model = _fixed_model(abwesenheit=0.9)
+    decision = settle_kind(_mail(HUMAN), HUMAN, HUMAN, model)
+    assert decision.kind is MessageKind.ABWESENHEIT
+
+
+def test_frage_without_a_question_needs_its_bar() -> None:
+    sure = _fixed_model(frage=0.8, anmeldung=0.15)
+    unsure = _fixed_model(frage=0.6, anmeldung=0.35)
+    assert _decide(_mail(HUMAN), HUMAN, False, sure) is MessageKind.FRAGE
+    assert _decide(_mail(HUMAN), HUMAN, False, unsure) is MessageKind.ANMELDUNG
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "exchange_ndr.eml",
+        "postfix_dsn.eml",
+        "sendmail_dsn_text_only.eml",
+        "lotus_notes_ooo.eml",
+        "auto_submitted_ooo.eml",
+        "newsletter_list_unsubscribe.eml",
+        "phishing_html.eml",
+        "marketing_spam.eml",
+        "registration.eml",
+        "cancellation.eml",
+        "thank_you.eml",
+        "human_question_outlook.eml",
+    ],
+)
+def test_signals_give_the_rule_answer_and_no_model_means_rules(name: str) -> None:
+    parsed = _load(name)
+    rule = detect_automatic_kind(parsed, parsed.body_text)
+    assert kind_signals(parsed, parsed.body_text).rule_kind() == rule
+    new_text = isolate_new_text(parsed.body_text)
+    for has_questions in (False, True):
+        expected = rule or detect_human_kind(parsed, new_text, has_questions)
+        assert _decide(parsed, new_text, has_questions, None) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HIERMIT MELDE ICH MICH AN.",
+        "Ich möchte mich anzumelden versuchen.",
+        "Wir NEHMEN gern TEIL.",
+        "Leider muss ich ABSAGEN.",
+        "Ich sage hiermit ab.",
+        "Ich möchte meine Anmeldung zurückziehen.",
+        "Streichen Sie mich bitte von der Liste.",
+        "I'd like to REGISTER. Sign me up!",
+        "We will attend.",
+        "Please cancel my registration.",
+        "Anbei die Teilnahme-Liste.",
+        "Wie hoch ist die Förderquote?",
+        "",
+    ],
+)
+def test_registration_shortcut_changes_no_answer(text: str) -> None:
+    slow = any(
+        kinds._REGISTRATION_VERB.search(sentence)
+        or (kinds._REGISTRATION_NOUN.search(sentence) and not kinds._THANKS.search(sentence))
+        for sentence in kinds._SENTENCE_END.split(kinds._REPLY_ME_BACK.sub(" ", text))
+    )
+    assert kinds._is_registration("Sprechstunde", text) == slow
+
+
+def test_auto_reply_headers_with_a_newsletter_text_make_a_newsletter() -> None:
+    headers = (("auto-submitted", "auto-generated"),)
+    sure = _fixed_model(newsletter=0.8)
+    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, sure) is MessageKind.NEWSLETTER
+    unsure = _fixed_model(newsletter=0.4, frage=0.5)
+    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, unsure) is MessageKind.ABWESENHEIT
+
+
+def test_a_reply_to_an_auto_reply_that_asks_is_frage() -> None:
+    subject = "AW: Automatische Antwort: Förderung"
+    parsed = _mail(HUMAN, subject=subject)
+    assert detect_automatic_kind(parsed, HUMAN) is MessageKind.ABWESENHEIT  # the rules
+    model = _fixed_model(frage=0.7, abwesenheit=0.2)
+    assert _decide(parsed, HUMAN, True, model) is MessageKind.FRAGE

@@ -3,6 +3,9 @@
 In: a ``ParsedMail`` and the resources of ``load_extract_resources`` (sentence pipeline,
 gazetteer, events). Out: an ``Extraction``.
 
+The kind is decided in two steps (``kinds.settle_kind`` before question extraction, with
+header evidence, spam and sure automatic kinds; ``kinds.final_kind`` after it: questions make
+"frage"), with the kind model of ``kind_model`` where it is loaded, by rules otherwise.
 Automatic mail (bounce, auto-reply, newsletter, spam) has no questions and no event; an
 auto-reply names the sender's organisation and a newsletter its publisher from the
 signature. A human mail's new text is what the sender wrote plus the new text of every
@@ -24,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ikz_inbox.extract.event import EventMatcher, assign_event, compile_event_matchers
-from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind
+from ikz_inbox.extract.kind_model import KindModel, load_kind_model_or_none
+from ikz_inbox.extract.kinds import final_kind, settle_kind
 from ikz_inbox.extract.newtext import isolate_new_text_with_subject
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
 from ikz_inbox.extract.sender import Gazetteer, find_sender_org, load_gazetteer
@@ -42,6 +46,8 @@ logger = logging.getLogger(__name__)
 _ORG_KINDS = frozenset({MessageKind.ABWESENHEIT, MessageKind.NEWSLETTER})
 # Between the sender's new text and the new text of each attached mail.
 _JOINER = "\n\n"
+# The kinds a person writes; the others are extracted as automatic mail.
+_HUMAN_KINDS = frozenset({MessageKind.FRAGE, MessageKind.ANMELDUNG, MessageKind.SONSTIGES})
 # Human kinds that always belong to an event (the next one when none is named).
 _EVENT_KINDS = frozenset({MessageKind.FRAGE, MessageKind.ANMELDUNG})
 # The new text points at an attachment ("im Anhang", "anbei", "in der Anlage", "attached") ...
@@ -62,25 +68,35 @@ class ExtractResources:
     gazetteer: Gazetteer
     events: tuple[Event, ...]
     event_matchers: tuple[EventMatcher, ...]  # the events' naming patterns, compiled
+    kind_model: KindModel | None = None  # None: the rules decide message kinds alone
 
 
-def load_extract_resources(gazetteer_path: Path, events: Sequence[Event]) -> ExtractResources:
-    """Build the sentence pipeline, read the gazetteer (ConfigError when it is bad) and
-    compile the events' naming patterns."""
+# Where the kind model is looked for when the caller names no directory: the repository's
+# models/kinds (the default of the ``[paths] kind_model`` setting).
+DEFAULT_KIND_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "kinds"
+
+
+def load_extract_resources(
+    gazetteer_path: Path, events: Sequence[Event], kind_model_dir: Path | None = None
+) -> ExtractResources:
+    """Build the sentence pipeline, read the gazetteer (ConfigError when it is bad), compile
+    the events' naming patterns and load the kind model (``kind_model_dir``, else
+    ``DEFAULT_KIND_MODEL_DIR``; missing or broken: a warning, and the rules decide kinds)."""
     return ExtractResources(
         nlp=build_sentence_pipeline(),
         gazetteer=load_gazetteer(gazetteer_path),
         events=tuple(events),
         event_matchers=compile_event_matchers(events),
+        kind_model=load_kind_model_or_none(kind_model_dir or DEFAULT_KIND_MODEL_DIR),
     )
 
 
 def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extraction:
     """Return kind, new text, questions, sender organisation and event of one message."""
-    automatic = detect_automatic_kind(parsed, parsed.body_text)
-    if automatic is not None:
-        return _automatic_extraction(parsed, automatic, resources)
     parts = _new_text_parts(parsed)
+    decision = settle_kind(parsed, parsed.body_text, _JOINER.join(parts), resources.kind_model)
+    if decision.kind is not None:
+        return _automatic_extraction(parsed, decision.kind, resources)
     questions = _questions(parts, resources.nlp)
     if not questions and _questions_attached(parsed, parts):
         with_attachments = parts + _attachment_texts(parsed)
@@ -90,7 +106,9 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
     if not questions:
         questions = extract_questions("", parsed.subject, resources.nlp)
     new_text = _JOINER.join(parts)
-    kind = detect_human_kind(parsed, new_text, bool(questions))
+    kind = final_kind(decision, parsed, new_text, bool(questions))
+    if kind not in _HUMAN_KINDS:
+        return _automatic_extraction(parsed, kind, resources)
     if kind is not MessageKind.FRAGE:
         questions = ()
     sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)

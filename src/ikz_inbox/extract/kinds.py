@@ -21,17 +21,57 @@ Out: a :class:`MessageKind`.
   4. newsletter (NEWSLETTER): List-Id, List-Unsubscribe, Precedence bulk/list/junk, or
      newsletter footer wording.
 :func:`detect_human_kind` separates questions, registrations/cancellations and the rest.
+
+With a trained kind model (``kind_model.KindModel``) the decision is made in two steps that
+protect questions, :func:`settle_kind` before question extraction and :func:`final_kind`
+after it:
+  1. header evidence is decisive: a delivery-status part, a multipart/report DSN or a
+     MAILER-DAEMON/postmaster sender (bounce), RFC 3834 headers, a Subject that starts as
+     an auto-reply's or a read receipt (auto-reply), X-Spam-Flag / X-Spam-Status Yes (spam);
+  2. spam by the model: its spam probability at or above its calibrated bar (phishing
+     dressed as a bounce notice included). Spam is settled before questions are looked
+     for, so that a spam mail's questions never reach the moderator;
+  2b. a bounce Subject, or bounce wording from a null sender: bounce;
+  2c. spam by the rules' wording score (``SPAM_THRESHOLD``), unless the model all but
+     rules spam out (``SPAM_RULE_FLOOR``);
+  3. List-Id / List-Unsubscribe / Precedence bulk: newsletter (after spam, as bulk senders
+     of cold sales mail set them too);
+  4. an automatic kind (auto-reply, bounce, newsletter) the model is sure of
+     (``KindModel.auto_bar``) is settled without looking for questions;
+  5. after question extraction: a new text that asks something is ``frage``, whatever
+     else it does (registration, thanks, reply to a newsletter); else the model's most
+     likely kind, where ``frage`` without a question found needs ``KindModel.frage_bar``.
+Without a model (missing or unreadable: a warning is logged where it is loaded) both steps
+give exactly the rule answer of :func:`detect_automatic_kind` and :func:`detect_human_kind`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ikz_inbox.textnorm import lower_for_matching, whole_word
 from ikz_inbox.types import MessageKind, ParsedMail
 
-__all__ = ["detect_automatic_kind", "detect_human_kind"]
+if TYPE_CHECKING:
+    from ikz_inbox.extract.kind_model import KindModel
+
+__all__ = [
+    "AUTOMATIC_KINDS",
+    "KindBars",
+    "KindDecision",
+    "KindSignals",
+    "detect_automatic_kind",
+    "detect_human_kind",
+    "final_kind",
+    "kind_after_questions",
+    "kind_before_questions",
+    "kind_signals",
+    "settle_kind",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +79,12 @@ logger = logging.getLogger(__name__)
 SPAM_THRESHOLD = 3
 # A spam checker's score this close below its own threshold is one point of suspicion.
 SPAM_SCORE_SUSPICIOUS = 3.0
+# The wording score decides spam unless the model all but rules spam out (newsletters of
+# public bodies without list headers reach the score: no greeting, opt-out footer, links).
+SPAM_RULE_FLOOR = 0.1
+# A mail with auto-reply headers is a newsletter or bounce where the model gives that kind
+# at least this (else an auto-reply).
+AUTOMATIC_SWITCH = 0.5
 # Marketing wording counts at most this much, so a chatty human mail cannot reach spam alone.
 MARKETING_MAX_POINTS = 2
 # Out-of-office wording needs this many distinct phrases when no header or Subject says so.
@@ -216,6 +262,13 @@ _LIST_WORDS = re.compile(r"newsletter|verteiler|mailing-?liste|mailing list", re
 _REGISTRATION_SUBJECT = re.compile(
     r"^\s*(?:anmeldung|abmeldung|registrierung|teilnahme|absage|registration)\b", re.I
 )
+# Every alternative of _REGISTRATION_VERB and _REGISTRATION_NOUN holds one of these: a text
+# without any of them (most questions) skips the sentence-by-sentence search, which costs
+# about 0.1 ms per message.
+_REGISTRATION_WORDS = (
+    "melde", "nehme", "sage", "zurückziehen", "streichen", "regist", "sign", "attend",
+    "cancel", "anmeldung", "abmeldung", "teilnahme",
+)  # fmt: skip
 # "Wir melden uns, sobald ..." promises a reply; it registers nobody.
 _REPLY_ME_BACK = re.compile(
     r"\bmelde[nt]? (?:uns|mich)\b[^.?!]{0,60}?\b(?:sobald|wieder|bei|zurück|nochmal|noch)\b",
@@ -223,6 +276,109 @@ _REPLY_ME_BACK = re.compile(
 )
 # A sentence ends after a word, not after "9." in a date.
 _SENTENCE_END = re.compile(r"(?<=[^\W\d]{2}[.!?])\s+|\n\s*\n")
+
+
+# The kinds a machine sends; the model settles them before questions are looked for.
+AUTOMATIC_KINDS = (MessageKind.ABWESENHEIT, MessageKind.UNZUSTELLBAR, MessageKind.NEWSLETTER)
+
+
+@dataclass(frozen=True)
+class KindSignals:
+    """What the rules see in one message: header evidence and wording signs.
+
+    The header fields are decisive where set; the wording fields are features of the kind
+    model (and the whole answer when there is no model, see :meth:`rule_kind`).
+    """
+
+    header_bounce: bool  # delivery-status part, multipart/report or a bounce sender
+    bounce_text: bool  # a bounce Subject, or bounce wording from a null sender
+    header_auto_reply: bool  # RFC 3834 and similar headers, auto-reply Subject, read receipt
+    auto_reply_text: bool  # out-of-office wording in a short body, or in a reply's Subject
+    spam_flag: bool  # X-Spam-Flag / X-Spam-Status set by an MTA
+    spam_points: int  # the wording score of independent spam signs
+    list_headers: bool  # List-Id or List-Unsubscribe
+    bulk_precedence: bool  # Precedence bulk/list/junk
+    newsletter_cues: int  # newsletter footer wording and the word in the Subject
+
+    @property
+    def spam_rule(self) -> bool:
+        """The existing strong spam evidence: the MTA's flag or the wording score."""
+        return self.spam_flag or self.spam_points >= SPAM_THRESHOLD
+
+    def decisive_kind(self) -> MessageKind | None:
+        """The kind that header evidence decides on its own."""
+        if self.header_bounce:
+            return MessageKind.UNZUSTELLBAR
+        if self.header_auto_reply:
+            return MessageKind.ABWESENHEIT
+        if self.spam_flag:
+            return MessageKind.SPAM
+        return None
+
+    def rule_kind(self) -> MessageKind | None:
+        """The answer of the rules alone (``detect_automatic_kind``)."""
+        if self.header_bounce or self.bounce_text:
+            return MessageKind.UNZUSTELLBAR
+        if self.header_auto_reply or self.auto_reply_text:
+            return MessageKind.ABWESENHEIT
+        if self.spam_rule:
+            return MessageKind.SPAM
+        if self.list_headers or self.bulk_precedence or self.newsletter_cues >= 2:
+            return MessageKind.NEWSLETTER
+        return None
+
+
+@dataclass(frozen=True)
+class KindBars:
+    """The model's calibrated probability bars (see ``kind_model``)."""
+
+    spam: float  # a spam verdict from the model needs at least this
+    auto: float  # an automatic kind is settled before (and against) questions from this
+    frage: float  # "frage" without any question found needs at least this
+
+
+@dataclass(frozen=True)
+class KindDecision:
+    """The kind as far as it is settled before question extraction.
+
+    ``kind`` is the final kind where it is settled (automatic kinds, spam); else None and
+    :func:`final_kind` decides once the questions are known, with the model's
+    ``probabilities`` (None when the rules decide alone).
+    """
+
+    kind: MessageKind | None
+    probabilities: Mapping[MessageKind, float] | None = None
+    bars: KindBars | None = None
+
+
+def kind_signals(parsed: ParsedMail, text: str) -> KindSignals:
+    """The rule signals of one mail (``text``: the full decoded body). They cost what
+    ``detect_automatic_kind`` costs on a human mail; the human rules (registration, list
+    request) are left to the model's word features, as they cost as much again."""
+    head = text[:TEXT_SEARCH_CHARS]
+    lowered = lower_for_matching(head)
+    content_type = (parsed.header("content-type") or "").lower()
+    list_headers = _has_list_headers(parsed)
+    precedence = (parsed.header("precedence") or "").strip().lower()
+    newsletter_cues = _count(_NEWSLETTER_TEXT, lowered) + int(
+        bool(_NEWSLETTER_WORD.search(lower_for_matching(parsed.subject)))
+    )
+    return KindSignals(
+        header_bounce=_bounce_header(parsed, content_type),
+        bounce_text=bool(_BOUNCE_SUBJECT.match(parsed.subject))
+        or (_is_null_sender(parsed) and _count(_BOUNCE_TEXT, lowered) >= BOUNCE_TEXT_PHRASES),
+        header_auto_reply=_auto_reply_header(parsed)
+        or bool(_AUTO_REPLY_SUBJECT.match(parsed.subject) or _RECEIPT_SUBJECT.match(parsed.subject))
+        or "disposition-notification" in content_type,
+        # "AW: Automatische Antwort: ..." is as often a person answering an auto-reply.
+        auto_reply_text=bool(_AUTO_REPLY_SUBJECT_ANYWHERE.search(parsed.subject))
+        or _auto_reply_text(parsed, head, lowered, list_headers),
+        spam_flag=_spam_flag(parsed),
+        spam_points=_spam_points(parsed, head, lowered),
+        list_headers=list_headers,
+        bulk_precedence=precedence in _BULK_PRECEDENCE,
+        newsletter_cues=newsletter_cues,
+    )
 
 
 def detect_automatic_kind(parsed: ParsedMail, text: str) -> MessageKind | None:
@@ -246,6 +402,85 @@ def detect_automatic_kind(parsed: ParsedMail, text: str) -> MessageKind | None:
     return kind
 
 
+def settle_kind(
+    parsed: ParsedMail, text: str, new_text: str, model: KindModel | None
+) -> KindDecision:
+    """Settle what can be settled before question extraction (see the module doc).
+
+    ``text`` is the full decoded body, ``new_text`` the isolated new text. Without a model
+    this is ``detect_automatic_kind``.
+    """
+    if model is None:
+        return KindDecision(detect_automatic_kind(parsed, text))
+    signals = kind_signals(parsed, text)
+    decisive = signals.decisive_kind()
+    if decisive is MessageKind.UNZUSTELLBAR or decisive is MessageKind.SPAM:
+        logger.debug("%s kind %s by header evidence", parsed.message_id, decisive)
+        return KindDecision(decisive)
+    probabilities = model.probabilities(parsed, new_text, signals)
+    kind = kind_before_questions(signals, probabilities, model.bars)
+    if kind is not None:
+        logger.debug("%s kind %s settled before questions", parsed.message_id, kind)
+    return KindDecision(kind, probabilities, model.bars)
+
+
+def final_kind(
+    decision: KindDecision, parsed: ParsedMail, new_text: str, has_questions: bool
+) -> MessageKind:
+    """The kind once the questions of the new text are known (see the module doc)."""
+    if decision.kind is not None:
+        return decision.kind
+    if decision.probabilities is None or decision.bars is None:
+        return detect_human_kind(parsed, new_text, has_questions)
+    return kind_after_questions(decision.probabilities, decision.bars, has_questions)
+
+
+def kind_before_questions(
+    signals: KindSignals, probabilities: Mapping[MessageKind, float], bars: KindBars
+) -> MessageKind | None:
+    """Header evidence, spam, bounces by wording, list mail and sure automatic kinds, from
+    rule signals and model probabilities."""
+    decisive = signals.decisive_kind()
+    if decisive is MessageKind.ABWESENHEIT:
+        # Auto-reply headers say that a machine answered; which machine, the model may say
+        # (a newsletter confirmation sent with Auto-Submitted: auto-generated).
+        best = max(AUTOMATIC_KINDS, key=probabilities.__getitem__)
+        return best if probabilities[best] >= AUTOMATIC_SWITCH else decisive
+    if decisive is not None:
+        return decisive
+    spam = probabilities[MessageKind.SPAM]
+    if spam >= bars.spam:
+        return MessageKind.SPAM  # phishing dressed as a bounce notice is spam
+    if signals.bounce_text:
+        return MessageKind.UNZUSTELLBAR
+    if signals.spam_rule and spam >= SPAM_RULE_FLOOR:
+        return MessageKind.SPAM
+    if signals.list_headers or signals.bulk_precedence:
+        return MessageKind.NEWSLETTER
+    best = _ranked(probabilities)[0]
+    if best in AUTOMATIC_KINDS and probabilities[best] >= bars.auto:
+        return best
+    return None
+
+
+def kind_after_questions(
+    probabilities: Mapping[MessageKind, float], bars: KindBars, has_questions: bool
+) -> MessageKind:
+    """Questions make ``frage``; else the most likely kind other than spam."""
+    if has_questions:
+        return MessageKind.FRAGE
+    ranked = _ranked(probabilities)
+    if ranked[0] is MessageKind.FRAGE and probabilities[MessageKind.FRAGE] < bars.frage:
+        return ranked[1]
+    return ranked[0]
+
+
+def _ranked(probabilities: Mapping[MessageKind, float]) -> list[MessageKind]:
+    """The kinds other than spam (settled before), most likely first."""
+    kinds = [kind for kind in probabilities if kind is not MessageKind.SPAM]
+    return sorted(kinds, key=lambda kind: -probabilities[kind])
+
+
 def detect_human_kind(parsed: ParsedMail, new_text: str, has_questions: bool) -> MessageKind:
     """Return FRAGE, ANMELDUNG (registration or cancellation) or SONSTIGES for a human mail.
 
@@ -261,11 +496,13 @@ def detect_human_kind(parsed: ParsedMail, new_text: str, has_questions: bool) ->
 
 
 def _is_registration(subject: str, new_text: str) -> bool:
-    for sentence in _SENTENCE_END.split(_REPLY_ME_BACK.sub(" ", new_text)):
-        if _REGISTRATION_VERB.search(sentence):
-            return True
-        if _REGISTRATION_NOUN.search(sentence) and not _THANKS.search(sentence):
-            return True
+    lowered = lower_for_matching(new_text)
+    if any(word in lowered for word in _REGISTRATION_WORDS):
+        for sentence in _SENTENCE_END.split(_REPLY_ME_BACK.sub(" ", new_text)):
+            if _REGISTRATION_VERB.search(sentence):
+                return True
+            if _REGISTRATION_NOUN.search(sentence) and not _THANKS.search(sentence):
+                return True
     return bool(_REGISTRATION_SUBJECT.match(subject)) and bool(new_text.strip())
 
 
@@ -287,14 +524,20 @@ def _header_values(parsed: ParsedMail, name: str) -> list[str]:
 
 def _is_bounce(parsed: ParsedMail, lowered: str) -> bool:
     """``lowered``: the start of the body, lower-cased by ``lower_for_matching``."""
-    if parsed.delivery_status.strip():
+    if _bounce_header(parsed, (parsed.header("content-type") or "").lower()):
         return True
-    content_type = (parsed.header("content-type") or "").lower()
-    if "multipart/report" in content_type and "delivery-status" in content_type:
-        return True
-    if _BOUNCE_SENDER.match(parsed.from_address) or _BOUNCE_SUBJECT.match(parsed.subject):
+    if _BOUNCE_SUBJECT.match(parsed.subject):
         return True
     return _is_null_sender(parsed) and _count(_BOUNCE_TEXT, lowered) >= BOUNCE_TEXT_PHRASES
+
+
+def _bounce_header(parsed: ParsedMail, content_type: str) -> bool:
+    """A delivery-status part, a multipart/report DSN or a bounce sender."""
+    if parsed.delivery_status.strip():
+        return True
+    if "multipart/report" in content_type and "delivery-status" in content_type:
+        return True
+    return bool(_BOUNCE_SENDER.match(parsed.from_address))
 
 
 def _is_null_sender(parsed: ParsedMail) -> bool:
@@ -310,7 +553,12 @@ def _is_auto_reply(parsed: ParsedMail, text: str, lowered: str) -> bool:
     content_type = (parsed.header("content-type") or "").lower()
     if "disposition-notification" in content_type:
         return True
-    if _has_list_headers(parsed) or len(text.strip()) > AUTO_REPLY_MAX_CHARS:
+    return _auto_reply_text(parsed, text, lowered, _has_list_headers(parsed))
+
+
+def _auto_reply_text(parsed: ParsedMail, text: str, lowered: str, list_headers: bool) -> bool:
+    """Out-of-office wording in a short body of a mail without list headers."""
+    if list_headers or len(text.strip()) > AUTO_REPLY_MAX_CHARS:
         return False
     # Auto-replies go out with an empty Return-Path (RFC 3834); X-Auto-Response-Suppress
     # is no support, because Outlook sets it on human mail too.
@@ -347,11 +595,16 @@ def _has_list_headers(parsed: ParsedMail) -> bool:
 
 def _is_spam(parsed: ParsedMail, text: str, lowered: str) -> bool:
     """``text``: the start of the body; ``lowered``: the same, lower-cased for matching."""
-    if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-flag")):
-        return True
-    if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-status")):
+    if _spam_flag(parsed):
         return True
     return _spam_points(parsed, text, lowered) >= SPAM_THRESHOLD
+
+
+def _spam_flag(parsed: ParsedMail) -> bool:
+    """X-Spam-Flag or X-Spam-Status says yes (set by an MTA's spam checker)."""
+    if any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-flag")):
+        return True
+    return any(_SPAM_FLAG.match(value) for value in _header_values(parsed, "x-spam-status"))
 
 
 def _spam_points(parsed: ParsedMail, text: str, lowered: str) -> int:
