@@ -2,4 +2,4 @@
 
 from ikz_inbox.cli import main
 
-main()
+raise SystemExit(main())

@@ -9,7 +9,13 @@ from functools import cached_property
 from pathlib import Path
 
 from ikz_inbox.classify import TopicClassifier, load_taxonomy, load_topic_classifier
-from ikz_inbox.config import Settings, load_events, load_settings
+from ikz_inbox.config import (
+    REQUIRED_FILES,
+    Settings,
+    check_required_files,
+    load_events,
+    load_settings,
+)
 from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.pipeline import PipelineResources
@@ -140,6 +146,10 @@ def open_app(
     folder's own ``events.toml``).
     """
     settings = load_settings(config_path, database_url)
+    # A missing events file is named by its key, unless the caller brings its own events.
+    check_required_files(
+        settings, tuple(key for key in REQUIRED_FILES if events_path is None or key != "events")
+    )
     events = load_events(events_path or settings.events_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     database = open_database(settings.database_url)

@@ -1,6 +1,9 @@
 """The ``ikz-inbox`` command line: thin commands, each calling one service function.
 
 Messages to staff are German; ``--json`` gives machine-readable output for scripts.
+Exit codes: 0 done; 1 a check failed (``status`` unhealthy, ``poll`` left a mailbox
+unpolled, ``doctor`` found a problem); 2 invalid configuration, usage or request; 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox import __version__, service
 from ikz_inbox.app import App, open_app
+from ikz_inbox.config import effective_settings, load_settings
 from ikz_inbox.dedup import load_dedup_model
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.evaluation import MetricLine, load_labels, score_export
@@ -34,6 +38,7 @@ from ikz_inbox.processing import pipelined
 from ikz_inbox.publish import write_atomically, write_briefing_files
 from ikz_inbox.report import ReportFormat, render_briefing
 from ikz_inbox.sources import batched_mails, iter_raw_mails
+from ikz_inbox.starter import write_starter_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Briefing
@@ -137,6 +142,49 @@ def _print_json(data: Any) -> None:
 def version() -> None:
     """Version ausgeben."""
     out.print(f"ikz-inbox {__version__}")
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="Zielordner (Standard: aktueller Ordner).")
+    ] = Path(),
+) -> None:
+    """Kommentierte Start-Konfiguration und Veranstaltungsdatei anlegen (überschreibt nie)."""
+    for starter in write_starter_files(directory):
+        verb = "geschrieben" if starter.written else "vorhanden, nicht überschrieben"
+        out.print(f"{verb}: {starter.path}")
+    config_file = directory / "ikz-inbox.toml"
+    out.print(
+        f"Als Nächstes: [imap] in {config_file} und die Veranstaltungen ausfüllen, dann "
+        f"'ikz-inbox --config {config_file} doctor'."
+    )
+
+
+@app.command("config")
+def config_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+    """Wirksame Einstellungen mit Herkunft zeigen (Datei, Umgebung, Vorgabe); ohne Geheimnisse."""
+    state = _state(ctx)
+    rows = effective_settings(load_settings(state.config, state.db))
+    if as_json:
+        _print_json([{"key": key, "value": value, "origin": origin} for key, value, origin in rows])
+        return
+    width = max(len(key) for key, _, _ in rows)
+    for key, value, origin in rows:
+        out.print(f"{key:{width}s} = {value}  ({origin})")
+
+
+@app.command()
+def doctor(ctx: typer.Context) -> None:
+    """Installation prüfen, eine Zeile je Prüfung; Exit-Code 1 bei einem Fehler."""
+    from ikz_inbox.doctor import run_checks
+
+    state = _state(ctx)
+    checks = run_checks(state.config, state.db, os.environ, _now())
+    for check in checks:
+        out.print(f"{'OK    ' if check.ok else 'FEHLER'} {check.name}: {check.detail}")
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -699,11 +747,14 @@ def poll(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Einmal abrufen und beenden.")] = True,
 ) -> None:
-    """Neue Nachrichten aus den konfigurierten Postfächern abrufen und verarbeiten."""
-    from ikz_inbox.worker import poll_all
+    """Neue Nachrichten aus den konfigurierten Postfächern abrufen und verarbeiten.
+
+    Exit-Code 1, wenn ein Postfach nicht abgerufen werden konnte."""
+    from ikz_inbox.worker import poll_all, unpolled_mailboxes
 
     del once  # polling once is the only mode of this command; `run` is the service
-    results = poll_all(_state(ctx).app)
+    application = _state(ctx).app
+    results = poll_all(application)
     for result in results:
         summary = result.summary
         out.print(
@@ -711,6 +762,10 @@ def poll(
             f"{summary.duplicates} Duplikate, {summary.quarantined} in Quarantäne"
             + (", vollständig neu abgeglichen (UIDVALIDITY)" if result.resynced else "")
         )
+    failed = unpolled_mailboxes(application.settings.mailboxes, results)
+    if failed:
+        err.print(f"Nicht abgerufen (siehe Protokoll): {', '.join(failed)}", markup=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -774,22 +829,26 @@ def _print_status(report_: Any) -> None:
         out.print(f"ACHTUNG – Abruf überfällig: {name}")
 
 
-def main() -> None:
-    """Console entry point: German error messages instead of tracebacks."""
+def main() -> int:
+    """Console entry point: German error messages instead of tracebacks; returns the exit
+    code (the console script passes it to sys.exit)."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except IkzInboxError as exc:
         err.print(f"[bold red]Fehler:[/] {escape(str(exc))}")
-        sys.exit(2)
+        return 2
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return exc.exit_code
     except typer.Abort:
         err.print("Abgebrochen.")
-        sys.exit(130)
+        return 130
     except Exception as exc:  # click usage errors are ClickException subclasses
         import click
 
         if isinstance(exc, click.ClickException):
             exc.show()
-            sys.exit(exc.exit_code)
+            return exc.exit_code
         raise
+    # Without standalone mode click returns the code of a typer.Exit, else the command's
+    # return value (None: success).
+    return code if isinstance(code, int) else 0

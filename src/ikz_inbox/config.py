@@ -5,27 +5,59 @@ Lookup order for the file: ``--config PATH``, ``$IKZ_INBOX_CONFIG``, ``./config/
 ``--db URL`` or ``$IKZ_INBOX_DATABASE_URL``. Relative paths in the file are resolved against
 the directory that holds the file. Secrets never live in the file: only the name of an
 environment variable or the path of a file (or a systemd credential) that holds them.
+
+Every ``[paths]`` key the file does not set falls back to the packaged default
+(``defaults.py``): the data and models inside the package, and the per-user state folder
+for the database, reports, locks and caches. ``Settings.origins`` says where each value
+came from, for ``ikz-inbox config``.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from ikz_inbox.defaults import packaged, state_root
 from ikz_inbox.errors import ConfigError
 from ikz_inbox.types import Event
 
 CONFIG_ENV = "IKZ_INBOX_CONFIG"
 DATABASE_ENV = "IKZ_INBOX_DATABASE_URL"
-DEFAULT_DATABASE_URL = "sqlite:///var/ikz-inbox.sqlite3"
+# The SQLite file in the state folder when neither option, environment nor file names one.
+DEFAULT_DATABASE_FILE = "ikz-inbox.sqlite3"
 CONFIG_CANDIDATES = (Path("config/ikz-inbox.toml"), Path("/etc/ikz-inbox/ikz-inbox.toml"))
+# [paths] keys that default to data inside the package (relative to defaults_root()).
+PACKAGED_PATHS = {
+    "events": "config/events.toml",
+    "taxonomy": "config/taxonomy.toml",
+    "gazetteer": "config/gazetteer/nrw-kommunen.csv",
+    "lexicon": "config/lexicon.toml",
+    "training": "config/training",
+    "spacy_config": "config/spacy/topics.cfg",
+    "topic_model": "models/topics",
+    "kind_model": "models/kinds",
+    "grouping_model": "models/grouping",
+}
+# [paths] keys that default to a place in the state folder (relative to state_root()).
+STATE_PATHS = {"report_dir": ".", "lock_dir": ".", "cache_dir": "cache"}
+# [paths] keys naming files every command reads: a missing one stops with its key named.
+REQUIRED_FILES = ("events", "taxonomy", "gazetteer", "lexicon")
+# Where a value came from, as `ikz-inbox config` shows it.
+ORIGIN_DEFAULT = "Vorgabe: Paket"
+ORIGIN_STATE = "Vorgabe: Datenordner"
+ORIGIN_OPTION = "Option"
+ORIGIN_ENV = "Umgebung"
+ORIGIN_FILE = "Datei"
+# user:password@ in a database URL; the password is shown as ***.
+_URL_PASSWORD = re.compile(r"(?<=://)([^:/@]*):[^@/]*@")
 
 
 class _Section(BaseModel):
@@ -33,22 +65,24 @@ class _Section(BaseModel):
 
 
 class DatabaseSection(_Section):
-    url: str = DEFAULT_DATABASE_URL
+    url: str | None = None  # None: SQLite in the state folder
 
 
 class PathsSection(_Section):
-    events: str = "events.toml"
-    taxonomy: str = "taxonomy.toml"
-    gazetteer: str = "gazetteer/nrw-kommunen.csv"
-    lexicon: str = "lexicon.toml"
-    training: str = "training"
-    spacy_config: str = "spacy/topics.cfg"
-    topic_model: str = "../models/topics"
-    kind_model: str = "../models/kinds"
-    grouping_model: str = "../models/grouping"
-    report_dir: str = "../var"
-    lock_dir: str = "../var"
-    cache_dir: str = "../var/cache"
+    """Every key is optional: unset keys use PACKAGED_PATHS or STATE_PATHS."""
+
+    events: str | None = None
+    taxonomy: str | None = None
+    gazetteer: str | None = None
+    lexicon: str | None = None
+    training: str | None = None
+    spacy_config: str | None = None
+    topic_model: str | None = None
+    kind_model: str | None = None
+    grouping_model: str | None = None
+    report_dir: str | None = None
+    lock_dir: str | None = None
+    cache_dir: str | None = None
 
 
 class ClassifySection(_Section):
@@ -92,6 +126,27 @@ class WorkerSection(_Section):
     processes: int | None = Field(default=None, ge=0, le=64)
 
 
+class ReportSection(_Section):
+    # Senders' mail addresses and phone numbers in briefings; off: organisation names only.
+    show_contact_details: bool = False
+
+
+class DeliverySection(_Section):
+    """Optional: mail the briefing to the moderators (SMTP; STARTTLS unless configured)."""
+
+    host: str
+    port: int = Field(default=587, gt=0, lt=65536)
+    security: Literal["starttls", "tls", "plain"] = "starttls"
+    username: str | None = None
+    password_file: str | None = None
+    password_env: str | None = None
+    ca_file: str | None = None
+    sender: str = Field(min_length=3)
+    recipients: list[str] = Field(min_length=1)
+    attach: list[Literal["html", "pdf", "md"]] = ["pdf", "html"]
+    timeout: float = Field(default=30.0, gt=0)
+
+
 class SettingsFile(_Section):
     database: DatabaseSection = DatabaseSection()
     paths: PathsSection = PathsSection()
@@ -99,6 +154,8 @@ class SettingsFile(_Section):
     worker: WorkerSection = WorkerSection()
     imap: ImapSection | None = None
     mailboxes: list[ImapSection] = []
+    report: ReportSection = ReportSection()
+    delivery: DeliverySection | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +179,32 @@ class Settings:
     review_threshold: float
     worker: WorkerSection
     mailboxes: tuple[ImapSection, ...]
+    # Dotted key ("paths.events", "database.url", ...) -> where its value came from.
+    origins: Mapping[str, str] = field(default_factory=dict)
+    report: ReportSection = ReportSection()
+    delivery: DeliverySection | None = None  # None: briefings are not mailed
+
+    def path_of(self, key: str) -> Path:
+        """The resolved path of a ``[paths]`` key, e.g. ``path_of("events")``."""
+        value: Path = getattr(self, _PATH_ATTRIBUTES[key])
+        return value
+
+
+# [paths] key -> Settings attribute.
+_PATH_ATTRIBUTES = {
+    "events": "events_path",
+    "taxonomy": "taxonomy_path",
+    "gazetteer": "gazetteer_path",
+    "lexicon": "lexicon_path",
+    "training": "training_dir",
+    "spacy_config": "spacy_config_path",
+    "topic_model": "topic_model_dir",
+    "kind_model": "kind_model_dir",
+    "grouping_model": "grouping_model_dir",
+    "report_dir": "report_dir",
+    "lock_dir": "lock_dir",
+    "cache_dir": "cache_dir",
+}
 
 
 def find_config_file(explicit: Path | None, environ: Mapping[str, str]) -> Path | None:
@@ -151,28 +234,130 @@ def load_settings(
     path = find_config_file(config_path, env)
     data = _read_toml(path) if path else {}
     parsed = _validate(data, path)
-    base = path.resolve().parent if path else Path("config").resolve()
     mailboxes = tuple(parsed.mailboxes) + ((parsed.imap,) if parsed.imap else ())
     _check_mailbox_names(mailboxes)
+    state = state_root(env)
+    paths, origins = _resolve_paths(parsed.paths, path, state)
+    url, origins["database.url"] = _database_url(database_url, env, parsed.database, state)
+    origins["config"] = _config_origin(config_path, path, env)
+    origins["classify.review_threshold"] = _origin_of(parsed.classify, "review_threshold")
     return Settings(
         config_path=path,
-        database_url=database_url or env.get(DATABASE_ENV) or parsed.database.url,
-        events_path=_resolve(base, parsed.paths.events),
-        taxonomy_path=_resolve(base, parsed.paths.taxonomy),
-        gazetteer_path=_resolve(base, parsed.paths.gazetteer),
-        lexicon_path=_resolve(base, parsed.paths.lexicon),
-        training_dir=_resolve(base, parsed.paths.training),
-        spacy_config_path=_resolve(base, parsed.paths.spacy_config),
-        topic_model_dir=_resolve(base, parsed.paths.topic_model),
-        kind_model_dir=_resolve(base, parsed.paths.kind_model),
-        grouping_model_dir=_resolve(base, parsed.paths.grouping_model),
-        report_dir=_resolve(base, parsed.paths.report_dir),
-        lock_dir=_resolve(base, parsed.paths.lock_dir),
-        cache_dir=_resolve(base, parsed.paths.cache_dir),
+        database_url=url,
+        events_path=paths["events"],
+        taxonomy_path=paths["taxonomy"],
+        gazetteer_path=paths["gazetteer"],
+        lexicon_path=paths["lexicon"],
+        training_dir=paths["training"],
+        spacy_config_path=paths["spacy_config"],
+        topic_model_dir=paths["topic_model"],
+        kind_model_dir=paths["kind_model"],
+        grouping_model_dir=paths["grouping_model"],
+        report_dir=paths["report_dir"],
+        lock_dir=paths["lock_dir"],
+        cache_dir=paths["cache_dir"],
         review_threshold=parsed.classify.review_threshold,
         worker=parsed.worker,
         mailboxes=mailboxes,
+        origins=origins,
+        report=parsed.report,
+        delivery=_resolved_delivery(parsed.delivery, path),
     )
+
+
+def _resolve_paths(
+    section: PathsSection, path: Path | None, state: Path
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """Resolve every [paths] key: the file's value against its folder, else the default."""
+    base = path.resolve().parent if path else Path.cwd()
+    values: dict[str, Path] = {}
+    origins: dict[str, str] = {}
+    for key in _PATH_ATTRIBUTES:
+        written: str | None = getattr(section, key)
+        if written is not None:
+            values[key], origins[f"paths.{key}"] = _resolve(base, written), ORIGIN_FILE
+        elif key in STATE_PATHS:
+            values[key] = (state / STATE_PATHS[key]).resolve()
+            origins[f"paths.{key}"] = ORIGIN_STATE
+        else:
+            values[key], origins[f"paths.{key}"] = packaged(PACKAGED_PATHS[key]), ORIGIN_DEFAULT
+    return values, origins
+
+
+def _database_url(
+    option: str | None, env: Mapping[str, str], section: DatabaseSection, state: Path
+) -> tuple[str, str]:
+    if option:
+        return option, f"{ORIGIN_OPTION} --db"
+    if env.get(DATABASE_ENV):
+        return env[DATABASE_ENV], f"{ORIGIN_ENV} ${DATABASE_ENV}"
+    if section.url is not None:
+        return section.url, ORIGIN_FILE
+    return f"sqlite:///{state.resolve() / DEFAULT_DATABASE_FILE}", ORIGIN_STATE
+
+
+def _config_origin(explicit: Path | None, path: Path | None, env: Mapping[str, str]) -> str:
+    if path is None:
+        return "keine Datei gefunden"
+    if explicit is not None:
+        return f"{ORIGIN_OPTION} --config"
+    if env.get(CONFIG_ENV):
+        return f"{ORIGIN_ENV} ${CONFIG_ENV}"
+    return "Suchpfad"
+
+
+def _origin_of(section: BaseModel, key: str) -> str:
+    return ORIGIN_FILE if key in section.model_fields_set else "Vorgabe"
+
+
+def check_required_files(settings: Settings, keys: tuple[str, ...] = REQUIRED_FILES) -> None:
+    """Raise ConfigError in one line, naming the key, when a file every command reads is
+    missing (e.g. the deployment's events file)."""
+    for key in keys:
+        path = settings.path_of(key)
+        if not path.is_file():
+            where = settings.origins.get(f"paths.{key}", "")
+            source = f" in {settings.config_path}" if where == ORIGIN_FILE else ""
+            raise ConfigError(
+                f"Datei fehlt / file missing: '[paths] {key}' = {path}{source} "
+                "(Pfad anpassen oder Datei anlegen / fix the path or create the file)"
+            )
+
+
+def mask_secrets(url: str) -> str:
+    """The database URL with its password (if any) replaced by ***."""
+    return _URL_PASSWORD.sub(r"\1:***@", url)
+
+
+def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
+    """Every effective setting as (dotted key, value with secrets masked, origin)."""
+    origins = settings.origins
+    rows = [
+        ("config", str(settings.config_path or "-"), origins.get("config", "")),
+        ("database.url", mask_secrets(settings.database_url), origins.get("database.url", "")),
+    ]
+    rows += [
+        (f"paths.{key}", str(settings.path_of(key)), origins.get(f"paths.{key}", ""))
+        for key in _PATH_ATTRIBUTES
+    ]
+    rows.append(
+        (
+            "classify.review_threshold",
+            str(settings.review_threshold),
+            origins.get("classify.review_threshold", ""),
+        )
+    )
+    rows += _section_rows("worker", settings.worker)
+    for mailbox in settings.mailboxes:
+        rows += _section_rows(f"imap[{mailbox.name}/{mailbox.folder}]", mailbox)
+    return rows
+
+
+def _section_rows(prefix: str, section: BaseModel) -> list[tuple[str, str, str]]:
+    return [
+        (f"{prefix}.{key}", "-" if value is None else str(value), _origin_of(section, key))
+        for key, value in section.model_dump().items()
+    ]
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -217,6 +402,21 @@ def _check_mailbox_names(mailboxes: tuple[ImapSection, ...]) -> None:
                 "Ungültiger Konfigurationswert / invalid configuration value: 'imap.move_to' "
                 'is required when post_action = "move"'
             )
+
+
+def _resolved_delivery(
+    section: DeliverySection | None, path: Path | None
+) -> DeliverySection | None:
+    """[delivery] with its file paths resolved against the config file's folder."""
+    if section is None:
+        return None
+    base = path.resolve().parent if path else Path.cwd()
+    files = {
+        key: str(_resolve(base, value))
+        for key in ("password_file", "ca_file")
+        if (value := getattr(section, key))
+    }
+    return section.model_copy(update=files)
 
 
 def _resolve(base: Path, value: str) -> Path:

@@ -224,6 +224,12 @@ class Mailbox:
         """UIDVALIDITY of the selected folder, None before ``select``."""
         return self._uidvalidity
 
+    def has_capabilities(self, names: Sequence[str]) -> dict[str, bool]:
+        """Which of ``names`` (e.g. "MOVE", "IDLE") the logged-in server announces."""
+        client = self._require_client()
+        with self._guard("capability"):
+            return {name: bool(client.has_capability(name)) for name in names}
+
     # -- connection ---------------------------------------------------------------------
 
     def _connect(self) -> Any:

@@ -20,7 +20,7 @@ import signal
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -298,6 +298,15 @@ def poll_all(app: App, stop: threading.Event | None = None) -> list[PollResult]:
         except (MailboxError, ConfigError, ModelError) as exc:
             logger.error("poll of %s/%s failed: %s", section.name, section.folder, exc)
     return results
+
+
+def unpolled_mailboxes(
+    mailboxes: Sequence[ImapSection], results: Sequence[PollResult]
+) -> list[str]:
+    """The configured "name/folder"s that ``poll_all`` returned no result for (failed or
+    locked by another process): what makes ``poll --once`` exit non-zero."""
+    polled = {(result.mailbox, result.folder) for result in results}
+    return [f"{m.name}/{m.folder}" for m in mailboxes if (m.name, m.folder) not in polled]
 
 
 # --- briefing job -----------------------------------------------------------------------

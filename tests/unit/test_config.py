@@ -4,7 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from ikz_inbox.config import load_events, load_settings
+from ikz_inbox.config import (
+    ORIGIN_DEFAULT,
+    ORIGIN_FILE,
+    PACKAGED_PATHS,
+    check_required_files,
+    effective_settings,
+    load_events,
+    load_settings,
+)
+from ikz_inbox.defaults import defaults_root, state_root
 from ikz_inbox.errors import ConfigError
 
 
@@ -15,9 +24,83 @@ def write(path: Path, text: str) -> Path:
 
 def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = load_settings(environ={})
+    settings = load_settings(environ={"XDG_DATA_HOME": str(tmp_path / "data")})
     assert settings.config_path is None
-    assert settings.database_url == "sqlite:///var/ikz-inbox.sqlite3"
+    state = tmp_path / "data" / "ikz-inbox"
+    assert settings.database_url == f"sqlite:///{state / 'ikz-inbox.sqlite3'}"
+    assert (settings.report_dir, settings.lock_dir) == (state, state)
+    assert settings.cache_dir == state / "cache"
+    assert settings.origins["database.url"] == settings.origins["paths.report_dir"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        (
+            {"STATE_DIRECTORY": "/var/lib/ikz-inbox:/var/lib/other", "XDG_DATA_HOME": "/x"},
+            Path("/var/lib/ikz-inbox"),
+        ),
+        ({"XDG_DATA_HOME": "/srv/data"}, Path("/srv/data/ikz-inbox")),
+        (
+            {"XDG_DATA_HOME": "relative", "HOME": "/home/anna"},
+            Path("/home/anna/.local/share/ikz-inbox"),
+        ),
+        ({"HOME": "/home/anna"}, Path("/home/anna/.local/share/ikz-inbox")),
+    ],
+)
+def test_state_folder(environ: dict[str, str], expected: Path) -> None:
+    assert state_root(environ) == expected
+
+
+def test_unset_paths_fall_back_to_the_packaged_defaults(tmp_path: Path) -> None:
+    events = write(tmp_path / "own-events.toml", "")
+    path = write(tmp_path / "c.toml", f'[paths]\nevents = "{events}"\n')
+    settings = load_settings(path, environ={"XDG_DATA_HOME": str(tmp_path)})
+    assert settings.events_path == events
+    assert settings.origins["paths.events"] == ORIGIN_FILE
+    root = defaults_root()
+    for key, relative in PACKAGED_PATHS.items():
+        if key != "events":
+            assert settings.path_of(key) == root / relative
+            assert settings.origins[f"paths.{key}"] == ORIGIN_DEFAULT
+            assert settings.path_of(key).exists(), key
+    check_required_files(settings)
+
+
+def test_a_missing_configured_events_file_names_the_key(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.toml", '[paths]\nevents = "nirgends.toml"\n')
+    settings = load_settings(path, environ={})
+    with pytest.raises(ConfigError) as caught:
+        check_required_files(settings)
+    message = str(caught.value)
+    assert "'[paths] events'" in message and str(tmp_path / "nirgends.toml") in message
+    assert "\n" not in message
+
+
+def test_effective_settings_name_origins_and_mask_passwords(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "c.toml",
+        '[database]\nurl = "postgresql+psycopg://ikz:geheim@db/ikz"\n'
+        "[worker]\npoll_interval = 60\n"
+        '[imap]\nhost = "imap.example.org"\nusername = "ikz"\npassword_env = "PW"\n',
+    )
+    rows = {
+        key: (value, origin)
+        for key, value, origin in effective_settings(
+            load_settings(path, environ={"XDG_DATA_HOME": str(tmp_path)})
+        )
+    }
+    assert rows["database.url"] == ("postgresql+psycopg://ikz:***@db/ikz", ORIGIN_FILE)
+    assert rows["worker.poll_interval"] == ("60", ORIGIN_FILE)
+    assert rows["worker.stale_after"][1] == "Vorgabe"
+    assert rows["imap[default/INBOX].host"] == ("imap.example.org", ORIGIN_FILE)
+    assert rows["paths.lexicon"][1] == ORIGIN_DEFAULT
+    assert not any("geheim" in value for value, _ in rows.values())
+    from_env = load_settings(path, environ={"IKZ_INBOX_DATABASE_URL": "sqlite:///e.db"})
+    assert from_env.origins["database.url"] == "Umgebung $IKZ_INBOX_DATABASE_URL"
+    assert load_settings(path, "sqlite:///o.db", environ={}).origins["database.url"] == (
+        "Option --db"
+    )
 
 
 def test_lookup_order_explicit_then_environment(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ikz_inbox.defaults import packaged
 from ikz_inbox.extract.event import EventMatcher, assign_event, compile_event_matchers
 from ikz_inbox.extract.kind_model import KindModel, load_kind_model_or_none
 from ikz_inbox.extract.kinds import final_kind, settle_kind
@@ -71,23 +72,18 @@ class ExtractResources:
     kind_model: KindModel | None = None  # None: the rules decide message kinds alone
 
 
-# Where the kind model is looked for when the caller names no directory: the repository's
-# models/kinds (the default of the ``[paths] kind_model`` setting).
-DEFAULT_KIND_MODEL_DIR = Path(__file__).resolve().parents[3] / "models" / "kinds"
-
-
 def load_extract_resources(
     gazetteer_path: Path, events: Sequence[Event], kind_model_dir: Path | None = None
 ) -> ExtractResources:
     """Build the sentence pipeline, read the gazetteer (ConfigError when it is bad), compile
-    the events' naming patterns and load the kind model (``kind_model_dir``, else
-    ``DEFAULT_KIND_MODEL_DIR``; missing or broken: a warning, and the rules decide kinds)."""
+    the events' naming patterns and load the kind model (``kind_model_dir``, else the
+    packaged ``models/kinds``; missing or broken: a warning, and the rules decide kinds)."""
     return ExtractResources(
         nlp=build_sentence_pipeline(),
         gazetteer=load_gazetteer(gazetteer_path),
         events=tuple(events),
         event_matchers=compile_event_matchers(events),
-        kind_model=load_kind_model_or_none(kind_model_dir or DEFAULT_KIND_MODEL_DIR),
+        kind_model=load_kind_model_or_none(kind_model_dir or packaged("models/kinds")),
     )
 
 
