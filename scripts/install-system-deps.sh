@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the system packages the test suite talks to: Dovecot (IMAP), PostgreSQL, Chromium.
+# Installs the system packages the test suite talks to: Dovecot (IMAP), PostgreSQL, Chromium,
+# and the libraries WeasyPrint renders the PDF briefing with (Pango, HarfBuzz, DejaVu fonts).
 # Runs apt-get only as root and only for what is missing; otherwise the tests that need a
 # missing server skip with the reason.
 set -euo pipefail
@@ -10,6 +11,12 @@ command -v dovecot >/dev/null 2>&1 || [ -x /usr/sbin/dovecot ] || need+=(dovecot
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+# WeasyPrint (the PDF briefing) loads Pango and HarfBuzz's subsetter; DejaVu is its font.
+has_lib() { ldconfig -p 2>/dev/null | grep -q "$1"; }
+has_lib 'libpango-1.0.so.0' || need+=(libpango-1.0-0)
+has_lib 'libpangoft2-1.0.so.0' || need+=(libpangoft2-1.0-0)
+has_lib 'libharfbuzz-subset.so.0' || need+=(libharfbuzz-subset0)
+[ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || need+=(fonts-dejavu-core)
 command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
 command -v mbsync >/dev/null 2>&1 || need+=(isync)  # bench/bench_worker.py only
 

@@ -35,8 +35,14 @@ from ikz_inbox.dedup import load_dedup_model
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.evaluation import MetricLine, load_labels, score_export
 from ikz_inbox.processing import pipelined
-from ikz_inbox.publish import write_atomically, write_briefing_files
-from ikz_inbox.report import ReportFormat, render_briefing
+from ikz_inbox.publish import (
+    briefing_stem,
+    prepare_briefing,
+    publish_briefing,
+    report_options,
+    write_atomically,
+)
+from ikz_inbox.report import BRIEFING_FORMATS, BriefingFormat, render_document
 from ikz_inbox.sources import batched_mails, iter_raw_mails
 from ikz_inbox.starter import write_starter_files
 from ikz_inbox.store import repository, session_scope
@@ -339,52 +345,74 @@ def _train_topics(application: App, *, with_corrections: bool, seed: int) -> Non
 # --- reports ----------------------------------------------------------------------------
 
 
+BriefingEventOption = Annotated[
+    str | None,
+    typer.Option(
+        "--event",
+        help="Veranstaltungs-ID oder 'all' (Standard: die nächste Veranstaltung).",
+    ),
+]
+
+
 @app.command()
 def report(
     ctx: typer.Context,
-    event: EventOption = None,
-    fmt: Annotated[str, typer.Option("--format", help="html oder md")] = "html",
+    event: BriefingEventOption = None,
+    fmt: Annotated[str, typer.Option("--format", help="html, pdf oder md")] = "html",
     output: Annotated[
         Path | None, typer.Option("--output", help="Zieldatei, '-' für Ausgabe")
     ] = None,
 ) -> None:
-    """Briefing für eine Veranstaltung (oder alle) schreiben."""
-    if fmt not in ("html", "md"):
-        raise IkzInboxError("--format muss 'html' oder 'md' sein.")
+    """Briefing für eine Veranstaltung (Standard: die nächste; 'all': alle) schreiben."""
+    if fmt not in BRIEFING_FORMATS:
+        raise IkzInboxError("--format muss 'html', 'pdf' oder 'md' sein.")
     with _session(ctx) as (application, session):
-        briefing = service.build_briefing(
-            session, application.events, event, _now(), application.dedup
+        result = prepare_briefing(session, application, event, _now())
+        document = render_document(
+            result, fmt_checked(fmt), application.topic_labels, report_options(application)
         )
-        document = render_briefing(briefing, fmt_checked(fmt), application.topic_labels)
-        target = output or application.settings.report_dir / f"briefing.{fmt}"
+        stem = briefing_stem(result.event.id if result.event else None)
+        target = output or application.settings.report_dir / f"{stem}.{fmt}"
     if str(target) == "-":
-        sys.stdout.write(document)
+        sys.stdout.buffer.write(document)
         return
     write_atomically(target, document)
+    _print_note(result)
     out.print(f"Briefing geschrieben: {target}")
 
 
-def fmt_checked(fmt: str) -> ReportFormat:
-    return "md" if fmt == "md" else "html"
+def fmt_checked(fmt: str) -> BriefingFormat:
+    return "md" if fmt == "md" else "pdf" if fmt == "pdf" else "html"
 
 
 @app.command()
-def briefing(ctx: typer.Context, event: EventOption = None) -> None:
-    """Briefing als HTML und Markdown schreiben und die fünf wichtigsten Fragen zeigen."""
+def briefing(
+    ctx: typer.Context,
+    event: BriefingEventOption = None,
+    send: Annotated[
+        bool, typer.Option("--send", help="Per E-Mail an die Moderation senden ([delivery]).")
+    ] = False,
+) -> None:
+    """Briefing als HTML, PDF und Markdown schreiben und die fünf wichtigsten Fragen zeigen."""
     with _session(ctx) as (application, session):
-        result = service.build_briefing(
-            session, application.events, event, _now(), application.dedup
-        )
-        paths = write_briefing_files(
-            result, application.settings.report_dir, application.topic_labels
-        )
-    for path in paths:
+        published = publish_briefing(session, application, event, _now(), mail=send)
+    _print_note(published.briefing)
+    for path in published.paths:
         out.print(f"Briefing geschrieben: {path}")
-    _print_top(result)
+    if published.mailed:
+        out.print("Briefing per E-Mail versandt.")
+    for part in published.briefing.parts or (published.briefing,):
+        _print_top(part)
+
+
+def _print_note(result: Briefing) -> None:
+    if result.note:
+        err.print(result.note, markup=False, soft_wrap=True)
 
 
 def _print_top(result: Briefing, count: int = 5) -> None:
-    out.print(f"\nDie {count} wichtigsten Fragen:")
+    title = result.event.title if result.event else "ohne Veranstaltung"
+    out.print(f"\nDie {count} wichtigsten Fragen ({title}):")
     for entry in result.content[:count]:
         out.print(f"  {entry.rank}. {entry.representative.text}  [{entry.reason}]")
     if not result.content:

@@ -36,3 +36,7 @@ class NotFoundError(IkzInboxError):
 class StoppedError(IkzInboxError):
     """Raised when the worker processes were stopped (shutdown) under a running poll: the
     batch in hand is not committed, so the next start fetches it again."""
+
+
+class DeliveryError(IkzInboxError):
+    """Raised when the briefing cannot be mailed (SMTP server unreachable or refusing)."""

@@ -6,11 +6,13 @@ command), the loaded resources and the current time, and call the pipeline and t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -34,6 +36,7 @@ from ikz_inbox.store.records import (
     StoredMessage,
     StoredQuestion,
 )
+from ikz_inbox.textnorm import fold
 from ikz_inbox.types import (
     Briefing,
     ClusterMember,
@@ -42,11 +45,18 @@ from ikz_inbox.types import (
     Event,
     GroupedQuestions,
     GroupingSuggestion,
+    PreviousBriefing,
     RankedCluster,
     RawMail,
+    ReviewItem,
 )
 
 logger = logging.getLogger(__name__)
+
+# `--event all`: a briefing with one section per event.
+ALL_EVENTS = "all"
+# Dates of the question window are days in North Rhine-Westphalia.
+LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 class IngestResult(StrEnum):
@@ -318,9 +328,14 @@ def _dedup_item(question: StoredQuestion) -> DedupItem:
 
 
 def _cluster_summaries(
-    session: Session, event_id: str | None = None, model: DedupModel | None = None
+    session: Session,
+    event_id: str | None = None,
+    model: DedupModel | None = None,
+    loaded: Sequence[StoredQuestion] | None = None,
 ) -> list[ClusterSummary]:
-    questions = {q.id: q for q in repository.list_questions(session, event_id=event_id)}
+    if loaded is None:
+        loaded = repository.list_questions(session, event_id=event_id)
+    questions = {q.id: q for q in loaded}
     summaries = []
     for cluster in repository.list_clusters(session):
         members = tuple(_member(questions[qid]) for qid in cluster.question_ids if qid in questions)
@@ -371,23 +386,160 @@ def build_briefing(
     event_id: str | None,
     now: datetime,
     model: DedupModel | None = None,
+    *,
+    previous: PreviousBriefing | None = None,
+    note: str = "",
 ) -> Briefing:
-    """The moderator's list for one event (or all events when ``event_id`` is None)."""
+    """The moderator's briefing for one event, or for all events (``event_id`` None).
+
+    For all events it holds one part per event (and one for questions of no event).
+    ``previous`` is what the last written briefing of this event held: questions not in it
+    are marked new. ``note`` is shown under the title (e.g. why a past event was chosen).
+    """
     by_id = {event.id: event for event in events}
     if event_id is not None and event_id not in by_id:
         raise IkzInboxError(f"Unbekannte Veranstaltung: {event_id}")
-    ranked = rank_clusters(_cluster_summaries(session, event_id, model), by_id, now)
-    event = by_id.get(event_id) if event_id else None
-    messages = {q.message_pk for q in repository.list_questions(session, event_id=event_id)}
+    if event_id is not None:
+        return _event_briefing(session, by_id, by_id[event_id], now, model, previous, note)
+    parts = [_event_briefing(session, by_id, event, now, model, None, "") for event in events]
+    parts.append(_event_briefing(session, by_id, None, now, model, None, ""))
+    shown = tuple(part for part in parts if part.clusters or part.event is not None)
     return Briefing(
-        title="Fragen-Briefing" if event else "Fragen-Briefing (alle Veranstaltungen)",
+        title="Fragen-Briefing: alle Veranstaltungen",
+        event=None,
+        generated_at=now,
+        content=(),
+        organisation=(),
+        stats=_sum_stats(shown),
+        note=note,
+        parts=shown,
+    )
+
+
+def _event_briefing(
+    session: Session,
+    by_id: Mapping[str, Event],
+    event: Event | None,
+    now: datetime,
+    model: DedupModel | None,
+    previous: PreviousBriefing | None,
+    note: str,
+) -> Briefing:
+    questions = _questions_of(session, event)
+    summaries = _cluster_summaries(session, event.id if event else None, model, questions)
+    ranked = rank_clusters(summaries, by_id, now)
+    keys = {question.id: question_key(question.text, question.asker) for question in questions}
+    return Briefing(
+        title=f"Fragen-Briefing: {event.title}" if event else "Fragen ohne Veranstaltung",
         event=event,
         generated_at=now,
         content=tuple(entry for entry in ranked if entry.rank is not None),
         organisation=tuple(
             e for e in ranked if e.summary.topic == "organisation" and not e.summary.excluded
         ),
-        stats={"questions": sum(len(e.summary.members) for e in ranked), "messages": len(messages)},
+        stats=_briefing_stats(questions, ranked),
+        note=note,
+        clusters=tuple(ranked),
+        review=_review_items(session, event, questions, ranked),
+        new_question_ids=_new_questions(keys, previous),
+        previous_at=previous.generated_at if previous else None,
+        question_keys=frozenset(keys.values()),
+    )
+
+
+def _questions_of(session: Session, event: Event | None) -> list[StoredQuestion]:
+    if event is not None:
+        return repository.list_questions(session, event_id=event.id)
+    return [q for q in repository.list_questions(session) if q.event_id is None]
+
+
+def question_key(text: str, asker: str) -> str:
+    """A question's key across briefings: the same asker's same wording, whatever its id
+    (ids change when messages are reprocessed)."""
+    digest = hashlib.sha256(f"{fold(asker)}\x00{fold(text)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def _new_questions(keys: Mapping[int, str], previous: PreviousBriefing | None) -> frozenset[int]:
+    if previous is None:  # the first briefing of an event: nothing to compare with
+        return frozenset()
+    return frozenset(qid for qid, key in keys.items() if key not in previous.question_keys)
+
+
+def _briefing_stats(
+    questions: Sequence[StoredQuestion], ranked: Sequence[RankedCluster]
+) -> dict[str, int]:
+    return {
+        "messages": len({q.message_pk for q in questions}),
+        "questions": len(questions),
+        "askers": len({q.asker for q in questions}),
+        "groups": len(ranked),
+    }
+
+
+def _sum_stats(parts: Sequence[Briefing]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for part in parts:
+        for key, value in part.stats.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def _review_items(
+    session: Session,
+    event: Event | None,
+    questions: Sequence[StoredQuestion],
+    ranked: Sequence[RankedCluster],
+) -> tuple[ReviewItem, ...]:
+    """Low topic confidence, clusters whose members disagree, quarantined mail of the event."""
+    unsure = [
+        ReviewItem(
+            "topic", f"Frage {q.id}", q.text, topic=q.topic, confidence=round(q.confidence, 2)
+        )
+        for q in questions
+        if q.needs_review and q.topic_source != "staff"
+    ]
+    incoherent = [
+        ReviewItem("incoherent", f"Gruppe {e.cluster_id}", e.representative.text, e.summary.topic)
+        for e in ranked
+        if e.summary.incoherent
+    ]
+    quarantined = [
+        ReviewItem("quarantine", f"Nachricht {m.id}", m.subject, error=m.error)
+        for m in repository.list_messages(session, status="quarantined")
+        if _belongs_to(m, event)
+    ]
+    return tuple(unsure + incoherent + quarantined)
+
+
+def _belongs_to(message: StoredMessage, event: Event | None) -> bool:
+    """A quarantined message of this event: assigned to it, or of no event and sent in its
+    question window (it failed before an event could be read from it)."""
+    if event is None or message.event_id is not None:
+        return message.event_id == (event.id if event else None)
+    day = (message.sent_at or message.received_at).astimezone(LOCAL_ZONE).date()
+    return event.questions_from <= day <= event.questions_until
+
+
+def briefing_event(
+    events: Sequence[Event], wanted: str | None, now: datetime
+) -> tuple[str | None, str]:
+    """The event a briefing is for, and a note for its header.
+
+    ``wanted``: an event id, "all" (None: every event), or None for the default: the next
+    event that has not ended, else the most recent one, and then the note says so.
+    """
+    if wanted == ALL_EVENTS:
+        return None, ""
+    if wanted is not None:
+        return wanted, ""
+    event = next_event(events, now)
+    if event is None:
+        raise IkzInboxError("Keine Veranstaltung konfiguriert (config/events.toml).")
+    if event.ends_at >= now:
+        return event.id, ""
+    return event.id, (
+        "Keine kommende Veranstaltung: dieses Briefing gilt der zuletzt vergangenen Veranstaltung."
     )
 
 

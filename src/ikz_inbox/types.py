@@ -209,8 +209,28 @@ class RankedCluster:
 
 
 @dataclass(frozen=True)
+class ReviewItem:
+    """Something staff should check before the event (the briefing's "Zur Prüfung")."""
+
+    kind: str  # "topic" (low topic confidence), "incoherent" (cluster), "quarantine" (message)
+    reference: str  # "Frage 12", "Gruppe 3", "Nachricht 7"
+    text: str  # the question, the cluster's representative question, or the mail's subject
+    topic: str | None = None
+    confidence: float | None = None
+    error: str | None = None  # why a quarantined message could not be processed
+
+
+@dataclass(frozen=True)
+class PreviousBriefing:
+    """What the last written briefing of an event held: when, and which questions."""
+
+    generated_at: datetime
+    question_keys: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Briefing:
-    """Everything the report renders for one event (or all events)."""
+    """Everything the report renders for one event (or, with ``parts``, for all events)."""
 
     title: str
     event: Event | None
@@ -218,6 +238,13 @@ class Briefing:
     content: tuple[RankedCluster, ...]
     organisation: tuple[RankedCluster, ...]
     stats: dict[str, int] = field(default_factory=dict)
+    note: str = ""  # e.g. that no event is upcoming and the most recent one is shown
+    clusters: tuple[RankedCluster, ...] = ()  # every cluster (appendix, charts, answered)
+    review: tuple[ReviewItem, ...] = ()
+    new_question_ids: frozenset[int] = frozenset()  # not in the previous briefing
+    previous_at: datetime | None = None  # when the previous briefing was written
+    question_keys: frozenset[str] = frozenset()  # stable keys of all questions (next "new")
+    parts: tuple[Briefing, ...] = ()  # one per event when the briefing covers all events
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ from ikz_inbox.errors import (
 )
 from ikz_inbox.mailbox import Credentials, FetchedMail, Mailbox, MailboxConfig
 from ikz_inbox.processing import pipelined
-from ikz_inbox.publish import write_briefing_files
+from ikz_inbox.publish import publish_briefing
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.locks import mailbox_lock
 from ikz_inbox.store.records import MailboxState, NewMessage
@@ -313,16 +313,12 @@ def unpolled_mailboxes(
 
 
 def write_scheduled_briefing(app: App, now: datetime | None = None) -> list[Path]:
-    """Write the briefing files for the next event (the one that has not ended yet)."""
+    """Write HTML, PDF and Markdown of the next event's briefing (the next one that has not
+    ended, else the most recent); mail them when [delivery] is configured."""
     at = now or datetime.now(UTC)
-    event = service.next_event(app.events, at)
     with session_scope(app.database) as session:
-        briefing = service.build_briefing(
-            session, app.events, event.id if event else None, at, app.dedup
-        )
-    paths = write_briefing_files(briefing, app.settings.report_dir, app.topic_labels)
-    logger.info("briefing written: %s", ", ".join(str(p) for p in paths))
-    return paths
+        published = publish_briefing(session, app, None, at, mail=app.settings.delivery is not None)
+    return list(published.paths)
 
 
 # --- status -----------------------------------------------------------------------------
