@@ -10,7 +10,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps model train bench clean
+.PHONY: demo test lint typecheck unit system-deps model train bench clean wheel
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ unit: $(STAMP)
 
 train: $(STAMP)
 	$(BIN)/ikz-inbox train
+
+## wheel: build dist/ikz_inbox-*.whl with config/ and models/ inside (see setup.py)
+wheel: $(STAMP) model
+	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 clean:
 	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache

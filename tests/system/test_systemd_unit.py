@@ -55,3 +55,10 @@ def test_no_secret_in_unit_or_default_config() -> None:
     for path in (UNIT, root / "config" / "ikz-inbox.toml"):
         text = path.read_text().lower()
         assert "password =" not in text and "password=" not in text
+
+
+def test_unit_needs_no_checkout_and_no_database_setting() -> None:
+    """The packaged defaults and $STATE_DIRECTORY are enough (issue #16)."""
+    text = UNIT.read_text()
+    assert "WorkingDirectory" not in text and "IKZ_INBOX_DATABASE_URL" not in text
+    assert "/opt/ikz-inbox/config" not in text and "/opt/ikz-inbox/models" not in text
