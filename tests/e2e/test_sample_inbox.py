@@ -256,6 +256,9 @@ def test_every_command_has_help() -> None:
         "status",
         "migrate",
         "audit",
+        "init",
+        "config",
+        "doctor",
     ]
     for command in commands:
         assert command in result.stdout
