@@ -32,6 +32,11 @@ _TEMPLATES: dict[str, str] = {"html": "briefing.html.j2", "md": "briefing.md.j2"
 # How many questions the summary at the top lists.
 SUMMARY_SIZE = 5
 NO_ORGANISATION = "Absender ohne Organisationsangabe"
+# Print (PDF): WeasyPrint lays out about 20 pages a second, and nobody prints 2,000 cards.
+# The first PRINT_DETAIL groups are printed in full, the rest one line each; the appendix
+# is printed up to PRINT_APPENDIX_MAX questions (it is always in HTML and Markdown).
+PRINT_DETAIL = 100
+PRINT_APPENDIX_MAX = 1_000
 # Contact details inside question texts, hidden unless configured otherwise: mail addresses
 # and phone numbers (a leading + or 0, then at least 6 more digits with spaces, / ( ) -).
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
@@ -116,6 +121,8 @@ def _render(
         topic_labels=labels,
         options=options,
         for_print=for_print,
+        print_detail=PRINT_DETAIL,
+        print_appendix_max=PRINT_APPENDIX_MAX,
     )
 
 

@@ -91,7 +91,7 @@ def test_export_kinds_and_questions_follow_the_labels(db: Path, tmp_path: Path) 
 
 def test_briefing_top_entries_are_the_most_asked_groups(db: Path, tmp_path: Path) -> None:
     result = cli(db, "briefing", cwd=tmp_path)
-    assert "Die 5 wichtigsten Fragen:" in result.stdout
+    assert "Die 5 wichtigsten Fragen (" in result.stdout
     data = export(db, tmp_path)
     by_cluster = {c["id"]: c for c in data["clusters"]}
     gold_askers: dict[str, set[str]] = {}
@@ -120,8 +120,8 @@ def test_report_formats_and_output(db: Path, tmp_path: Path) -> None:
     markdown = cli(
         db, "report", "--event", "sprechstunde-2024-10-09", "--format", "md", "--output", "-"
     ).stdout
-    assert markdown.startswith("# Fragen-Briefing\n")
-    assert "**Veranstaltung:** Digitale Sprechstunde" in markdown
+    assert markdown.startswith("# Fragen-Briefing: Digitale Sprechstunde")
+    assert "**Termin:** 09.10.2024, 10:00 Uhr" in markdown
     assert "## Organisatorische Fragen" in markdown
 
 
