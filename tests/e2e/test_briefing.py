@@ -233,3 +233,22 @@ Förderrichtlinie IKZ förderfähig?
 Mit freundlichen Grüßen
 Stadt Lemgo
 """
+
+
+@pytest.mark.slow
+def test_scheduled_job_writes_all_three_formats_for_the_next_event(
+    db: Path, tmp_path: Path
+) -> None:
+    from ikz_inbox.worker import write_scheduled_briefing
+
+    reports = tmp_path / "reports"
+    application = open_app(_config_with_report_dir(tmp_path, reports), f"sqlite:///{db}")
+    try:
+        paths = write_scheduled_briefing(application, datetime(2024, 10, 1, 6, 0, tzinfo=UTC))
+    finally:
+        application.close()
+    assert sorted(path.name for path in paths) == [
+        f"briefing-{EVENT_ID}.{fmt}" for fmt in ("html", "md", "pdf")
+    ]
+    assert all(path.stat().st_size > 1000 for path in paths)
+    assert (reports / f".briefing-{EVENT_ID}.json").is_file()
