@@ -424,12 +424,26 @@ def export(
     ctx: typer.Context,
     output: Annotated[Path, typer.Option("--output", help="Zieldatei (JSON).")],
     event: EventOption = None,
+    personal: Annotated[
+        str | None,
+        typer.Option(
+            "--personal",
+            metavar="ADRESSE",
+            help="Alle Daten zu dieser Absenderadresse (Art. 15 DSGVO, ikz-inbox/personal/1).",
+        ),
+    ] = None,
 ) -> None:
-    """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1)."""
+    """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1);
+    mit --personal ADRESSE alles, was zu einer Absenderin / einem Absender gespeichert ist."""
+    from ikz_inbox.dataprotection import personal_export
+
     with _session(ctx) as (application, session):
-        document = service.build_export(
-            session, application.events, _now(), event, application.dedup
-        )
+        if personal is not None:
+            document = personal_export(session, personal, _now())
+        else:
+            document = service.build_export(
+                session, application.events, _now(), event, application.dedup
+            )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
 
@@ -746,11 +760,33 @@ _flag_command("include", "Gruppe {cluster_id} wieder im Briefing (protokolliert)
 _flag_command("answered", "Gruppe {cluster_id} als beantwortet markiert (protokolliert).")
 
 
+SinceOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--since",
+        help="Nur Einträge ab diesem Zeitpunkt (z. B. 2026-12-01).",
+        formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"],
+    ),
+]
+
+
 @app.command()
-def audit(ctx: typer.Context, limit: int = 50, as_json: JsonOption = False) -> None:
-    """Protokoll der Korrekturen des Teams zeigen."""
+def audit(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Höchstens so viele Einträge (0: alle).")] = 50,
+    since: SinceOption = None,
+    as_json: JsonOption = False,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="Hash-Kette prüfen; Exit-Code 1 bei Manipulation.")
+    ] = False,
+) -> None:
+    """Protokoll aller Aktionen des Teams zeigen (wer, wann, vorher/nachher) oder prüfen."""
+    if verify:
+        _verify_audit(ctx)
+        return
+    start = since.replace(tzinfo=since.tzinfo or UTC) if since else None
     with _session(ctx) as (_application, session):
-        entries = repository.list_audit(session, limit)
+        entries = repository.list_audit(session, limit or None, start)
     if as_json:
         _print_json([entry.__dict__ for entry in entries])
         return
@@ -761,10 +797,78 @@ def audit(ctx: typer.Context, limit: int = 50, as_json: JsonOption = False) -> N
             entry.actor,
             entry.action,
             f"{entry.target_type} {entry.target_id}",
-            json.dumps(entry.details),
+            json.dumps(entry.details, ensure_ascii=False),
             entry.note or "",
         )
     out.print(table)
+
+
+def _verify_audit(ctx: typer.Context) -> None:
+    with _session(ctx) as (_application, session):
+        checked, problems = repository.verify_audit_chain(session)
+    for problem in problems:
+        out.print(problem)
+    if problems:
+        err.print(f"Protokoll manipuliert: {len(problems)} Befund(e) in {checked} Einträgen.")
+        raise typer.Exit(1)
+    out.print(f"Protokoll unverändert: {checked} Einträge, Hash-Kette lückenlos.")
+
+
+# --- data protection --------------------------------------------------------------------
+
+
+@app.command()
+def purge(
+    ctx: typer.Context,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Wirklich löschen (sonst nur anzeigen).")
+    ] = False,
+    by: ByOption = None,
+) -> None:
+    """Aufbewahrungsfristen anwenden ([retention]): zeigt, was gelöscht würde; löscht nur
+    mit --yes."""
+    from ikz_inbox.dataprotection import plan_purge
+    from ikz_inbox.dataprotection import purge as run_purge
+
+    with _session(ctx) as (application, session):
+        retention = application.settings.retention
+        plan = plan_purge(session, application.events, retention, _now())
+        out.print(
+            f"Rohnachricht entfernen (älter als {retention.raw_days} Tage): "
+            f"{len(plan.raw_only)} Nachrichten"
+        )
+        out.print(
+            f"Absenderdaten entfernen (älter als {retention.personal_days} Tage): "
+            f"{len(plan.personal)} Nachrichten"
+        )
+        if not yes:
+            out.print("Nichts gelöscht (Probelauf). Mit --yes ausführen.")
+            return
+        run_purge(session, application.database, plan, retention, _now(), actor=_actor(by))
+    out.print("Gelöscht und protokolliert." if not plan.empty else "Nichts zu löschen.")
+
+
+@app.command()
+def forget(
+    ctx: typer.Context,
+    sender: Annotated[str, typer.Option("--sender", help="E-Mail-Adresse der Person.")],
+    by: ByOption = None,
+    note: NoteOption = None,
+) -> None:
+    """Alle Daten einer Absenderin / eines Absenders löschen (Art. 17 DSGVO); die Fragen
+    bleiben als anonymer Text."""
+    from ikz_inbox.dataprotection import forget_sender, load_audit_key
+
+    with _session(ctx) as (application, session):
+        key = load_audit_key(application.settings.lock_dir, os.environ)
+        result = forget_sender(
+            session, application.database, sender, key, _now(), actor=_actor(by), note=note
+        )
+    out.print(
+        f"Gelöscht: {result.messages} Nachrichten dieser Adresse ({result.questions} Fragen "
+        f"bleiben anonym), Adresse aus {result.mentions} weiteren Nachrichten entfernt. "
+        f"Protokolliert als HMAC-SHA256 {result.address_hash}."
+    )
 
 
 # --- worker -----------------------------------------------------------------------------

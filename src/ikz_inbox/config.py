@@ -126,6 +126,17 @@ class WorkerSection(_Section):
     processes: int | None = Field(default=None, ge=0, le=64)
 
 
+class RetentionSection(_Section):
+    """How long personal data is kept (DSGVO); `ikz-inbox purge` and the service apply it.
+
+    Days count from the end of the message's event, else from when it was received.
+    """
+
+    raw_days: int = Field(default=90, ge=1)  # then the raw message is removed
+    personal_days: int = Field(default=180, ge=1)  # then sender address, name, phones too
+    purge_cron: str = "30 3 * * *"  # the service's daily purge (Europe/Berlin)
+
+
 class ReportSection(_Section):
     # Senders' mail addresses and phone numbers in briefings; off: organisation names only.
     show_contact_details: bool = False
@@ -156,6 +167,7 @@ class SettingsFile(_Section):
     mailboxes: list[ImapSection] = []
     report: ReportSection = ReportSection()
     delivery: DeliverySection | None = None
+    retention: RetentionSection = RetentionSection()
 
 
 @dataclass(frozen=True)
@@ -183,6 +195,7 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict)
     report: ReportSection = ReportSection()
     delivery: DeliverySection | None = None  # None: briefings are not mailed
+    retention: RetentionSection = RetentionSection()
 
     def path_of(self, key: str) -> Path:
         """The resolved path of a ``[paths]`` key, e.g. ``path_of("events")``."""
@@ -262,6 +275,7 @@ def load_settings(
         origins=origins,
         report=parsed.report,
         delivery=_resolved_delivery(parsed.delivery, path),
+        retention=parsed.retention,
     )
 
 
@@ -348,6 +362,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
         )
     )
     rows += _section_rows("worker", settings.worker)
+    rows += _section_rows("retention", settings.retention)
     for mailbox in settings.mailboxes:
         rows += _section_rows(f"imap[{mailbox.name}/{mailbox.folder}]", mailbox)
     return rows

@@ -67,6 +67,9 @@ class MessageRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
     message_id_collision: Mapped[bool] = mapped_column(Boolean, default=False)
     new_text: Mapped[str] = mapped_column(Text, default="")
+    # Data protection: when the raw bytes / the sender's personal data were removed.
+    raw_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    personal_purged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
     questions: Mapped[list[QuestionRow]] = relationship(
         back_populates="message", cascade="all, delete-orphan", order_by="QuestionRow.position"
@@ -139,6 +142,10 @@ class AuditRow(Base):
     target_id: Mapped[str] = mapped_column(String(64))
     details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
     note: Mapped[str | None] = mapped_column(Text)
+    # Hash chain (SQLite has no trigger we could trust): each row's hash covers its content
+    # and the previous row's hash, so `audit --verify` finds any changed or removed row.
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    row_hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class MailboxStateRow(Base):

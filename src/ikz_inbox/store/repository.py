@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
@@ -197,12 +199,13 @@ class RawRecord:
 
 
 def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRecord]:
-    """Yield every stored message's raw bytes in primary-key order, a batch at a time."""
+    """Yield every stored message's raw bytes in primary-key order, a batch at a time
+    (messages whose raw bytes retention or ``forget`` removed keep their results)."""
     last_id = 0
     while True:
         query = (
             select(MessageRow.id, MessageRow.raw, MessageRow.source, MessageRow.received_at)
-            .where(MessageRow.id > last_id)
+            .where(MessageRow.id > last_id, MessageRow.raw_purged_at.is_(None))
             .order_by(MessageRow.id)
             .limit(batch_size)
         )
@@ -673,24 +676,50 @@ def record_audit(
     details: Mapping[str, object],
     note: str | None = None,
 ) -> None:
-    """Append one staff action to the audit log (no commit)."""
-    session.add(
-        AuditRow(
-            at=at,
-            actor=actor,
-            action=action,
-            target_type=target_type,
-            target_id=target_id,
-            details=dict(details),
-            note=note,
-        )
+    """Append one staff action to the audit log, chained to the previous entry (no commit)."""
+    previous = session.execute(
+        select(AuditRow.row_hash).order_by(AuditRow.id.desc()).limit(1)
+    ).scalar()
+    row = AuditRow(
+        at=at,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=json.loads(json.dumps(dict(details), default=str)),
+        note=note,
+        prev_hash=previous or "",
     )
+    row.row_hash = audit_hash(row)  # before the insert: PostgreSQL refuses any UPDATE
+    session.add(row)
     session.flush()
 
 
-def list_audit(session: Session, limit: int = 50) -> list[AuditEntry]:
-    """The newest audit entries first."""
-    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+def audit_hash(row: AuditRow) -> str:
+    """The chain hash of an audit row: its content and the previous row's hash."""
+    content = {
+        "at": row.at.astimezone(UTC).isoformat(),
+        "actor": row.actor,
+        "action": row.action,
+        "target_type": row.target_type,
+        "target_id": row.target_id,
+        "details": row.details,
+        "note": row.note,
+        "prev": row.prev_hash,
+    }
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def list_audit(
+    session: Session, limit: int | None = 50, since: datetime | None = None
+) -> list[AuditEntry]:
+    """The newest audit entries first (at most ``limit``; only from ``since`` on)."""
+    query = select(AuditRow).order_by(AuditRow.id.desc())
+    if since is not None:
+        query = query.where(AuditRow.at >= since)
+    if limit is not None:
+        query = query.limit(limit)
     return [
         AuditEntry(
             id=row.id,
@@ -704,6 +733,24 @@ def list_audit(session: Session, limit: int = 50) -> list[AuditEntry]:
         )
         for row in session.scalars(query)
     ]
+
+
+def verify_audit_chain(session: Session) -> tuple[int, list[str]]:
+    """Check every audit row's hash and link; return (rows checked, German problems)."""
+    problems: list[str] = []
+    previous = ""
+    checked = 0
+    for row in session.scalars(select(AuditRow).order_by(AuditRow.id)).yield_per(1000):
+        checked += 1
+        if not row.row_hash:  # written before the chain existed (revision 0001)
+            previous = ""
+            continue
+        if row.prev_hash != previous:
+            problems.append(f"Eintrag {row.id}: Verkettung unterbrochen (Eintrag davor fehlt)")
+        if audit_hash(row) != row.row_hash:
+            problems.append(f"Eintrag {row.id}: Inhalt nachträglich verändert")
+        previous = row.row_hash
+    return checked, problems
 
 
 # --- mailbox sync state -----------------------------------------------------------------
