@@ -321,6 +321,31 @@ def write_scheduled_briefing(app: App, now: datetime | None = None) -> list[Path
     return list(published.paths)
 
 
+# --- retention job ----------------------------------------------------------------------
+
+# Who the audit names for the service's own daily purge.
+SERVICE_ACTOR = "ikz-inbox-dienst"
+
+
+def run_scheduled_purge(app: App, now: datetime | None = None) -> int:
+    """Apply ``[retention]`` (the daily job); return how many messages lost data."""
+    from ikz_inbox.dataprotection import plan_purge, purge
+
+    at = now or datetime.now(UTC)
+    retention = app.settings.retention
+    with session_scope(app.database) as session:
+        plan = plan_purge(session, app.events, retention, at)
+        purge(session, app.database, plan, retention, at, actor=SERVICE_ACTOR)
+    return len(plan.raw_only) + len(plan.personal)
+
+
+def _purge_job(app: App) -> None:
+    try:
+        run_scheduled_purge(app)
+    except IkzInboxError as exc:
+        logger.error("retention purge failed: %s", exc)
+
+
 # --- status -----------------------------------------------------------------------------
 
 
@@ -379,6 +404,14 @@ def run_service(app: App) -> None:
         CronTrigger.from_crontab(worker.briefing_cron, timezone="Europe/Berlin"),
         args=(app,),
         id="briefing",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        _purge_job,
+        CronTrigger.from_crontab(app.settings.retention.purge_cron, timezone="Europe/Berlin"),
+        args=(app,),
+        id="purge",
         max_instances=1,
         coalesce=True,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
+from ikz_inbox.app import open_app
 from ikz_inbox.cli import app
 from ikz_inbox.store import open_database
 from ikz_inbox.store.models import Base
+from ikz_inbox.worker import SERVICE_ACTOR, run_scheduled_purge
 
 REPO = Path(__file__).resolve().parents[2]
 INBOX = REPO / "examples" / "inbox"
@@ -48,6 +51,11 @@ def cli(tmp_path: Path, db_url: str) -> Iterator[CliRunnerCall]:
         f'cache_dir = "{tmp_path / "cache"}"\n[worker]\nprocesses = 0\n'
     )
     yield CliRunnerCall(["--config", str(config), "--db", db_url])
+
+
+@pytest.fixture
+def config_path(cli: CliRunnerCall) -> Path:
+    return Path(cli.options[1])
 
 
 class CliRunnerCall:
@@ -107,6 +115,26 @@ def test_audit_rows_cannot_be_changed(cli: CliRunnerCall, db_url: str) -> None:
         database.engine.dispose()
     output = cli("audit", "--verify", code=1)
     assert "Eintrag 1: Inhalt nachträglich verändert" in output
+
+
+def test_service_purges_daily_what_retention_allows(
+    cli: CliRunnerCall, config_path: Path, db_url: str
+) -> None:
+    cli("import", str(INBOX))
+    assert "0 Nachrichten" in cli("purge")  # just received: nothing is due
+    application = open_app(config_path, db_url)
+    try:
+        later = datetime.now(UTC) + timedelta(days=181)
+        assert run_scheduled_purge(application, later) == 35
+        assert run_scheduled_purge(application, later) == 0
+    finally:
+        application.close()
+    stored = _stored_text(db_url)
+    for term in PERSONAL:
+        assert term not in stored, term
+    [entry] = json.loads(cli("audit", "--json"))
+    assert (entry["action"], entry["actor"]) == ("purge", SERVICE_ACTOR)
+    assert entry["details"]["after"] == {"raw_removed": 0, "personal_removed": 35}
 
 
 def _stored_text(db_url: str) -> str:
