@@ -38,10 +38,11 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--max-decisions", type=int, default=300)
+    parser.add_argument("--similarity", choices=["lexicon", "learned"], default="lexicon")
     args = parser.parse_args()
     labels = load_labels(args.folder / "labels.jsonl")
     with tempfile.TemporaryDirectory(prefix="bench-staff-") as scratch:
-        config = write_config(Path(scratch), args.folder)
+        config = write_config(Path(scratch), args.folder, args.similarity)
         database = f"sqlite:///{scratch}/staff.sqlite3"
         binary = str(Path(sys.executable).parent / "ikz-inbox")
         eml = sorted(str(path) for path in args.folder.glob("*.eml"))
@@ -53,7 +54,7 @@ def main() -> None:
         simulate(config, database, labels, args.target, args.max_decisions)
 
 
-def write_config(scratch: Path, folder: Path) -> Path:
+def write_config(scratch: Path, folder: Path, similarity: str = "lexicon") -> Path:
     """A config naming the folder's events and the repository's data, state in ``scratch``."""
     events = folder / "events.toml"
     paths = {
@@ -70,7 +71,7 @@ def write_config(scratch: Path, folder: Path) -> Path:
         "cache_dir": scratch / "cache",
     }
     lines = ["[paths]", *(f'{key} = "{value.resolve()}"' for key, value in paths.items())]
-    lines += ["[worker]", "processes = 0"]
+    lines += ["[worker]", "processes = 0", "[grouping]", f'similarity = "{similarity}"']
     config = scratch / "ikz-inbox.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config

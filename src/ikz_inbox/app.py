@@ -112,7 +112,7 @@ class App:
         model = load_dedup_model(
             self.settings.lexicon_path,
             cache_dir=self.settings.cache_dir,
-            model_dir=self.settings.grouping_model_dir,
+            model_dir=self.settings.trained_grouping_dir,
         )
         tune_gc_after_loading()
         return model

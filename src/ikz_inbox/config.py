@@ -89,6 +89,12 @@ class ClassifySection(_Section):
     review_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
 
 
+class GroupingSection(_Section):
+    # "lexicon": the hand-set blend of the lexicon's [model] settings; "learned": the pair
+    # model trained from config/training/paraphrases (models/grouping). See README, Grouping.
+    similarity: Literal["lexicon", "learned"] = "lexicon"
+
+
 class ImapSection(_Section):
     name: str = "default"
     host: str
@@ -162,6 +168,7 @@ class SettingsFile(_Section):
     database: DatabaseSection = DatabaseSection()
     paths: PathsSection = PathsSection()
     classify: ClassifySection = ClassifySection()
+    grouping: GroupingSection = GroupingSection()
     worker: WorkerSection = WorkerSection()
     imap: ImapSection | None = None
     mailboxes: list[ImapSection] = []
@@ -196,6 +203,12 @@ class Settings:
     report: ReportSection = ReportSection()
     delivery: DeliverySection | None = None  # None: briefings are not mailed
     retention: RetentionSection = RetentionSection()
+    grouping: GroupingSection = GroupingSection()
+
+    @property
+    def trained_grouping_dir(self) -> Path | None:
+        """The trained grouping model's folder when ``[grouping] similarity`` is "learned"."""
+        return self.grouping_model_dir if self.grouping.similarity == "learned" else None
 
     def path_of(self, key: str) -> Path:
         """The resolved path of a ``[paths]`` key, e.g. ``path_of("events")``."""
@@ -273,6 +286,7 @@ def load_settings(
         worker=parsed.worker,
         mailboxes=mailboxes,
         origins=origins,
+        grouping=parsed.grouping,
         report=parsed.report,
         delivery=_resolved_delivery(parsed.delivery, path),
         retention=parsed.retention,
@@ -361,6 +375,7 @@ def effective_settings(settings: Settings) -> list[tuple[str, str, str]]:
             origins.get("classify.review_threshold", ""),
         )
     )
+    rows += _section_rows("grouping", settings.grouping)
     rows += _section_rows("worker", settings.worker)
     rows += _section_rows("retention", settings.retention)
     for mailbox in settings.mailboxes:

@@ -132,6 +132,7 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
         ('[imap]\nhost = "h"\n', "imap.username"),
         ('[imap]\nhost = "h"\nusername = "u"\npost_action = "move"\n', "imap.move_to"),
         ("[classify]\nreview_threshold = 2\n", "classify.review_threshold"),
+        ('[grouping]\nsimilarity = "magic"\n', "grouping.similarity"),
     ],
 )
 def test_invalid_values_name_the_key(tmp_path: Path, text: str, key: str) -> None:
@@ -194,3 +195,13 @@ def test_event_missing_title_names_key(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="'event.0.title'"):
         load_events(path)
+
+
+def test_grouping_uses_the_lexicon_unless_the_learned_model_is_chosen(tmp_path: Path) -> None:
+    default = load_settings(write(tmp_path / "a.toml", "[worker]\nprocesses = 0\n"), environ={})
+    assert default.grouping.similarity == "lexicon"
+    assert default.trained_grouping_dir is None
+    learned = load_settings(
+        write(tmp_path / "b.toml", '[grouping]\nsimilarity = "learned"\n'), environ={}
+    )
+    assert learned.trained_grouping_dir == learned.grouping_model_dir

@@ -212,3 +212,17 @@ def test_suggestions_list_near_misses_and_doubtful_members(base_model: DedupMode
     )
     distances = [abs(s.similarity - model.threshold) for s in found]
     assert distances == sorted(distances)
+
+
+def test_lexicon_member_share_is_validated(tmp_path: Path) -> None:
+    from ikz_inbox.dedup.lexicon import read_lexicon
+
+    text = (REPO / "config" / "lexicon.toml").read_text(encoding="utf-8")
+    bad = tmp_path / "lexicon.toml"
+    bad.write_text(text.replace("[model]\n", "[model]\nmember_share = 2\n", 1), encoding="utf-8")
+    with pytest.raises(ConfigError, match="member_share"):
+        read_lexicon(bad)
+    good = tmp_path / "good.toml"
+    good.write_text(text.replace("[model]\n", "[model]\nmember_share = 0.5\n", 1), encoding="utf-8")
+    assert read_lexicon(good).settings.member_share == 0.5
+    assert read_lexicon(REPO / "config" / "lexicon.toml").settings.member_share == 0.0

@@ -6,13 +6,14 @@ In: ``config/training/paraphrases/*.jsonl``, one line per ask: an ``id``, its ``
 it comes from an evaluation folder. Out: ``models/grouping/asks.npz`` and ``pairs.json``
 (see ``dedup.asks`` and ``dedup.pairs``) and ``metrics.json`` with the held-out figures.
 
-How: asks whose id hashes into fold 0 of 5 (``is_held_out``) are held out; the models are
-trained on the rest. The ask model learns the ask type from the wordings. The pair model
+How: asks whose id hashes into fold 0 of 5 (``is_held_out``) are held out, fold 1 is the
+validation fold (``is_validation``) on which the clustering thresholds are chosen; the
+models are trained on the other three folds. The ask model learns the ask type from the wordings. The pair model
 learns from pairs: two wordings of one ask are the same question; wordings of two asks about
 the same object (near misses), of the same ask type about another object, and of unrelated
 asks are not. The ask distributions of the training pairs come from models that did not see
 those asks (5-fold cross-fitting), so that the pair model does not over-trust them. The
-clustering thresholds are chosen by simulated events built from the training asks (most
+clustering thresholds are chosen by simulated events built from the validation asks (most
 asks asked once, some by several senders, near misses side by side), and the held-out asks
 are then clustered the same way and scored with the pairwise F1 of SCORING.md.
 """
@@ -35,7 +36,7 @@ import numpy as np
 
 from ikz_inbox.dedup.analysis import Analysis
 from ikz_inbox.dedup.asks import AskModel, ask_features
-from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel
+from ikz_inbox.dedup.pairs import FEATURE_NAMES, PairModel, PairWords
 from ikz_inbox.dedup.similarity import (
     ASK_MODEL_FILE,
     PAIR_MODEL_FILE,
@@ -56,16 +57,25 @@ MIN_FEATURE_COUNT = 2
 # Inverse regularisation strengths, chosen once on the training folds; kept here.
 ASK_MODEL_C = 4.0
 PAIR_MODEL_C = 1.0
+# The word features enter the fit scaled by this: below 1 it regularises the thousands of
+# word weights more strongly than the few dense features (the stored weights are rescaled).
+WORD_FEATURE_SCALE = 1.0
 # Word weights smaller than this are left out of the stored model (they change no decision).
 WORD_WEIGHT_FLOOR = 0.01
 # Negatives drawn per ask beyond the near misses: same ask type elsewhere, and unrelated.
 SAME_ASK_NEGATIVES = 12
-RANDOM_NEGATIVES = 12
-# Simulated events: asks per event, and how many wordings an ask gets (most are asked once).
-EVENT_ASKS = 45
-ASKED_BY = (1, 1, 1, 1, 2, 2, 3, 4, 5)
+RANDOM_NEGATIVES = 6
+# Hard negatives per wording: the other asks' wordings that share the most words with it.
+# (Mined by shared words they also catch the same question written twice into the data as
+# two asks; on the validation asks they made the model worse, so they are off.)
+HARD_NEGATIVES = 0
+# Simulated events: asks per event, and how many wordings an ask gets. As at the real
+# events, about three in four asks come from one sender only and a few from five or more,
+# so an event of 70 asks holds about 100 questions.
+EVENT_ASKS = 70
+ASKED_BY = (1,) * 25 + (2,) * 4 + (3,) * 2 + (4, 5, 6)
 SIMULATION_ROUNDS = 3
-THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(13))
+THRESHOLDS = tuple(round(0.30 + 0.05 * step, 2) for step in range(14))
 MEMBER_SHARES = (0.5, 0.67, 1.0)
 REQUIRED_KEYS = ("id", "topic", "object", "ask", "wordings")
 
@@ -94,7 +104,16 @@ class GroupingTrainResult:
 
 def is_held_out(ask_id: str) -> bool:
     """Whether an ask belongs to the held-out fold (stable across runs and machines)."""
-    return zlib.crc32(ask_id.encode("utf-8")) % HOLD_OUT_FOLDS == 0
+    return _fold(ask_id) == 0
+
+
+def is_validation(ask_id: str) -> bool:
+    """Whether an ask belongs to the validation fold, on which the thresholds are chosen."""
+    return _fold(ask_id) == 1
+
+
+def _fold(ask_id: str) -> int:
+    return zlib.crc32(ask_id.encode("utf-8")) % HOLD_OUT_FOLDS
 
 
 def read_asks(folder: Path) -> list[Ask]:
@@ -146,27 +165,30 @@ def train_grouping_model(
     ``base`` supplies the analyser and lexicon (its own trained models are not used).
     """
     asks = read_asks(paraphrase_dir)
-    train = [ask for ask in asks if not is_held_out(ask.id)]
     held = [ask for ask in asks if is_held_out(ask.id)]
+    validation = [ask for ask in asks if is_validation(ask.id)]
+    train = [ask for ask in asks if not is_held_out(ask.id) and not is_validation(ask.id)]
     analyses = {text: base.analyse(text) for ask in asks for text in ask.wordings}
     labels = tuple(sorted({ask.ask for ask in asks}))
     ask_model = fit_ask_model(train, analyses, labels)
     profiles = _cross_fitted_profiles(train, analyses, labels, base, seed)
-    pairs, targets = training_pairs(train, seed)
+    pairs, targets = training_pairs(train, seed, analyses if HARD_NEGATIVES else None)
     inputs = [pair_inputs(profiles[a], profiles[b], base) for a, b in pairs]
     features = [features for features, _ in inputs]
     words = [words for _, words in inputs]
-    coefficients, word_weights, intercept = _fit_pair_model(features, words, targets)
+    asked = [(a[0], b[0]) for a, b in pairs]
+    coefficients, word_weights, intercept = _fit_pair_model(features, words, asked, targets)
     draft = PairModel(coefficients, word_weights, intercept, 0.5, 0.5, {})
     learned = replace(base, asks=ask_model, pairs=draft)
-    threshold, share, tuning_f1 = tune_thresholds(train, learned, seed)
+    threshold, share, tuning_f1 = tune_thresholds(validation, learned, seed)
     info = {
         "data_sha256": data_hash(paraphrase_dir),
         "asks": len(asks),
         "train_asks": len(train),
+        "validation_asks": len(validation),
         "held_out_asks": len(held),
         "training_pairs": len(pairs),
-        "tuning_pairwise_f1": round(tuning_f1, 4),
+        "validation_pairwise_f1": round(tuning_f1, 4),
     }
     pair_model = PairModel(coefficients, word_weights, intercept, threshold, share, info)
     final = replace(base, asks=ask_model, pairs=pair_model)
@@ -243,10 +265,19 @@ def _cross_fitted_profiles(
     return profiles
 
 
+_Wording = tuple[str, int]  # (ask id, wording index)
+
+
 def training_pairs(
-    asks: Sequence[Ask], seed: int
-) -> tuple[list[tuple[tuple[str, int], tuple[str, int]]], list[int]]:
-    """Positive and negative wording pairs, as ((ask id, wording index), ...) and 1/0."""
+    asks: Sequence[Ask], seed: int, analyses: dict[str, Analysis] | None = None
+) -> tuple[list[tuple[_Wording, _Wording]], list[int]]:
+    """Positive and negative wording pairs, as ((ask id, wording index), ...) and 1/0.
+
+    Negatives: every pair of asks about the same object (near misses), asks of the same
+    type about other objects, a few unrelated asks and, with ``analyses``, the wordings of
+    other asks that share the most words with each wording (hard negatives, as the
+    grouping's candidate search would put them side by side).
+    """
     rng = random.Random(seed)
     pairs: list[tuple[tuple[str, int], tuple[str, int]]] = []
     targets: list[int] = []
@@ -271,7 +302,37 @@ def training_pairs(
                 )
             )
             targets.append(0)
+    if analyses is not None:
+        for first, second in _hard_negatives(asks, analyses, rng):
+            pairs.append((first, second))
+            targets.append(0)
     return pairs, targets
+
+
+def _hard_negatives(
+    asks: Sequence[Ask], analyses: dict[str, Analysis], rng: random.Random
+) -> list[tuple[_Wording, _Wording]]:
+    """For each wording, the ``HARD_NEGATIVES`` wordings of other asks that share the most
+    content lemmas and concepts with it (ties broken at random)."""
+    words: dict[_Wording, frozenset[str]] = {}
+    postings: dict[str, list[_Wording]] = defaultdict(list)
+    for ask in asks:
+        for index, text in enumerate(ask.wordings):
+            analysis = analyses[text]
+            key = (ask.id, index)
+            words[key] = analysis.content | {"c:" + c for c in analysis.concepts}
+            for word in words[key]:
+                postings[word].append(key)
+    found: list[tuple[_Wording, _Wording]] = []
+    for key, own in words.items():
+        shared: dict[_Wording, int] = defaultdict(int)
+        for word in own:
+            for other in postings[word]:
+                if other[0] != key[0]:
+                    shared[other] += 1
+        ranked = sorted(shared, key=lambda other: (-shared[other], rng.random()))
+        found.extend((key, other) for other in ranked[:HARD_NEGATIVES])
+    return found
 
 
 def _group(asks: Iterable[Ask], key: Any) -> dict[str, list[Ask]]:
@@ -283,49 +344,67 @@ def _group(asks: Iterable[Ask], key: Any) -> dict[str, list[Ask]]:
 
 def _fit_pair_model(
     features: Sequence[tuple[float, ...]],
-    words: Sequence[tuple[list[str], float]],
+    words: Sequence[PairWords],
+    asked: Sequence[tuple[str, str]],
     targets: Sequence[int],
 ) -> tuple[tuple[float, ...], dict[str, float], float]:
-    """Logistic regression over the dense features and the pair's word keys (those seen in
-    at least ``MIN_FEATURE_COUNT`` pairs); returns dense coefficients, word weights, intercept."""
+    """Logistic regression over the dense features and the pair's word keys; returns dense
+    coefficients, word weights and intercept. A word key enters the model only when pairs of
+    at least two different asks have it (``_word_vocabulary``), so that what it learns holds
+    beyond the one ask it was written for."""
     from scipy.sparse import csr_matrix, hstack
     from sklearn.linear_model import LogisticRegression
 
-    counts: dict[str, int] = defaultdict(int)
-    for keys, _ in words:
-        for key in keys:
-            counts[key] += 1
-    vocabulary = {
-        key: i
-        for i, key in enumerate(sorted(k for k, n in counts.items() if n >= MIN_FEATURE_COUNT))
-    }
+    vocabulary = _word_vocabulary(words, asked)
     data: list[float] = []
     indices: list[int] = []
     pointers = [0]
-    for keys, scale in words:
-        columns = sorted({vocabulary[key] for key in keys if key in vocabulary})
-        indices.extend(columns)
-        data.extend([scale] * len(columns))
+    for pair in words:
+        value = pair.scale * WORD_FEATURE_SCALE
+        row = {vocabulary[key]: value for key in pair.keys if key in vocabulary}
+        for column in sorted(row):
+            indices.append(column)
+            data.append(row[column])
         pointers.append(len(indices))
     sparse = csr_matrix((data, indices, pointers), shape=(len(words), len(vocabulary)))
     matrix = hstack([csr_matrix(np.array(features)), sparse]).tocsr()
     classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=5000, class_weight="balanced")
     classifier.fit(matrix, np.array(targets))
     weights = classifier.coef_[0]
-    coefficients = tuple(float(value) for value in weights[: len(FEATURE_NAMES)])
     dense_part = len(FEATURE_NAMES)
+    coefficients = tuple(float(value) for value in weights[:dense_part])
     word_weights = {
-        key: round(float(weights[dense_part + i]), 5)
+        key: round(float(weights[dense_part + i]) * WORD_FEATURE_SCALE, 5)
         for key, i in vocabulary.items()
         if abs(weights[dense_part + i]) >= WORD_WEIGHT_FLOOR
     }
     logger.info("pair model: %s", dict(zip(FEATURE_NAMES, coefficients, strict=True)))
     logger.info(
-        "pair model: %s word weights; strongest %s",
+        "pair model: %s of %s word keys kept; strongest %s",
         len(word_weights),
+        len(vocabulary),
         sorted(word_weights.items(), key=lambda item: -abs(item[1]))[:20],
     )
     return coefficients, word_weights, float(classifier.intercept_[0])
+
+
+def _word_vocabulary(
+    words: Sequence[PairWords], asked: Sequence[tuple[str, str]]
+) -> dict[str, int]:
+    """The word keys that at least ``MIN_FEATURE_COUNT`` pairs have, of at least two
+    different asks between them."""
+    first_ask: dict[str, str] = {}
+    counts: dict[str, int] = defaultdict(int)
+    spread: set[str] = set()
+    for pair, (ask_a, ask_b) in zip(words, asked, strict=True):
+        for key in pair.keys:
+            counts[key] += 1
+            if key not in spread:
+                seen = first_ask.setdefault(key, ask_a)
+                if seen != ask_a or ask_b != ask_a:
+                    spread.add(key)
+    kept = (key for key in spread if counts[key] >= MIN_FEATURE_COUNT)
+    return {key: i for i, key in enumerate(sorted(kept))}
 
 
 def simulated_events(asks: Sequence[Ask], seed: int) -> list[list[tuple[str, str]]]:

@@ -55,6 +55,9 @@ class Settings:
     aspect_conflict_factor: float
     weak_aspect_factor: float
     one_sided_factor: float
+    # Share of a cluster's members a question must reach the threshold with to join it
+    # (0: join the cluster of the most similar question, the nearest-neighbour rule).
+    member_share: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,10 @@ def _read_settings(table: Any, path: Path) -> Settings:
         if not isinstance(value, int | float) or not 0.0 <= float(value) <= 1.0:
             raise ConfigError(f"{path}: [model] {name} must be a number in 0..1, got {value!r}")
         values[name] = float(value)
-    return Settings(**values)
+    share = table.get("member_share", 0.0)
+    if not isinstance(share, int | float) or not 0.0 <= float(share) <= 1.0:
+        raise ConfigError(f"{path}: [model] member_share must be a number in 0..1, got {share!r}")
+    return Settings(**values, member_share=float(share))
 
 
 def _read_synonyms(table: Any, path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:

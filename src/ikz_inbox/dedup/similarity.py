@@ -28,6 +28,7 @@ from ikz_inbox.dedup.lexicon import Settings, read_lexicon
 from ikz_inbox.dedup.pairs import (
     PairModel,
     PairSignals,
+    PairWords,
     load_pair_model,
     pair_features,
     pair_words,
@@ -63,7 +64,9 @@ class DedupModel:
     @property
     def member_share(self) -> float:
         """Share of a cluster's members a question must reach the threshold with to join."""
-        return self.pairs.member_share if self.pairs is not None else 0.0
+        if self.pairs is not None:
+            return self.pairs.member_share
+        return self.settings.member_share
 
     @property
     def version(self) -> str:
@@ -220,9 +223,7 @@ def profile_similarity(a: Profile, b: Profile, model: DedupModel, floor: float =
     return _blend_similarity(a, b, model, floor, use_topics=True)
 
 
-def pair_inputs(
-    a: Profile, b: Profile, model: DedupModel
-) -> tuple[tuple[float, ...], tuple[list[str], float]]:
+def pair_inputs(a: Profile, b: Profile, model: DedupModel) -> tuple[tuple[float, ...], PairWords]:
     """What the pair model reads of two profiled questions: the dense features (the
     lexicon blend without topics among them) and the weighted words. Both profiles need
     their ``signals``."""
