@@ -246,18 +246,19 @@ def _import_paths(application: App, session: Session, paths: list[Path]) -> serv
 def reprocess(
     ctx: typer.Context,
     classify: Annotated[bool, typer.Option("--classify", help="Nur Themen neu zuordnen.")] = False,
+    by: ByOption = None,
 ) -> None:
     """Gespeicherte Nachrichten neu verarbeiten (ohne Postfachzugriff)."""
     with _session(ctx) as (application, session):
         threshold = application.settings.review_threshold
         if classify:
             changed = service.reclassify_with_model(
-                session, application.pipeline, threshold, _now(), actor=_actor(None)
+                session, application.pipeline, threshold, _now(), actor=_actor(by)
             )
             out.print(f"Themen neu zugeordnet; {changed} Fragen haben ein anderes Thema.")
         else:
             count = service.reprocess_messages(
-                session, application.pipeline, threshold, _now(), actor=_actor(None)
+                session, application.pipeline, threshold, _now(), actor=_actor(by)
             )
             out.print(f"{count} Nachrichten neu verarbeitet.")
         service.regroup(session, application.dedup, application.events, _now())
@@ -273,18 +274,33 @@ def train(
     model: Annotated[
         str, typer.Option("--model", help="topics, kinds, grouping oder all (Standard).")
     ] = "all",
+    by: ByOption = None,
 ) -> None:
     """Modelle aus den Trainingsdaten neu trainieren: Themen (mit Korrekturen), Nachrichtenarten
-    und Gruppierung."""
+    und Gruppierung (protokolliert, mit Fingerabdruck des Modells vorher/nachher)."""
     if model not in {"topics", "kinds", "grouping", "all"}:
         raise IkzInboxError(f"Unbekanntes Modell {model!r}: topics, kinds, grouping oder all.")
     application = _state(ctx).app
+    settings = application.settings
     if model in {"topics", "all"}:
-        _train_topics(application, with_corrections=with_corrections, seed=seed)
+        with _audited_retrain(application, "topics", settings.topic_model_dir, by):
+            _train_topics(application, with_corrections=with_corrections, seed=seed)
     if model in {"kinds", "all"}:
-        _train_kinds(application)
+        with _audited_retrain(application, "kinds", settings.kind_model_dir, by):
+            _train_kinds(application)
     if model in {"grouping", "all"}:
-        _train_grouping(application)
+        with _audited_retrain(application, "grouping", settings.grouping_model_dir, by):
+            _train_grouping(application)
+
+
+@contextmanager
+def _audited_retrain(application: App, model: str, folder: Path, by: str | None) -> Iterator[None]:
+    from ikz_inbox.audit import model_fingerprint, record_retrain
+
+    before = model_fingerprint(folder)
+    yield
+    with session_scope(application.database) as session:
+        record_retrain(session, model, folder, before, _now(), actor=_actor(by))
 
 
 def _train_kinds(application: App) -> None:

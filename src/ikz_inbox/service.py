@@ -689,7 +689,10 @@ def merge_clusters(
         action="merge",
         target_type="cluster",
         target_id=",".join(map(str, cluster_ids)),
-        details={"clusters": list(cluster_ids)},
+        details={
+            "clusters": list(cluster_ids),
+            "before": {str(c.id): list(c.question_ids) for c in clusters},
+        },
         note=note,
     )
     regroup(session, model, events, now)
@@ -729,7 +732,7 @@ def split_cluster(
         action="split",
         target_type="cluster",
         target_id=str(cluster_id),
-        details={"questions": ordered},
+        details={"questions": ordered, "before": list(cluster.question_ids)},
         note=note,
     )
     regroup(session, model, events, now)
