@@ -55,6 +55,7 @@ import io
 import logging
 import re
 import time
+import zipfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -69,6 +70,10 @@ MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
 MAX_TEXT_CHARS = 100_000
 # pypdf can be slow on hostile PDFs: read at most this many pages ...
 MAX_PDF_PAGES = 50
+# A .docx is a zip whose XML python-docx holds in memory whole; zipfile never unpacks a
+# member beyond its declared size, so the declared sizes bound that memory. Far more than
+# any list of questions; a docx bomb declares gigabytes.
+MAX_DOCX_UNPACKED_BYTES = 20 * 1024 * 1024
 # ... and stop reading further pages after this many seconds.
 MAX_PDF_SECONDS = 5.0
 # HTML rendered to text at most; inscriptis takes seconds on multi-megabyte newsletters.
@@ -954,7 +959,7 @@ def _attachment_text(
         if kind == "pdf":
             text = _pdf_text(data, defects, filename)
         elif kind == "docx":
-            text = _docx_text(data)
+            text = _docx_text(data, defects, filename)
         else:
             text = _decode_bytes(data, charset)[0]
     except Exception as exc:
@@ -1031,10 +1036,15 @@ def _pdf_pages_text(reader: object, defects: list[str], filename: str) -> str:
     return "\n".join(texts)
 
 
-def _docx_text(data: bytes) -> str:
-    """Read paragraph and table text from a .docx in memory."""
+def _docx_text(data: bytes, defects: list[str], filename: str) -> str:
+    """Read paragraph and table text from a .docx in memory, unless it unpacks too large."""
     from docx import Document
 
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        unpacked = sum(member.file_size for member in package.infolist())
+    if unpacked > MAX_DOCX_UNPACKED_BYTES:
+        defects.append(f"attachment {filename!r}: .docx unpacks to {unpacked} bytes, not read")
+        return ""
     document = Document(io.BytesIO(data))
     texts = [paragraph.text for paragraph in document.paragraphs]
     for table in document.tables:
