@@ -96,10 +96,20 @@ def schema_is_current(database: Database) -> bool:
 
 @contextmanager
 def session_scope(database: Database) -> Iterator[Session]:
-    """A session that rolls back on error and is always closed; commits are explicit."""
+    """A session that rolls back on error and is always closed; commits are explicit.
+
+    A database that fails under it (disk full, locked longer than ``busy_timeout``, the
+    server gone) raises StoreError: nothing of the open transaction is stored, and the
+    caller acts on the mailbox only after a commit, so the next poll fetches it again.
+    """
     session = database.sessions()
     try:
         yield session
+    except OperationalError as exc:
+        session.rollback()
+        raise StoreError(
+            f"Datenbankfehler, nichts gespeichert / database error, nothing stored: {exc.orig}"
+        ) from exc
     except BaseException:
         session.rollback()
         raise
