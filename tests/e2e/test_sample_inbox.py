@@ -189,6 +189,7 @@ def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
     assert rejected["other_question_id"] not in cluster_of(db, rejected["question_id"])
     again = json.loads(cli(db, "clusters", "suggest", "--json", "--limit", "50").stdout)
     assert accepted["key"] not in {s["key"] for s in again}
+    assert rejected["key"] not in {s["key"] for s in again}  # a settled decision is not asked again
     audit = json.loads(cli(db, "audit", "--json").stdout)
     decisions = [e for e in audit if e["action"].startswith("suggestion-")]
     assert [e["action"] for e in decisions] == ["suggestion-reject", "suggestion-accept"]
@@ -256,6 +257,8 @@ def test_every_command_has_help() -> None:
         "status",
         "migrate",
         "audit",
+        "purge",
+        "forget",
         "init",
         "config",
         "doctor",
