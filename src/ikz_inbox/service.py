@@ -797,7 +797,9 @@ def grouping_suggestions(
         for cluster in repository.list_clusters(session)
         if cluster.question_ids and all(qid in texts for qid in cluster.question_ids)
     ]
-    return suggest_decisions(clusters, model, limit)
+    constraints = repository.load_constraints(session)
+    decided = constraints.must_link | constraints.cannot_link
+    return suggest_decisions(clusters, model, limit, decided)
 
 
 def decide_suggestion(

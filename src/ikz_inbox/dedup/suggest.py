@@ -30,9 +30,16 @@ _ProfileOf = Callable[[int, str], "Profile"]
 
 
 def suggest_decisions(
-    clusters: Sequence[GroupedQuestions], model: DedupModel, limit: int = 20
+    clusters: Sequence[GroupedQuestions],
+    model: DedupModel,
+    limit: int = 20,
+    decided: frozenset[tuple[int, int]] = frozenset(),
 ) -> list[GroupingSuggestion]:
-    """The ``limit`` most uncertain merge and split decisions, closest to the threshold first."""
+    """The ``limit`` most uncertain merge and split decisions, closest to the threshold first.
+
+    ``decided`` holds the question pairs (smaller id first) staff already settled; they are
+    never suggested again.
+    """
     profiles: dict[int, Profile] = {}
 
     def profile(question_id: int, text: str) -> Profile:
@@ -40,7 +47,11 @@ def suggest_decisions(
             profiles[question_id] = profile_of(model.analyse(text), model)
         return profiles[question_id]
 
-    found = [*_merges(clusters, model, profile), *_splits(clusters, model, profile)]
+    found = [
+        suggestion
+        for suggestion in (*_merges(clusters, model, profile), *_splits(clusters, model, profile))
+        if _pair(suggestion) not in decided
+    ]
     found.sort(key=lambda s: (abs(s.similarity - model.threshold), s.key))
     return found[:limit]
 
@@ -89,3 +100,8 @@ def _splits(
                 GroupingSuggestion("split", head, moving, worst[0], (head_text, moving_text))
             )
     return found
+
+
+def _pair(suggestion: GroupingSuggestion) -> tuple[int, int]:
+    first, second = suggestion.question_id, suggestion.other_question_id
+    return (first, second) if first < second else (second, first)
