@@ -1,11 +1,15 @@
 """Benchmark of the topic classifier (run by hand; prints figures, asserts nothing).
 
     .venv/bin/python bench/bench_classify.py [--parts abcd] [--gnad-chars 1500]
+        [--model models/topics] [--evalset ../shared/evalsets/dev]
 
-(a) one held-out split of config/training: spaCy recipe vs TF-IDF char n-grams + LinearSVC
-    vs the keyword rules;
-(b) the questions of ../shared/evalsets/dev (measured only, never trained on): the shipped
-    model in models/topics, the SVM trained on all of config/training, the rules;
+(a) the held-out split of the training recipe (a stratified share of config/training plus
+    the held-out paraphrase asks): spaCy recipe vs TF-IDF char n-grams + LinearSVC vs the
+    keyword rules; unseen asks alone; secondary topics; the review queue;
+(b) the questions of an evaluation set (default ../shared/evalsets/dev; measured only, never
+    trained on): the model (default the shipped models/topics), the SVM trained on all
+    training data, the rules; per-topic F1, the review queue at the configured threshold
+    (share of wrong topics caught, share of questions flagged) and a topic confusion table;
 (c) ../shared/corpora/10kgnad/test.csv: stratified 5-fold CV of the same training recipe
     next to TF-IDF + LinearSVC on the same folds (macro-F1 mean ± std);
 (d) inference questions/s on one core (median), model size on disk, training time.
@@ -37,9 +41,11 @@ from ikz_inbox.classify import (
 )
 from ikz_inbox.train import (
     TrainResult,
+    read_training_data,
     read_training_examples,
+    review_figures,
     score_predictions,
-    split_examples,
+    split_training_data,
     train_topic_model,
 )
 from ikz_inbox.types import Topic
@@ -49,8 +55,10 @@ SHARED = ROOT / ".." / "shared"
 TRAINING_DIR = ROOT / "config" / "training"
 CONFIG = ROOT / "config" / "spacy" / "topics.cfg"
 MODEL_DIR = ROOT / "models" / "topics"
+DEV_SET = SHARED / "evalsets" / "dev"
 SEED = 0
 HOLDOUT = 0.2  # same share as [ikz] holdout_fraction in topics.cfg
+REVIEW_THRESHOLD = 0.5  # [classify] review_threshold in config/ikz-inbox.toml
 SPEED_RUNS = 5
 
 Examples = list[tuple[str, str]]
@@ -72,11 +80,13 @@ def show(name: str, gold: Sequence[str], predicted: Sequence[str], labels: Seque
 
 
 def part_a(taxonomy: Sequence[Topic], labels: Sequence[str]) -> TrainResult:
-    print("(a) held-out split of config/training (seed 0, 20 % per topic)")
-    examples = read_training_examples(TRAINING_DIR, labels)
-    train, heldout = split_examples(examples, HOLDOUT, SEED)
-    gold = [topic for _, topic in heldout]
-    texts = [text for text, _ in heldout]
+    print("(a) held-out split of the recipe (seed 0: 20 % per topic file + held-out asks)")
+    train_part, heldout = split_training_data(
+        read_training_data(TRAINING_DIR, labels), HOLDOUT, SEED
+    )
+    train = [(ex.text, ex.topic) for ex in train_part]
+    gold = [ex.topic for ex in heldout]
+    texts = [ex.text for ex in heldout]
     with tempfile.TemporaryDirectory() as tmp:
         result = train_topic_model(
             TRAINING_DIR, taxonomy, Path(tmp) / "topics", config_path=CONFIG, seed=SEED
@@ -88,11 +98,28 @@ def part_a(taxonomy: Sequence[Topic], labels: Sequence[str]) -> TrainResult:
     show("TF-IDF char + LinearSVC", gold, svm_predict(train, texts), labels)
     rules = KeywordClassifier(taxonomy)
     show("keyword rules", gold, [p.topic for p in rules.predict(texts)], labels)
+    asks = result.heldout_asks
+    print(
+        f"  unseen paraphrase asks ({asks.get('asks', 0):.0f} asks, "
+        f"{asks.get('questions', 0):.0f} wordings): macro-F1 {asks.get('macro_f1', 0):.3f}   "
+        f"accuracy {asks.get('accuracy', 0):.3f}"
+    )
+    sec = result.secondary
+    print(
+        f"  secondary topics: precision {sec.get('precision', 0):.3f}   "
+        f"recall {sec.get('recall', 0):.3f}   F1 {sec.get('f1', 0):.3f}"
+    )
+    review = result.review
+    print(
+        f"  review queue (confidence < {review.get('threshold', 0):.2f}, calibrated here): "
+        f"catches {review.get('caught', 0):.0%} of {review.get('wrong', 0):.0f} wrong topics, "
+        f"flags {review.get('flagged', 0):.0%} of the questions"
+    )
     return result
 
 
-def dev_questions() -> Examples:
-    labels_path = SHARED / "evalsets" / "dev" / "labels.jsonl"
+def evalset_questions(evalset: Path) -> Examples:
+    labels_path = evalset / "labels.jsonl"
     rows = [json.loads(line) for line in labels_path.read_text(encoding="utf-8").splitlines()]
     return [
         (question["text"], question["topic"])
@@ -102,22 +129,47 @@ def dev_questions() -> Examples:
     ]
 
 
-def part_b(taxonomy: Sequence[Topic], labels: Sequence[str]) -> None:
-    questions = dev_questions()
-    print(f"(b) dev questions ({len(questions)}; measured only)")
+def part_b(
+    taxonomy: Sequence[Topic], labels: Sequence[str], model_dir: Path, evalset: Path
+) -> None:
+    questions = evalset_questions(evalset)
+    print(f"(b) questions of {evalset.name} ({len(questions)}; measured only)")
     gold = [topic for _, topic in questions]
     texts = [text for text, _ in questions]
-    model = load_topic_model(MODEL_DIR, taxonomy)
-    show(f"shipped model {model.version}", gold, [p.topic for p in model.predict(texts)], labels)
+    model = load_topic_model(model_dir, taxonomy)
+    predictions = model.predict(texts)
+    predicted = [p.topic for p in predictions]
+    show(f"model {model.version}", gold, predicted, labels)
     examples = read_training_examples(TRAINING_DIR, labels)
     show("TF-IDF char + LinearSVC", gold, svm_predict(examples, texts), labels)
     rules = KeywordClassifier(taxonomy)
     show("keyword rules", gold, [p.topic for p in rules.predict(texts)], labels)
-    per_topic = score_predictions(gold, [p.topic for p in model.predict(texts)], labels)
+    per_topic = score_predictions(gold, predicted, labels)
     print(
-        "  shipped model per topic: "
+        "  model per topic: "
         + ", ".join(f"{label} {per_topic['f1:' + label]:.2f}" for label in labels)
     )
+    correct = [g == p for g, p in zip(gold, predicted, strict=True)]
+    review = review_figures([p.confidence for p in predictions], correct, REVIEW_THRESHOLD)
+    print(
+        f"  review queue (confidence < {REVIEW_THRESHOLD}): catches {review['caught']:.0%} of "
+        f"{review['wrong']:.0f} wrong topics, flags {review['flagged']:.0%} "
+        f"({sum(p.confidence < REVIEW_THRESHOLD for p in predictions)} of {len(predictions)})"
+    )
+    confusion_table(gold, predicted, labels)
+
+
+def confusion_table(gold: Sequence[str], predicted: Sequence[str], labels: Sequence[str]) -> None:
+    """Rows: gold topic; columns: predicted topic (first four letters of the id)."""
+    present = [label for label in labels if label in gold or label in predicted]
+    print("  confusion (rows gold, columns predicted):")
+    print("  " + " " * 16 + " ".join(f"{label[:4]:>4}" for label in present))
+    for row in present:
+        cells = [
+            sum(1 for g, p in zip(gold, predicted, strict=True) if g == row and p == column)
+            for column in present
+        ]
+        print(f"  {row:<16}" + " ".join(f"{cell or '.':>4}" for cell in cells))
 
 
 def gnad_rows(max_chars: int) -> Examples:
@@ -178,7 +230,9 @@ def part_c(max_chars: int) -> None:
         )
 
 
-def part_d(taxonomy: Sequence[Topic], labels: Sequence[str], result: TrainResult | None) -> None:
+def part_d(
+    taxonomy: Sequence[Topic], labels: Sequence[str], result: TrainResult | None, model_dir: Path
+) -> None:
     print("(d) speed and size")
     texts = [text for text, _ in read_training_examples(TRAINING_DIR, labels)]
     warm_up = ["Wie geht es weiter?", "Gibt es dazu schon Erfahrungen?"]
@@ -186,19 +240,19 @@ def part_d(taxonomy: Sequence[Topic], labels: Sequence[str], result: TrainResult
     with threadpool_limits(limits=1):
         for _ in range(SPEED_RUNS):
             # A fresh model each run: its feature cache must not hold the texts yet.
-            model = load_topic_model(MODEL_DIR, taxonomy)
+            model = load_topic_model(model_dir, taxonomy)
             model.predict(warm_up)
             started = time.perf_counter()
             model.predict(texts)
             rates.append(len(texts) / (time.perf_counter() - started))
-    size = sum(path.stat().st_size for path in MODEL_DIR.rglob("*") if path.is_file())
+    size = sum(path.stat().st_size for path in model_dir.rglob("*") if path.is_file())
     print(
         f"  inference, one core: {statistics.median(rates):.0f} questions/s "
         f"(median of {SPEED_RUNS} runs over {len(texts)} questions)"
     )
     print(f"  model size on disk: {size / 1e6:.1f} MB")
-    info = json.loads((MODEL_DIR / "ikz-model.json").read_text(encoding="utf-8"))
-    print(f"  training time of shipped model: {info['train_seconds']:.0f} s (split + full retrain)")
+    info = json.loads((model_dir / "ikz-model.json").read_text(encoding="utf-8"))
+    print(f"  training time of the model: {info['train_seconds']:.0f} s (split + full retrain)")
     if result is not None:
         print(f"  training time in (a): {result.train_seconds:.0f} s")
 
@@ -207,17 +261,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--parts", default="abcd")
     parser.add_argument("--gnad-chars", type=int, default=1500)
+    parser.add_argument("--model", type=Path, default=MODEL_DIR)
+    parser.add_argument("--evalset", type=Path, default=DEV_SET)
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     taxonomy = load_taxonomy(ROOT / "config" / "taxonomy.toml")
     labels = [topic.id for topic in taxonomy]
     result = part_a(taxonomy, labels) if "a" in args.parts else None
     if "b" in args.parts:
-        part_b(taxonomy, labels)
+        part_b(taxonomy, labels, args.model, args.evalset)
     if "c" in args.parts:
         part_c(args.gnad_chars)
     if "d" in args.parts:
-        part_d(taxonomy, labels, result)
+        part_d(taxonomy, labels, result, args.model)
 
 
 if __name__ == "__main__":

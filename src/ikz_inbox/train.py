@@ -1,32 +1,45 @@
 """Training of the spaCy topic classifier.
 
 In: the training directory (``config/training/*.jsonl``, one ``{"text", "topic", "topics"}``
-object per line), the taxonomy, the spaCy config (``config/spacy/topics.cfg``) and optional
-staff corrections. Out: a spaCy pipeline (blank ``de`` + exclusive ``textcat``) written
+object per line, and ``config/training/paraphrases/*.jsonl``, one ask per line with its
+``wordings``), the taxonomy, the spaCy config (``config/spacy/topics.cfg``) and optional
+staff corrections. Out: a spaCy pipeline (blank ``de`` + multi-label ``textcat``) written
 atomically to ``output_dir`` with ``ikz-model.json`` (versions, data hash, labels, held-out
-metrics, counts), and a :class:`TrainResult` holding the same figures.
+metrics, counts, confidence calibration), and a :class:`TrainResult` holding the same figures.
+
+Two components read the same features: ``textcat``, a softmax over the topics trained on
+the primary ``topic`` alone (it decides the primary topic and the confidence), and
+``topics_multilabel``, one sigmoid per topic trained on all of an example's ``topics`` (it
+decides the secondary topics). Training the softmax on secondary topics as well cost
+primary accuracy on unseen asks: the subject's domain then outvoted the ask.
 
 The loop is ours, driven by the config: ``nlp.initialize`` and ``nlp.update`` with the
-``[training]`` batcher, optimizer, dropout, max_epochs and seed. A stratified share
-(``[ikz] holdout_fraction``) is held out for the metrics; with ``[ikz] retrain_on_all`` the
-shipped model is then trained again, from the same seed, on every example.
+``[training]`` batcher, optimizer, dropout, max_epochs and seed. Held out for the metrics
+and the calibration: a stratified share (``[ikz] holdout_fraction``) of the topic files and
+every paraphrase ask whose id falls into the held-out fold (``is_heldout_ask``: the same rule
+the grouping model uses, so neither trains on the other's test asks). With
+``[ikz] retrain_on_all`` the shipped model is then trained again, from the same seed, on
+every example; the calibration fitted on the held-out split is kept.
 
 Run ``python -m ikz_inbox.train`` to rebuild ``models/topics`` with the defaults.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
+import math
 import random
 import shutil
 import sys
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,9 +47,14 @@ from typing import Any
 from ikz_inbox.classify import (
     MODEL_FORMAT_VERSION,
     MODEL_INFO_FILE,
+    MULTILABEL_PIPE,
+    MULTILABEL_PREFIX,
+    Calibration,
     load_taxonomy,
     normalise_text,
+    rank_topics,
     register_architectures,
+    set_idf_weights,
 )
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.types import Topic
@@ -46,6 +64,26 @@ logger = logging.getLogger(__name__)
 Example = tuple[str, str]  # (text, topic id)
 # mkdtemp creates 0700; the worker may run as another user than the trainer.
 MODEL_DIR_MODE = 0o755
+# Sub-directory of the training directory with paraphrase asks (one ask, many wordings).
+PARAPHRASE_DIR = "paraphrases"
+# An ask is held out when crc32(id) % HELDOUT_FOLDS == 0 (a fifth of the asks).
+HELDOUT_FOLDS = 5
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One labelled text: primary topic, every topic (primary first), and the paraphrase
+    ask it words (None for the topic files and corrections)."""
+
+    text: str
+    topic: str
+    topics: tuple[str, ...]
+    ask_id: str | None = None
+
+
+def is_heldout_ask(ask_id: str) -> bool:
+    """Whether a paraphrase ask belongs to the held-out fold (stable across runs)."""
+    return zlib.crc32(ask_id.encode("utf-8")) % HELDOUT_FOLDS == 0
 
 
 @dataclass(frozen=True)
@@ -63,6 +101,14 @@ class TrainResult:
     counts: Mapping[str, int]  # examples, train, heldout, corrections, per-topic "topic:<id>"
     train_seconds: float
     output_dir: Path
+    # accuracy and macro_f1 on the held-out paraphrase asks alone (unseen asks)
+    heldout_asks: Mapping[str, float] = field(default_factory=dict)
+    # secondary topics on the held-out split: micro precision, recall, F1
+    secondary: Mapping[str, float] = field(default_factory=dict)
+    # the review queue on the held-out split: threshold, wrong, caught, flagged (shares)
+    review: Mapping[str, float] = field(default_factory=dict)
+    calibration: tuple[tuple[float, float], ...] = ()
+    secondary_min_score: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,6 +118,9 @@ class _Settings:
     holdout_fraction: float
     retrain_on_all: bool
     correction_repeats: int
+    secondary_min_score: float
+    review_threshold: float
+    review_catch_target: float
 
 
 def train_topic_model(
@@ -91,19 +140,38 @@ def train_topic_model(
     """
     started = time.perf_counter()
     labels = tuple(topic.id for topic in taxonomy)
-    files = sorted(training_dir.glob("*.jsonl"))
-    examples = read_training_examples(training_dir, labels)
+    files = training_files(training_dir)
+    examples = read_training_data(training_dir, labels)
     corrections = _check_corrections(extra_examples, set(labels))
     if not examples:
         raise ModelError(f"no training examples in {training_dir}")
     config, settings = _load_config(config_path, seed)
-    train_part, heldout = split_examples(examples, settings.holdout_fraction, seed)
-    extra = [example for example in corrections for _ in range(settings.correction_repeats)]
-    nlp, optimizer = _train(config, labels, train_part + extra, seed)
-    metrics = _evaluate(nlp, optimizer, heldout, labels)
+    train_part, heldout = split_training_data(examples, settings.holdout_fraction, seed)
+    extra = [
+        TrainingExample(text, topic, (topic,))
+        for text, topic in corrections
+        for _ in range(settings.correction_repeats)
+    ]
+    nlp, optimizer = _train(config, labels, train_part + extra, seed, settings)
+    scored = _score_heldout(nlp, optimizer, heldout, labels, settings)
+    metrics = score_predictions([ex.topic for ex in heldout], [s.topic for s in scored], labels)
+    asks = [(ex.topic, s.topic) for ex, s in zip(heldout, scored, strict=True) if ex.ask_id]
+    ask_metrics = score_predictions([g for g, _ in asks], [p for _, p in asks], labels)
+    calibration = fit_calibration(
+        [s.raw for s in scored],
+        [s.topic == ex.topic for ex, s in zip(heldout, scored, strict=True)],
+        settings.review_threshold,
+        settings.review_catch_target,
+    )
+    review = review_figures(
+        [calibration(s.raw) for s in scored],
+        [s.topic == ex.topic for ex, s in zip(heldout, scored, strict=True)],
+        settings.review_threshold,
+    )
+    secondary = score_secondary([ex.topics[1:] for ex in heldout], [s.secondary for s in scored])
     if settings.retrain_on_all and heldout:
-        nlp, optimizer = _train(config, labels, examples + extra, seed)
-    data_sha = _data_sha256(files, corrections)
+        nlp, optimizer = _train(config, labels, examples + extra, seed, settings)
+    data_sha = _data_sha256(training_dir, files, corrections)
     trained_at = datetime.now(UTC)
     result = TrainResult(
         format_version=MODEL_FORMAT_VERSION,
@@ -117,14 +185,31 @@ def train_topic_model(
         counts=_counts(examples, train_part, heldout, corrections, labels),
         train_seconds=round(time.perf_counter() - started, 2),
         output_dir=output_dir,
+        heldout_asks={
+            "asks": len({ex.ask_id for ex in heldout if ex.ask_id}),
+            "questions": len(asks),
+            "accuracy": ask_metrics["accuracy"],
+            "macro_f1": ask_metrics["macro_f1"],
+        },
+        secondary=secondary,
+        review=review,
+        calibration=calibration.knots,
+        secondary_min_score=settings.secondary_min_score,
     )
     _save_atomically(nlp, optimizer, result, output_dir)
     logger.info(
-        "trained %s: accuracy %.3f, macro-F1 %.3f on %d held-out questions",
+        "trained %s: accuracy %.3f, macro-F1 %.3f on %d held-out questions "
+        "(unseen asks: accuracy %.3f, macro-F1 %.3f on %d); review catches %.0f %% of wrong "
+        "topics, flags %.0f %%",
         result.model_version,
         result.accuracy,
         result.macro_f1,
         len(heldout),
+        ask_metrics["accuracy"],
+        ask_metrics["macro_f1"],
+        len(asks),
+        100 * review["caught"],
+        100 * review["flagged"],
     )
     return result
 
@@ -132,46 +217,101 @@ def train_topic_model(
 # --------------------------------------------------------------------------- data
 
 
-def read_training_examples(training_dir: Path, labels: Collection[str]) -> list[Example]:
-    """Read (text, topic) pairs from ``training_dir/*.jsonl`` in file order, without repeats.
+def training_files(training_dir: Path) -> list[Path]:
+    """The topic files, then the paraphrase files, each sorted by name."""
+    topic_files = sorted(training_dir.glob("*.jsonl"))
+    return topic_files + sorted((training_dir / PARAPHRASE_DIR).glob("*.jsonl"))
+
+
+def read_training_data(training_dir: Path, labels: Collection[str]) -> list[TrainingExample]:
+    """Read the topic files (one text per line) and the paraphrase files (one ask per
+    line, each wording an example), in file order, without repeated texts.
 
     Raises ConfigError naming file, line and key for a bad line or an unknown topic.
     """
     known = set(labels)
-    examples: list[Example] = []
-    for path in sorted(training_dir.glob("*.jsonl")):
+    examples: list[TrainingExample] = []
+    for path in training_files(training_dir):
+        paraphrases = path.parent.name == PARAPHRASE_DIR
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if line.strip():
+            if not line.strip():
+                continue
+            if paraphrases:
+                examples.extend(_parse_ask(path, number, line, known))
+            else:
                 examples.append(_parse_line(path, number, line, known))
     return _dedupe(examples)
 
 
-def _parse_line(path: Path, number: int, line: str, labels: set[str]) -> Example:
-    where = f"{path}:{number}"
+def read_training_examples(training_dir: Path, labels: Collection[str]) -> list[Example]:
+    """(text, primary topic) pairs of ``read_training_data``."""
+    return [(ex.text, ex.topic) for ex in read_training_data(training_dir, labels)]
+
+
+def _load_record(where: str, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except ValueError as exc:
         raise ConfigError(f"{where}: not JSON: {exc}") from exc
-    text, topic = record.get("text"), record.get("topic")
-    if not isinstance(text, str) or not text.strip():
-        raise ConfigError(f"{where}: key 'text' must be a non-empty string")
+    if not isinstance(record, dict):
+        raise ConfigError(f"{where}: not a JSON object")
+    return record
+
+
+def _topics_of(where: str, record: Mapping[str, Any], labels: set[str]) -> tuple[str, ...]:
+    """Primary topic first, then the other ``topics`` in their order, without repeats."""
+    topic = record.get("topic")
     if topic not in labels:
         raise ConfigError(f"{where}: key 'topic' {topic!r} is not in the taxonomy")
-    return text.strip(), str(topic)
+    others = record.get("topics", [])
+    if not isinstance(others, list) or any(item not in labels for item in others):
+        raise ConfigError(f"{where}: key 'topics' {others!r} has a topic not in the taxonomy")
+    return tuple(dict.fromkeys([str(topic), *(str(item) for item in others)]))
 
 
-def _dedupe(examples: Iterable[Example]) -> list[Example]:
+def _parse_line(path: Path, number: int, line: str, labels: set[str]) -> TrainingExample:
+    where = f"{path}:{number}"
+    record = _load_record(where, line)
+    text = record.get("text")
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(f"{where}: key 'text' must be a non-empty string")
+    topics = _topics_of(where, record, labels)
+    return TrainingExample(text.strip(), topics[0], topics)
+
+
+def _parse_ask(path: Path, number: int, line: str, labels: set[str]) -> list[TrainingExample]:
+    where = f"{path}:{number}"
+    record = _load_record(where, line)
+    ask_id, wordings = record.get("id"), record.get("wordings")
+    if not isinstance(ask_id, str) or not ask_id.strip():
+        raise ConfigError(f"{where}: key 'id' must be a non-empty string")
+    if not isinstance(wordings, list) or not all(isinstance(w, str) for w in wordings):
+        raise ConfigError(f"{where}: key 'wordings' must be a list of strings")
+    topics = _topics_of(where, record, labels)
+    return [
+        TrainingExample(wording.strip(), topics[0], topics, ask_id)
+        for wording in wordings
+        if wording.strip()
+    ]
+
+
+def _dedupe(examples: Iterable[TrainingExample]) -> list[TrainingExample]:
     """Drop repeated texts (after normalisation) so none sits in both train and held-out."""
     seen: dict[str, str] = {}
-    unique: list[Example] = []
-    for text, topic in examples:
-        key = normalise_text(text)
+    unique: list[TrainingExample] = []
+    for example in examples:
+        key = normalise_text(example.text)
         if key in seen:
-            if seen[key] != topic:
-                logger.warning("training text with two topics %s/%s: %.60s", seen[key], topic, text)
+            if seen[key] != example.topic:
+                logger.warning(
+                    "training text with two topics %s/%s: %.60s",
+                    seen[key],
+                    example.topic,
+                    example.text,
+                )
             continue
-        seen[key] = topic
-        unique.append((text, topic))
+        seen[key] = example.topic
+        unique.append(example)
     return unique
 
 
@@ -201,27 +341,50 @@ def split_examples(
     return train, heldout
 
 
-def _data_sha256(files: Sequence[Path], corrections: Sequence[Example]) -> str:
+def split_training_data(
+    examples: Sequence[TrainingExample], fraction: float, seed: int
+) -> tuple[list[TrainingExample], list[TrainingExample]]:
+    """Held out: every wording of the asks in the held-out fold (``is_heldout_ask``) and a
+    stratified ``fraction`` of the topic-file examples (``split_examples``)."""
+    singles = [ex for ex in examples if ex.ask_id is None]
+    by_pair = {(ex.text, ex.topic): ex for ex in singles}
+    train_pairs, heldout_pairs = split_examples(
+        [(ex.text, ex.topic) for ex in singles], fraction, seed
+    )
+    train = [by_pair[pair] for pair in train_pairs]
+    heldout = [by_pair[pair] for pair in heldout_pairs]
+    for example in examples:
+        if example.ask_id is not None:
+            (heldout if is_heldout_ask(example.ask_id) else train).append(example)
+    return train, heldout
+
+
+def _data_sha256(training_dir: Path, files: Sequence[Path], corrections: Sequence[Example]) -> str:
     digest = hashlib.sha256()
     for path in files:
-        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+        name = path.relative_to(training_dir).as_posix()
+        digest.update(name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
     digest.update(json.dumps(list(corrections), ensure_ascii=False).encode("utf-8"))
     return digest.hexdigest()
 
 
 def _counts(
-    examples: Sequence[Example],
-    train: Sequence[Example],
-    heldout: Sequence[Example],
+    examples: Sequence[TrainingExample],
+    train: Sequence[TrainingExample],
+    heldout: Sequence[TrainingExample],
     corrections: Sequence[Example],
     labels: Sequence[str],
 ) -> dict[str, int]:
-    per_topic = Counter(topic for _, topic in examples)
+    per_topic = Counter(example.topic for example in examples)
     counts = {
         "examples": len(examples),
         "train": len(train),
         "heldout": len(heldout),
         "corrections": len(corrections),
+        "paraphrase_asks": len({ex.ask_id for ex in examples if ex.ask_id}),
+        "paraphrase_examples": sum(1 for ex in examples if ex.ask_id),
+        "heldout_asks": len({ex.ask_id for ex in heldout if ex.ask_id}),
+        "with_secondary": sum(1 for ex in examples if len(ex.topics) > 1),
     }
     counts.update({f"topic:{label}": per_topic.get(label, 0) for label in labels})
     return counts
@@ -243,16 +406,29 @@ def _load_config(config_path: Path, seed: int) -> tuple[Any, _Settings]:
             holdout_fraction=float(section.get("holdout_fraction", 0.2)),
             retrain_on_all=bool(section.get("retrain_on_all", True)),
             correction_repeats=int(section.get("correction_repeats", 5)),
+            secondary_min_score=float(section.get("secondary_min_score", 0.5)),
+            review_threshold=float(section.get("review_threshold", 0.5)),
+            review_catch_target=float(section.get("review_catch_target", 0.8)),
         )
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"spaCy config {config_path}: bad [ikz] value: {exc}") from exc
-    if not 0.0 <= settings.holdout_fraction < 1.0 or settings.correction_repeats < 1:
+    if (
+        not 0.0 <= settings.holdout_fraction < 1.0
+        or settings.correction_repeats < 1
+        or not 0.0 < settings.secondary_min_score <= 1.0
+        or not 0.0 < settings.review_threshold < 1.0
+        or not 0.0 <= settings.review_catch_target <= 1.0
+    ):
         raise ConfigError(f"spaCy config {config_path}: [ikz] values out of range")
     return config, settings
 
 
 def _train(
-    config: Any, labels: Sequence[str], examples: Sequence[Example], seed: int
+    config: Any,
+    labels: Sequence[str],
+    examples: Sequence[TrainingExample],
+    seed: int,
+    settings: _Settings,
 ) -> tuple[Any, Any]:
     """Build a fresh pipeline from ``config`` and train it on ``examples``.
 
@@ -264,14 +440,27 @@ def _train(
 
     register_architectures()
     fix_random_seed(seed)
+    config = copy.deepcopy(config)
+    # Each component's own labels: left to infer them, both would take every key of the
+    # shared doc.cats (topic ids and "has:" labels).
+    config["initialize"]["components"] = {
+        "textcat": {"labels": list(labels)},
+        MULTILABEL_PIPE: {"labels": [MULTILABEL_PREFIX + label for label in labels]},
+    }
+    if MULTILABEL_PIPE not in config["nlp"]["pipeline"]:
+        del config["initialize"]["components"][MULTILABEL_PIPE]
     nlp = load_model_from_config(config, auto_fill=True, validate=True)
     training = nlp.config.interpolate()["training"]
     tools = registry.resolve({"batcher": training["batcher"], "optimizer": training["optimizer"]})
     textcat: Any = nlp.get_pipe("textcat")
-    for label in labels:
-        textcat.add_label(label)
-    data = [_make_example(nlp, SpacyExample, text, topic, labels) for text, topic in examples]
+    multi: Any = nlp.get_pipe(MULTILABEL_PIPE) if MULTILABEL_PIPE in nlp.pipe_names else None
+    data = [_make_example(nlp, SpacyExample, ex, labels, multi is not None) for ex in examples]
     optimizer = nlp.initialize(get_examples=lambda: data, sgd=tools["optimizer"])
+    # IDF over distinct texts: repeated staff corrections must not lower their own weight.
+    distinct = list({example.reference.text: example.reference for example in data}.values())
+    for pipe in (textcat, multi):
+        if pipe is not None:
+            set_idf_weights(pipe.model, distinct)
     rng = random.Random(seed)
     for epoch in range(int(training["max_epochs"])):
         rng.shuffle(data)
@@ -282,21 +471,97 @@ def _train(
     return nlp, optimizer
 
 
-def _make_example(nlp: Any, factory: Any, text: str, topic: str, labels: Sequence[str]) -> Any:
-    cats = {label: 1.0 if label == topic else 0.0 for label in labels}
-    return factory.from_dict(nlp.make_doc(normalise_text(text)), {"cats": cats})
+def _make_example(
+    nlp: Any, factory: Any, example: TrainingExample, labels: Sequence[str], multi: bool
+) -> Any:
+    """The spaCy example: one-hot on the primary topic for the softmax (``<id>``) and, with
+    the multi-label component, 1.0 for every topic of the example (``has:<id>``)."""
+    cats = {label: 1.0 if label == example.topic else 0.0 for label in labels}
+    if multi:
+        cats.update({MULTILABEL_PREFIX + label: float(label in example.topics) for label in labels})
+    return factory.from_dict(nlp.make_doc(normalise_text(example.text)), {"cats": cats})
 
 
-def _evaluate(
-    nlp: Any, optimizer: Any, heldout: Sequence[Example], labels: Sequence[str]
-) -> dict[str, float]:
-    """Accuracy, macro-F1 and per-topic F1 of the (averaged) model on ``heldout``."""
+@dataclass(frozen=True)
+class _Scored:
+    topic: str
+    raw: float
+    secondary: tuple[str, ...]
+
+
+def _score_heldout(
+    nlp: Any,
+    optimizer: Any,
+    heldout: Sequence[TrainingExample],
+    labels: Sequence[str],
+    settings: _Settings,
+) -> list[_Scored]:
+    """Primary topic, raw score and secondary topics of the (averaged) model per example."""
     if not heldout:
-        return {"accuracy": 0.0, "macro_f1": 0.0} | {f"f1:{label}": 0.0 for label in labels}
+        return []
     with nlp.use_params(optimizer.averages):
-        docs = nlp.pipe([normalise_text(text) for text, _ in heldout])
-        predicted = [max(doc.cats, key=doc.cats.get) for doc in docs]
-    return score_predictions([topic for _, topic in heldout], predicted, labels)
+        docs = list(nlp.pipe([normalise_text(ex.text) for ex in heldout]))
+    ranked = [rank_topics(dict(doc.cats), labels, settings.secondary_min_score) for doc in docs]
+    return [_Scored(topic, raw, secondary) for topic, raw, secondary in ranked]
+
+
+def fit_calibration(
+    raws: Sequence[float], correct: Sequence[bool], threshold: float, catch_target: float
+) -> Calibration:
+    """A monotone raw-score-to-confidence map whose ``threshold`` sits at the raw score
+    below which ``catch_target`` of the wrong predictions fall.
+
+    Knots (0, 0), (cut, threshold), (1, 1): linear on both sides, so the order of the raw
+    scores is kept and a question is flagged for review (confidence < threshold) exactly
+    when its raw score is below ``cut``. Without wrong predictions the cut is the lowest raw
+    score (nothing needs catching).
+    """
+    wrong = sorted(raw for raw, ok in zip(raws, correct, strict=True) if not ok)
+    if wrong and catch_target > 0:
+        index = min(len(wrong) - 1, max(0, math.ceil(catch_target * len(wrong)) - 1))
+        above = [raw for raw in raws if raw > wrong[index]]
+        # midway to the next raw score above it (just above it when there is none)
+        cut = (wrong[index] + min(above)) / 2 if above else wrong[index] + 1e-4
+    else:
+        cut = min(raws) if raws else threshold
+    cut = min(max(cut, 1e-3), 1 - 1e-3)
+    return Calibration(((0.0, 0.0), (round(cut, 6), threshold), (1.0, 1.0)))
+
+
+def review_figures(
+    confidences: Sequence[float], correct: Sequence[bool], threshold: float
+) -> dict[str, float]:
+    """What the review queue does at ``threshold``: the share of wrong topics it catches
+    and the share of all questions it flags (plus the counts behind them)."""
+    flagged = [conf < threshold for conf in confidences]
+    wrong = [not ok for ok in correct]
+    caught = sum(1 for f, w in zip(flagged, wrong, strict=True) if f and w)
+    return {
+        "threshold": threshold,
+        "questions": len(confidences),
+        "wrong": sum(wrong),
+        "caught": round(caught / sum(wrong), 4) if any(wrong) else 1.0,
+        "flagged": round(sum(flagged) / len(flagged), 4) if flagged else 0.0,
+    }
+
+
+def score_secondary(
+    gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]
+) -> dict[str, float]:
+    """Micro precision, recall and F1 of the secondary topics over all examples."""
+    true_pos = sum(len(set(g) & set(p)) for g, p in zip(gold, predicted, strict=True))
+    gold_n = sum(len(set(g)) for g in gold)
+    pred_n = sum(len(set(p)) for p in predicted)
+    precision = true_pos / pred_n if pred_n else 0.0
+    recall = true_pos / gold_n if gold_n else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "gold": gold_n,
+        "predicted": pred_n,
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+        "f1": round(f1, 4),
+    }
 
 
 def score_predictions(
@@ -331,6 +596,7 @@ def _save_atomically(nlp: Any, optimizer: Any, result: TrainResult, output_dir: 
         with nlp.use_params(optimizer.averages):
             nlp.to_disk(temp_dir)
         info = {key: value for key, value in asdict(result).items() if key != "output_dir"}
+        info["calibration"] = Calibration(result.calibration).to_json()
         text = json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True)
         (temp_dir / MODEL_INFO_FILE).write_text(text + "\n", encoding="utf-8")
         _swap_into_place(temp_dir, output_dir)

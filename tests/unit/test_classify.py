@@ -8,14 +8,17 @@ from pathlib import Path
 import pytest
 
 from ikz_inbox.classify import (
+    IDENTITY_CALIBRATION,
     NO_MATCH_CONFIDENCE,
     RULES_VERSION,
+    Calibration,
     KeywordClassifier,
     SpacyTopicClassifier,
     load_taxonomy,
     load_topic_classifier,
     load_topic_model,
     normalise_text,
+    rank_topics,
 )
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.types import Topic, TopicSource
@@ -215,6 +218,61 @@ def test_model_dir_spacy_cannot_load_falls_back(
     assert isinstance(load_topic_classifier(tmp_path, taxonomy), KeywordClassifier)
 
 
+def test_model_info_with_a_broken_calibration_is_refused(
+    tmp_path: Path, taxonomy: tuple[Topic, ...]
+) -> None:
+    info = '{"format_version": 2, "model_version": "x", "labels": [], "calibration": [[0, 1]]}'
+    (tmp_path / "ikz-model.json").write_text(info, encoding="utf-8")
+    with pytest.raises(ModelError, match="bad calibration"):
+        load_topic_model(tmp_path, taxonomy)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_is_piecewise_linear_monotone_and_clamped() -> None:
+    calibration = Calibration(((0.0, 0.0), (0.8, 0.5), (1.0, 1.0)))
+    assert calibration(0.4) == pytest.approx(0.25)
+    assert calibration(0.8) == 0.5
+    assert calibration(0.9) == pytest.approx(0.75)
+    assert (calibration(-1.0), calibration(2.0)) == (0.0, 1.0)
+    grid = [i / 1000 for i in range(1001)]
+    values = [calibration(x) for x in grid]
+    assert all(a <= b for a, b in zip(values, values[1:], strict=False))
+    assert Calibration.from_json(calibration.to_json()) == calibration
+    assert IDENTITY_CALIBRATION(0.37) == pytest.approx(0.37)
+
+
+@pytest.mark.parametrize(
+    "knots",
+    [
+        [[0.0, 0.0]],  # one knot
+        [[0.0, 0.5], [0.5, 0.4], [1.0, 1.0]],  # confidence falls
+        [[0.0, 0.0], [0.0, 0.5], [1.0, 1.0]],  # raw repeats
+        [[0.0, 0.0], [1.0]],  # not a pair
+        {"a": 1},
+    ],
+)
+def test_non_monotone_or_malformed_calibration_is_refused(knots: object) -> None:
+    with pytest.raises(ValueError):
+        Calibration.from_json(knots)
+
+
+LABELS = ("a", "b", "c")
+
+
+def test_rank_topics_takes_the_softmax_for_the_primary_and_has_scores_for_secondary() -> None:
+    cats = {"a": 0.2, "b": 0.7, "c": 0.1, "has:a": 0.9, "has:b": 0.95, "has:c": 0.45}
+    assert rank_topics(cats, LABELS, 0.4) == ("b", 0.7, ("a", "c"))
+    assert rank_topics(cats, LABELS, 0.5) == ("b", 0.7, ("a",))
+
+
+def test_rank_topics_of_a_version_1_model_uses_the_softmax_shares() -> None:
+    cats = {"a": 0.3, "b": 0.6, "c": 0.1}
+    assert rank_topics(cats, LABELS, 0.25) == ("b", 0.6, ("a",))
+    assert rank_topics({"a": 0.5, "b": 0.5, "c": 0.0}, LABELS, 0.25)[0] == "a"  # first wins
+
+
 @pytest.mark.skipif(not SHIPPED_MODEL.is_dir(), reason="models/topics not built yet")
 @pytest.mark.parametrize(
     ("question", "topic"),
@@ -235,6 +293,22 @@ def test_shipped_model_loads_and_records_its_version(
     assert prediction.source is TopicSource.MODEL
     assert prediction.model_version == classifier.version
     assert 0.0 < prediction.confidence <= 1.0
+
+
+@pytest.mark.skipif(not SHIPPED_MODEL.is_dir(), reason="models/topics not built yet")
+def test_shipped_model_names_secondary_topics_and_the_ask_decides_the_primary(
+    taxonomy: tuple[Topic, ...],
+) -> None:
+    classifier = load_topic_classifier(SHIPPED_MODEL, taxonomy)
+    kiosk_form, kiosk_only = classifier.predict(
+        [
+            "Welche Rechtsform empfehlen Sie für einen gemeinsamen Gesundheitskiosk?",
+            "Wie erreicht ein Gesundheitskiosk ältere Menschen auf dem Land?",
+        ]
+    )
+    assert kiosk_form.topic == "rechtsform"
+    assert "gesundheit" in kiosk_form.secondary
+    assert kiosk_only.topic == "gesundheit"
 
 
 def _features_by_definition(words: tuple[str, ...], min_n: int, max_n: int) -> dict[int, float]:

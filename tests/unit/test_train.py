@@ -1,16 +1,19 @@
-"""Tests of ikz_inbox.train: data reading, determinism, saved model, learning from corrections."""
+"""Tests of ikz_inbox.train: data reading (topic files and paraphrase asks), the held-out
+split, determinism, saved model, multi-label topics, calibration, learning from corrections."""
 
 from __future__ import annotations
 
 import json
 import re
 import shutil
+import zlib
 from pathlib import Path
 
 import pytest
 from spacy.util import load_config
 
 from ikz_inbox.classify import (
+    MODEL_FORMAT_VERSION,
     MODEL_INFO_FILE,
     KeywordClassifier,
     SpacyTopicClassifier,
@@ -20,11 +23,19 @@ from ikz_inbox.classify import (
 )
 from ikz_inbox.errors import ConfigError, ModelError
 from ikz_inbox.train import (
+    PARAPHRASE_DIR,
+    TrainingExample,
     TrainResult,
+    fit_calibration,
+    is_heldout_ask,
     main,
+    read_training_data,
     read_training_examples,
+    review_figures,
     score_predictions,
+    score_secondary,
     split_examples,
+    split_training_data,
     train_topic_model,
 )
 from ikz_inbox.types import Topic
@@ -142,12 +153,17 @@ def test_training_is_deterministic_and_saves_a_complete_model(
     assert [(p.topic, p.confidence) for p in one] == [(p.topic, p.confidence) for p in two]
 
     info = json.loads((tmp_path / "one" / MODEL_INFO_FILE).read_text(encoding="utf-8"))
-    assert info["format_version"] == 1
+    assert info["format_version"] == MODEL_FORMAT_VERSION == 2
+    knots = info["calibration"]
+    assert knots[0] == [0.0, 0.0] and knots[-1] == [1.0, 1.0]
+    assert [x for x, _ in knots] == sorted(x for x, _ in knots)
+    assert info["review"]["threshold"] == 0.5
     assert re.fullmatch(r"topics-\d{4}-\d\d-\d\d-[0-9a-f]{8}", info["model_version"])
     assert info["model_version"].endswith(info["data_sha256"][:8])
     assert len(info["data_sha256"]) == 64
     assert info["labels"] == [topic.id for topic in taxonomy]
     assert info["counts"]["examples"] == 12 * PER_TOPIC
+    assert info["counts"]["paraphrase_asks"] == 0
     assert info["counts"]["heldout"] == 12 * round(PER_TOPIC * 0.2)
     assert info["macro_f1"] == first.macro_f1 > 0.3  # far above chance (1/12)
     assert [p.model_version for p in one] == [first.model_version] * 3
@@ -269,3 +285,218 @@ def test_bad_ikz_settings_are_refused(
     config.to_disk(tmp_path / "bad.cfg")
     with pytest.raises(ConfigError, match=r"\[ikz\]"):
         train_topic_model(small_data, taxonomy, tmp_path / "m", config_path=tmp_path / "bad.cfg")
+
+
+# --------------------------------------------------------------------------- paraphrase asks
+
+
+def _write_asks(directory: Path, asks: list[dict[str, object]]) -> None:
+    folder = directory / PARAPHRASE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(ask, ensure_ascii=False) for ask in asks]
+    (folder / "helper.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def test_paraphrase_folder_is_read_with_primary_and_secondary_topics(tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text(
+        '{"text": "Wie hoch ist die Förderquote?", "topic": "a", "topics": ["a"]}\n',
+        encoding="utf-8",
+    )
+    _write_asks(
+        tmp_path,
+        [
+            {
+                "id": "ask-1",
+                "topic": "b",
+                "topics": ["a", "b"],
+                "object": "Kiosk",
+                "ask": "Rechtsform",
+                "source": "test",
+                "wordings": ["Welche Rechtsform für den Kiosk?", "kiosk: zweckverband oder avv?"],
+            },
+            {"id": "ask-2", "topic": "a", "wordings": ["Förderquote?", "  "]},
+        ],
+    )
+    assert read_training_data(tmp_path, ["a", "b"]) == [
+        TrainingExample("Wie hoch ist die Förderquote?", "a", ("a",)),
+        TrainingExample("Welche Rechtsform für den Kiosk?", "b", ("b", "a"), "ask-1"),
+        TrainingExample("kiosk: zweckverband oder avv?", "b", ("b", "a"), "ask-1"),
+        TrainingExample("Förderquote?", "a", ("a",), "ask-2"),
+    ]
+    assert read_training_examples(tmp_path, ["a", "b"])[1] == (
+        "Welche Rechtsform für den Kiosk?",
+        "b",
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ('{"topic": "a", "wordings": ["x?"]}', "'id'"),
+        ('{"id": "x", "topic": "a", "wordings": "x?"}', "'wordings'"),
+        ('{"id": "x", "topic": "z", "wordings": ["x?"]}', "'topic'"),
+        ('{"id": "x", "topic": "a", "topics": ["z"], "wordings": ["x?"]}', "'topics'"),
+        ("[1, 2]", "not a JSON object"),
+    ],
+)
+def test_bad_paraphrase_line_raises_config_error(tmp_path: Path, line: str, message: str) -> None:
+    folder = tmp_path / PARAPHRASE_DIR
+    folder.mkdir()
+    (folder / "p.jsonl").write_text('{"id": "ok", "topic": "a", "wordings": ["ok?"]}\n' + line)
+    with pytest.raises(ConfigError, match=rf"p\.jsonl:2: .*{message}"):
+        read_training_data(tmp_path, ["a"])
+
+
+def test_heldout_asks_follow_the_crc32_rule_and_are_stable() -> None:
+    ids = [f"ask-{number:04d}" for number in range(500)]
+    held = [ask_id for ask_id in ids if is_heldout_ask(ask_id)]
+    assert held == [i for i in ids if zlib.crc32(i.encode("utf-8")) % 5 == 0]
+    assert 0.12 < len(held) / len(ids) < 0.28  # about a fifth
+    assert held == [ask_id for ask_id in ids if is_heldout_ask(ask_id)]  # no hidden state
+
+
+def test_split_keeps_every_wording_of_an_ask_on_one_side_whatever_the_seed() -> None:
+    singles = [TrainingExample(f"frage {i}", "ab"[i % 2], ("ab"[i % 2],)) for i in range(20)]
+    asks = [
+        TrainingExample(f"ask {n} wording {w}", "a", ("a",), f"ask-{n}")
+        for n in range(40)
+        for w in range(3)
+    ]
+    for seed in (0, 1, 7):
+        train, heldout = split_training_data(singles + asks, 0.2, seed)
+        assert sorted(train + heldout, key=str) == sorted(singles + asks, key=str)
+        held_asks = {ex.ask_id for ex in heldout if ex.ask_id}
+        assert held_asks == {f"ask-{n}" for n in range(40) if is_heldout_ask(f"ask-{n}")}
+        assert not held_asks & {ex.ask_id for ex in train}
+        assert sum(1 for ex in heldout if ex.ask_id is None) == 4  # 20 % of each topic file
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_puts_the_threshold_where_the_target_share_of_errors_is_caught() -> None:
+    raws = [0.1, 0.2, 0.3, 0.35, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99]
+    correct = [False, True, False, False, True, True, False, True, True, False, True, True]
+    calibration = fit_calibration(raws, correct, threshold=0.5, catch_target=0.75)
+    confidences = [calibration(raw) for raw in raws]
+    figures = review_figures(confidences, correct, 0.5)
+    assert figures["wrong"] == 5
+    assert figures["caught"] == 0.8  # 4 of 5: the smallest share >= 0.75
+    assert figures["flagged"] == round(7 / 12, 4)
+    assert confidences == sorted(confidences)  # monotone in the raw score
+    assert calibration(0.0) == 0.0 and calibration(1.0) == 1.0
+
+
+@pytest.mark.parametrize("target", [0.0, 0.5, 0.8, 0.9, 1.0])
+def test_calibration_is_monotone_and_catches_at_least_the_target(target: float) -> None:
+    import random
+
+    rng = random.Random(4)
+    raws = [rng.random() for _ in range(300)]
+    correct = [rng.random() < raw for raw in raws]  # higher score, more often right
+    calibration = fit_calibration(raws, correct, threshold=0.5, catch_target=target)
+    grid = [i / 200 for i in range(201)]
+    values = [calibration(x) for x in grid]
+    assert all(a <= b for a, b in zip(values, values[1:], strict=False))
+    assert 0.0 <= values[0] and values[-1] <= 1.0
+    figures = review_figures([calibration(raw) for raw in raws], correct, 0.5)
+    assert figures["caught"] >= target
+
+
+def test_calibration_without_errors_flags_nothing() -> None:
+    calibration = fit_calibration([0.4, 0.7, 0.9], [True, True, True], 0.5, 0.8)
+    assert review_figures([calibration(r) for r in (0.4, 0.7, 0.9)], [True] * 3, 0.5) == {
+        "threshold": 0.5,
+        "questions": 3,
+        "wrong": 0,
+        "caught": 1.0,
+        "flagged": 0.0,
+    }
+
+
+def test_score_secondary_is_micro_averaged() -> None:
+    figures = score_secondary([("a",), (), ("b", "c")], [("a",), ("c",), ("b",)])
+    assert (figures["precision"], figures["recall"]) == (round(2 / 3, 4), round(2 / 3, 4))
+
+
+# --------------------------------------------------------------------------- multi-label
+
+MULTI_EPOCHS = 20
+
+
+def _multilabel_data(directory: Path) -> Path:
+    """Three topics of the taxonomy and mixed asks: the secondary topic must be learnt."""
+    kiosk = ["Gesundheitskiosk", "Hausarztpraxis", "Gemeindeschwester", "Pflegeberatung"]
+    forms = ["Zweckverband", "öffentlich-rechtliche Vereinbarung", "AöR", "Satzung"]
+    records: list[dict[str, object]] = []
+    for i, noun in enumerate(kiosk * 3):
+        records.append({"text": f"Wie organisieren wir {noun} Nummer {i}?", "topic": "gesundheit"})
+    for i, form in enumerate(forms * 3):
+        records.append({"text": f"Brauchen wir {form} Variante {i}?", "topic": "rechtsform"})
+    for i, (noun, form) in enumerate(zip(kiosk * 3, forms * 3, strict=True)):
+        records.append(
+            {
+                "text": f"Reicht für {noun} {form} Fall {i}?",
+                "topic": "rechtsform",
+                "topics": ["rechtsform", "gesundheit"],
+            }
+        )
+    for i in range(12):
+        records.append(
+            {"text": f"Wird die Sprechstunde {i} aufgezeichnet?", "topic": "organisation"}
+        )
+    (directory / "mixed.jsonl").write_text(
+        "\n".join(json.dumps(record, ensure_ascii=False) for record in records) + "\n",
+        encoding="utf-8",
+    )
+    _write_asks(
+        directory,
+        [
+            {
+                "id": f"kiosk-form-{n}",
+                "topic": "rechtsform",
+                "topics": ["rechtsform", "gesundheit"],
+                "wordings": [
+                    f"Welche Rechtsform passt zum Gesundheitskiosk im Ort {n}?",
+                    f"Gesundheitskiosk {n}: Zweckverband oder Vereinbarung?",
+                ],
+            }
+            for n in range(10)
+        ],
+    )
+    return directory
+
+
+@pytest.mark.slow
+def test_multilabel_model_learns_secondary_topics_and_keeps_the_primary(
+    tmp_path: Path, taxonomy: tuple[Topic, ...]
+) -> None:
+    config = load_config(CONFIG_PATH, interpolate=False)
+    config["training"]["max_epochs"] = MULTI_EPOCHS
+    config.to_disk(tmp_path / "topics.cfg")
+    (tmp_path / "data").mkdir()
+    data = _multilabel_data(tmp_path / "data")
+    result = train_topic_model(
+        data, taxonomy, tmp_path / "model", config_path=tmp_path / "topics.cfg", seed=1
+    )
+    assert result.counts["paraphrase_asks"] == 10
+    assert result.counts["heldout_asks"] == sum(
+        is_heldout_ask(f"kiosk-form-{n}") for n in range(10)
+    )
+    assert result.secondary["gold"] > 0
+    model = load_topic_model(tmp_path / "model", taxonomy)
+    mixed, health, form = model.predict(
+        [
+            "Reicht für den Gesundheitskiosk ein Zweckverband?",
+            "Wie organisieren wir die Gemeindeschwester?",
+            "Brauchen wir eine Satzung?",
+        ]
+    )
+    assert (mixed.topic, mixed.secondary) == ("rechtsform", ("gesundheit",))
+    assert (health.topic, health.secondary) == ("gesundheit", ())
+    assert (form.topic, form.secondary) == ("rechtsform", ())
+    scores = model.scores(["Reicht für den Gesundheitskiosk ein Zweckverband?"])[0]
+    assert scores["rechtsform"] == max(scores[topic.id] for topic in taxonomy)  # softmax
+    assert min(scores["has:rechtsform"], scores["has:gesundheit"]) >= 0.4  # multi-label
+    assert scores["has:organisation"] < 0.4
+    assert 0.0 <= mixed.confidence <= 1.0
