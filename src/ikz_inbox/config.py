@@ -142,6 +142,14 @@ class RetentionSection(_Section):
     personal_days: int = Field(default=180, ge=1)  # then sender address, name, phones too
     purge_cron: str = "30 3 * * *"  # the service's daily purge (Europe/Berlin)
 
+    @field_validator("purge_cron")
+    @classmethod
+    def _valid_crontab(cls, value: str) -> str:
+        from apscheduler.triggers.cron import CronTrigger  # only when the file sets it
+
+        CronTrigger.from_crontab(value)  # ValueError names what is wrong
+        return value
+
 
 class ReportSection(_Section):
     # Senders' mail addresses and phone numbers in briefings; off: organisation names only.

@@ -132,6 +132,8 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
         ('[imap]\nhost = "h"\n', "imap.username"),
         ('[imap]\nhost = "h"\nusername = "u"\npost_action = "move"\n', "imap.move_to"),
         ("[classify]\nreview_threshold = 2\n", "classify.review_threshold"),
+        ("[retention]\nraw_days = 0\n", "retention.raw_days"),
+        ('[retention]\npurge_cron = "daily"\n', "retention.purge_cron"),
         ('[grouping]\nsimilarity = "magic"\n', "grouping.similarity"),
     ],
 )
