@@ -3,6 +3,7 @@ retrain entry with model fingerprints before and after."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -79,3 +80,38 @@ def test_retrain_records_fingerprints_before_and_after(database: Database, tmp_p
     assert (entry.action, entry.target_id, entry.actor) == ("retrain", "kinds", "anna")
     assert entry.details["before"] == before != entry.details["after"]
     assert _verify(database) == (5, [])
+
+
+@pytest.mark.postgres
+def test_concurrent_staff_actions_keep_one_chain_on_postgres(postgres_url: str) -> None:
+    from ikz_inbox.store.models import Base
+
+    db = open_database(postgres_url)
+    Base.metadata.drop_all(db.engine)
+    with db.engine.begin() as connection:
+        connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    migrate(db)
+
+    def act(actor: str) -> None:
+        for number in range(15):
+            with session_scope(db) as session:
+                repository.record_audit(
+                    session,
+                    at=NOW,
+                    actor=actor,
+                    action="pin",
+                    target_type="cluster",
+                    target_id=str(number),
+                    details={},
+                )
+                session.commit()
+
+    threads = [threading.Thread(target=act, args=(name,)) for name in ("anna", "bert", "cem")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        assert _verify(db) == (45, [])
+    finally:
+        db.engine.dispose()

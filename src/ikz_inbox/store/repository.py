@@ -665,6 +665,10 @@ def _stored_cluster(row: ClusterRow, question_ids: Sequence[int]) -> StoredClust
 # --- audit log --------------------------------------------------------------------------
 
 
+# PostgreSQL advisory lock key of the audit chain (any constant unique in this database).
+AUDIT_CHAIN_LOCK = 0x1CB0A0D1
+
+
 def record_audit(
     session: Session,
     *,
@@ -677,6 +681,10 @@ def record_audit(
     note: str | None = None,
 ) -> None:
     """Append one staff action to the audit log, chained to the previous entry (no commit)."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Concurrent staff actions append one after the other, so the chain never forks
+        # (SQLite serialises writers anyway); held until this transaction ends.
+        session.execute(select(func.pg_advisory_xact_lock(AUDIT_CHAIN_LOCK)))
     previous = session.execute(
         select(AuditRow.row_hash).order_by(AuditRow.id.desc()).limit(1)
     ).scalar()
