@@ -226,3 +226,12 @@ def test_lexicon_member_share_is_validated(tmp_path: Path) -> None:
     good.write_text(text.replace("[model]\n", "[model]\nmember_share = 0.5\n", 1), encoding="utf-8")
     assert read_lexicon(good).settings.member_share == 0.5
     assert read_lexicon(REPO / "config" / "lexicon.toml").settings.member_share == 0.0
+
+
+def test_a_chained_cluster_is_flagged_incoherent(base_model: DedupModel) -> None:
+    from ikz_inbox.dedup import cluster_coherence, is_incoherent
+
+    same = ["Wie hoch ist die Förderquote?", "Wie hoch ist die Förderquote genau?"]
+    assert not is_incoherent(cluster_coherence(same, base_model), base_model)
+    assert is_incoherent(cluster_coherence(CHAIN, base_model), base_model)
+    assert cluster_coherence(same[:1], base_model) == 1.0

@@ -334,12 +334,10 @@ def cluster_questions(
     return index.assignments()
 
 
-def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float | None:
-    """How well a cluster's questions agree: the mean similarity over pairs of its first
-    question and newest ``MEMBER_SAMPLE`` members; 1.0 for a single question. None without
-    the trained model, whose probabilities this reads."""
-    if model.pairs is None:
-        return None
+def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float:
+    """How well a cluster's questions agree: the mean similarity (topics left aside) over
+    pairs of its first question and newest ``MEMBER_SAMPLE`` members; 1.0 for a single
+    question. A cluster chained together through neighbours scores low."""
     sample = [texts[0], *texts[1:][-MEMBER_SAMPLE:]] if texts else []
     if len(sample) < 2:
         return 1.0
@@ -352,9 +350,9 @@ def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float | None:
     return sum(similarities) / len(similarities)
 
 
-def is_incoherent(coherence: float | None, model: DedupModel) -> bool:
+def is_incoherent(coherence: float, model: DedupModel) -> bool:
     """Whether a cluster's members disagree: on average they would not join each other."""
-    return coherence is not None and coherence < model.threshold
+    return coherence < model.threshold
 
 
 def _index_keys(analysis: Analysis, event: str | None) -> _WeightedKeys:
