@@ -336,18 +336,44 @@ def _cluster_summaries(
     if loaded is None:
         loaded = repository.list_questions(session, event_id=event_id)
     questions = {q.id: q for q in loaded}
-    summaries = []
+    grouped = []
     for cluster in repository.list_clusters(session):
         members = tuple(_member(questions[qid]) for qid in cluster.question_ids if qid in questions)
         if members:
-            incoherent = _incoherent(members, model)
-            summaries.append(_summary(cluster, members, incoherent=incoherent))
-    return summaries
+            grouped.append((cluster, members))
+    checked = _coherence_candidates(grouped) if model is not None else set()
+    return [
+        _summary(
+            cluster,
+            members,
+            incoherent=model is not None and cluster.id in checked and _incoherent(members, model),
+        )
+        for cluster, members in grouped
+    ]
 
 
-def _incoherent(members: Sequence[ClusterMember], model: DedupModel | None) -> bool:
-    if model is None or len(members) < 2:
-        return False
+# Clusters per event whose coherence is checked: the largest ones (distinct askers, then
+# questions), those that can lead the list or stand near its top. Checking every cluster
+# would cost a pairwise comparison of each on every re-ranking, however old.
+COHERENCE_CHECKED_PER_EVENT = 25
+
+
+def _coherence_candidates(
+    grouped: Sequence[tuple[StoredCluster, tuple[ClusterMember, ...]]],
+) -> set[int]:
+    by_event: dict[str | None, list[tuple[int, int, int]]] = {}
+    for cluster, members in grouped:
+        if len(members) > 1:
+            askers = len({member.asker.casefold() for member in members})
+            by_event.setdefault(cluster.event_id, []).append((-askers, -len(members), cluster.id))
+    return {
+        cluster_id
+        for ranked in by_event.values()
+        for _, _, cluster_id in sorted(ranked)[:COHERENCE_CHECKED_PER_EVENT]
+    }
+
+
+def _incoherent(members: Sequence[ClusterMember], model: DedupModel) -> bool:
     ordered = sorted(members, key=lambda member: member.question_id)
     return is_incoherent(cluster_coherence([m.text for m in ordered], model), model)
 
