@@ -235,3 +235,27 @@ def test_a_chained_cluster_is_flagged_incoherent(base_model: DedupModel) -> None
     assert not is_incoherent(cluster_coherence(same, base_model), base_model)
     assert is_incoherent(cluster_coherence(CHAIN, base_model), base_model)
     assert cluster_coherence(same[:1], base_model) == 1.0
+
+
+def test_cosine_concept_overlap_forgives_context_the_other_question_leaves_out(
+    tmp_path: Path,
+) -> None:
+    from ikz_inbox.dedup.lexicon import read_lexicon
+
+    text = (REPO / "config" / "lexicon.toml").read_text(encoding="utf-8")
+    jaccard = tmp_path / "jaccard.toml"
+    jaccard.write_text(
+        text.replace('concept_overlap = "cosine"', 'concept_overlap = "jaccard"'), encoding="utf-8"
+    )
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('concept_overlap = "cosine"', 'concept_overlap = "dice"'), "utf-8")
+    with pytest.raises(ConfigError, match="concept_overlap"):
+        read_lexicon(bad)
+    short = "Wie hoch ist die Förderquote?"
+    with_context = "Wie hoch ist die Förderquote für den gemeinsamen Bauhof in der LEADER-Region?"
+    scores = {}
+    for name, path in (("cosine", REPO / "config" / "lexicon.toml"), ("jaccard", jaccard)):
+        model = load_dedup_model(path, cache_dir=tmp_path / "cache")
+        a, b = (profile_of(model.analyse(t), model) for t in (short, with_context))
+        scores[name] = profile_similarity(a, b, model)
+    assert scores["cosine"] > scores["jaccard"]

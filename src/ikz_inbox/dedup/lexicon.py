@@ -58,6 +58,11 @@ class Settings:
     # Share of a cluster's members a question must reach the threshold with to join it
     # (0: join the cluster of the most similar question, the nearest-neighbour rule).
     member_share: float = 0.0
+    # How the weighted concept sets of two questions are compared: "jaccard" (shared over
+    # all) or "cosine" (shared over the geometric mean of both sides), which lets a
+    # question name context concepts ("LEADER-Region", "gemeinsamer Betriebshof") the
+    # other leaves out without losing its shared ask.
+    concept_overlap: str = "jaccard"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class Lexicon:
     synonym_sources: tuple[tuple[str, str], ...] = ()  # canonical, public source
 
 
+CONCEPT_OVERLAPS = ("jaccard", "cosine")
 _SETTING_NAMES = (
     "threshold",
     "concept_share",
@@ -111,7 +117,13 @@ def _read_settings(table: Any, path: Path) -> Settings:
     share = table.get("member_share", 0.0)
     if not isinstance(share, int | float) or not 0.0 <= float(share) <= 1.0:
         raise ConfigError(f"{path}: [model] member_share must be a number in 0..1, got {share!r}")
-    return Settings(**values, member_share=float(share))
+    overlap = table.get("concept_overlap", "jaccard")
+    if overlap not in CONCEPT_OVERLAPS:
+        raise ConfigError(
+            f"{path}: [model] concept_overlap must be one of {', '.join(CONCEPT_OVERLAPS)}, "
+            f"got {overlap!r}"
+        )
+    return Settings(**values, member_share=float(share), concept_overlap=overlap)
 
 
 def _read_synonyms(table: Any, path: Path) -> tuple[tuple[str, tuple[str, ...]], ...]:

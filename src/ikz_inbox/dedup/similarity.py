@@ -240,7 +240,12 @@ def _blend_similarity(
     settings = model.settings
     if a.concepts and b.concepts:
         share = settings.concept_share
-        concept = share * _weighted_jaccard(a.concepts, b.concepts, model.concept_weights)
+        concept = share * _concept_overlap(
+            a.concepts,
+            b.concepts,
+            model.concept_weights,
+            cosine=settings.concept_overlap == "cosine",
+        )
         lexical_share = 1 - share
     else:
         concept = 0.0  # adding 0.0 and multiplying by 1.0 leave a float unchanged
@@ -286,10 +291,13 @@ def _aspect_factor(a: Profile, b: Profile, settings: Settings) -> float:
     return 1.0
 
 
-def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
-    """Weight of the shared concepts over the weight of all; 0 when none is shared.
+def _concept_overlap(
+    a: frozenset[str], b: frozenset[str], weights: Mapping[str, float], *, cosine: bool
+) -> float:
+    """Weight of the shared concepts over the weight of all (Jaccard), or over the geometric
+    mean of both sides' weights (cosine); 0 when none is shared.
 
-    Sums in the iteration order of ``a & b`` and ``a | b``, as ``sum()`` over them would.
+    Sums in the iteration order of the sets, as ``sum()`` over them would.
     """
     both = a & b
     if not both:
@@ -297,10 +305,16 @@ def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str
     shared = 0.0
     for concept in both:
         shared += weights[concept]
-    union = 0.0
-    for concept in a | b:
-        union += weights[concept]
-    return shared / union
+    if cosine:
+        return shared / math.sqrt(_weight(a, weights) * _weight(b, weights))
+    return shared / _weight(a | b, weights)
+
+
+def _weight(concepts: frozenset[str], weights: Mapping[str, float]) -> float:
+    total = 0.0
+    for concept in concepts:
+        total += weights[concept]
+    return total
 
 
 def lemma_lookup(table: Mapping[str, str]) -> LemmaLookup:
