@@ -25,12 +25,11 @@ from typing import Any
 
 from ikz_inbox import service
 from ikz_inbox.app import open_app
-from ikz_inbox.evaluation import load_labels, score_export, token_f1
+from ikz_inbox.evaluation import load_labels, matched_questions, score_export
 from ikz_inbox.store import session_scope
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config"
-MATCH = 0.5  # the scorer's question matching threshold
 
 
 def main() -> None:
@@ -142,32 +141,7 @@ def gold_groups(
 ) -> dict[int, str]:
     """question id -> labelled group, by the scorer's greedy one-to-one matching."""
     document = service.build_export(session, application.events, now, model=application.dedup)
-    by_message: dict[str, list[dict[str, Any]]] = {}
-    for question in document["questions"]:  # type: ignore[attr-defined]
-        by_message.setdefault(question["message_id"], []).append(question)
-    gold: dict[int, str] = {}
-    for row in labels:
-        predicted = by_message.get(row["message_id"], [])
-        labelled = row.get("questions") or []
-        pairs = sorted(
-            (
-                (token_f1(g["text"], p["text"]), gi, pi)
-                for gi, g in enumerate(labelled)
-                for pi, p in enumerate(predicted)
-            ),
-            reverse=True,
-        )
-        used_g: set[int] = set()
-        used_p: set[int] = set()
-        for similarity, gi, pi in pairs:
-            if similarity < MATCH:
-                break
-            if gi in used_g or pi in used_p:
-                continue
-            used_g.add(gi)
-            used_p.add(pi)
-            gold[predicted[pi]["id"]] = labelled[gi]["group"]
-    return gold
+    return {pred["id"]: gold["group"] for gold, pred in matched_questions(labels, document)}
 
 
 def staff_agrees(action: str, first: int, second: int, gold: dict[int, str]) -> bool:

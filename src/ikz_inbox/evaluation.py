@@ -78,6 +78,16 @@ def score_export(labels: Labels, export: Mapping[str, Any]) -> dict[str, float |
     }
 
 
+def matched_questions(
+    labels: Labels, export: Mapping[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The (labelled, exported) question pairs the metrics read, by SCORING.md's matching."""
+    by_message: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for question in export.get("questions", []):
+        by_message[question["message_id"]].append(question)
+    return _match_all(labels, by_message)
+
+
 def tokens(text: str | None) -> list[str]:
     """Lower-cased, umlaut-folded tokens of letters, digits and §."""
     folded = fold(text or "")

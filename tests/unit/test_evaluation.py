@@ -165,3 +165,26 @@ def test_top_ten_purity_counts_mixed_asks_in_top_clusters() -> None:
     metrics = score_export(labels, export)
     assert metrics["top10_purity"] == pytest.approx(0.5)  # only cluster 7 is in the top ten
     assert metrics["top10_max_groups"] == 2
+
+
+def test_matched_questions_pair_labelled_and_exported_questions_one_to_one() -> None:
+    from ikz_inbox.evaluation import matched_questions
+
+    labels = [
+        {
+            "message_id": "<m>",
+            "kind": "frage",
+            "questions": [
+                {"text": "Wie hoch ist die Förderquote", "topic": "foerderung", "group": "G1"},
+                {"text": "Bis wann läuft die Antragsfrist", "topic": "foerderung", "group": "G2"},
+            ],
+        }
+    ]
+    export = {
+        "questions": [
+            {"id": 5, "message_id": "<m>", "text": "Bis wann läuft die Antragsfrist?"},
+            {"id": 6, "message_id": "<m>", "text": "Ganz etwas anderes"},
+        ]
+    }
+    pairs = matched_questions(labels, export)
+    assert [(gold["group"], pred["id"]) for gold, pred in pairs] == [("G2", 5)]
