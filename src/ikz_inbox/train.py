@@ -32,9 +32,7 @@ import json
 import logging
 import math
 import random
-import shutil
 import sys
-import tempfile
 import time
 import zlib
 from collections import Counter
@@ -57,13 +55,12 @@ from ikz_inbox.classify import (
     set_idf_weights,
 )
 from ikz_inbox.errors import ConfigError, ModelError
+from ikz_inbox.modelfiles import replacing_folder
 from ikz_inbox.types import Topic
 
 logger = logging.getLogger(__name__)
 
 Example = tuple[str, str]  # (text, topic id)
-# mkdtemp creates 0700; the worker may run as another user than the trainer.
-MODEL_DIR_MODE = 0o755
 # Sub-directory of the training directory with paraphrase asks (one ask, many wordings).
 PARAPHRASE_DIR = "paraphrases"
 # An ask is held out when crc32(id) % HELDOUT_FOLDS == 0 (a fifth of the asks).
@@ -584,10 +581,7 @@ def score_predictions(
 
 def _save_atomically(nlp: Any, optimizer: Any, result: TrainResult, output_dir: Path) -> None:
     """Write the pipeline and ``ikz-model.json`` to a temp dir, then swap it into place."""
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    temp_dir = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
-    temp_dir.chmod(MODEL_DIR_MODE)
-    try:
+    with replacing_folder(output_dir) as temp_dir:
         nlp.meta.update(
             name="ikz_topics",
             version="1.0.0",
@@ -599,18 +593,6 @@ def _save_atomically(nlp: Any, optimizer: Any, result: TrainResult, output_dir: 
         info["calibration"] = Calibration(result.calibration).to_json()
         text = json.dumps(info, ensure_ascii=False, indent=2, sort_keys=True)
         (temp_dir / MODEL_INFO_FILE).write_text(text + "\n", encoding="utf-8")
-        _swap_into_place(temp_dir, output_dir)
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
-
-
-def _swap_into_place(temp_dir: Path, output_dir: Path) -> None:
-    old_dir = output_dir.with_name(f".{output_dir.name}-old")
-    shutil.rmtree(old_dir, ignore_errors=True)
-    if output_dir.exists():
-        output_dir.rename(old_dir)
-    temp_dir.rename(output_dir)
-    shutil.rmtree(old_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] = ()) -> int:

@@ -46,6 +46,7 @@ from ikz_inbox.dedup.similarity import (
     profile_of,
 )
 from ikz_inbox.errors import ConfigError
+from ikz_inbox.modelfiles import replacing_folder
 
 logger = logging.getLogger(__name__)
 
@@ -200,10 +201,10 @@ def train_grouping_model(
         "held_out_ask_accuracy": _ask_accuracy(held, analyses, ask_model),
         "held_out_lexicon_blend": evaluate_on_asks(held, base, seed),
     }
-    model_dir.mkdir(parents=True, exist_ok=True)
-    ask_model.save(model_dir / ASK_MODEL_FILE)
-    pair_model.save(model_dir / PAIR_MODEL_FILE)
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", "utf-8")
+    with replacing_folder(model_dir) as temp_dir:
+        ask_model.save(temp_dir / ASK_MODEL_FILE)
+        pair_model.save(temp_dir / PAIR_MODEL_FILE)
+        (temp_dir / "metrics.json").write_text(json.dumps(metrics, indent=1) + "\n", "utf-8")
     logger.info("grouping model written to %s: %s", model_dir, metrics["held_out"])
     return GroupingTrainResult(model_dir, len(asks), len(analyses), len(pairs), metrics)
 

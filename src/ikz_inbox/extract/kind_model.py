@@ -56,9 +56,7 @@ import json
 import logging
 import math
 import re
-import shutil
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -84,6 +82,7 @@ from ikz_inbox.extract.kinds import (
     kind_before_questions,
     kind_signals,
 )
+from ikz_inbox.modelfiles import replacing_folder
 from ikz_inbox.textnorm import fold
 from ikz_inbox.types import MessageKind, ParsedMail
 
@@ -106,8 +105,6 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 MODEL_FILE = "kind-model.json"
 WEIGHTS_FILE = "weights.npz"
-# mkdtemp creates 0700; the worker may run as another user than the trainer.
-MODEL_DIR_MODE = 0o755
 LABELS = tuple(MessageKind)
 # Characters of the new text (and of the Subject) that give features: the kind shows early.
 TEXT_CHARS = 1500
@@ -702,10 +699,7 @@ def _save(
 ) -> None:
     """Write ``kind-model.json`` and ``weights.npz`` to a temp dir, then swap it into place."""
     model_dir = result.model_dir
-    model_dir.parent.mkdir(parents=True, exist_ok=True)
-    temp_dir = Path(tempfile.mkdtemp(prefix=f".{model_dir.name}-", dir=model_dir.parent))
-    temp_dir.chmod(MODEL_DIR_MODE)
-    try:
+    with replacing_folder(model_dir) as temp_dir:
         info = {
             "format_version": FORMAT_VERSION,
             "model_version": result.model_version,
@@ -739,9 +733,6 @@ def _save(
         )
         for path in temp_dir.iterdir():
             path.chmod(0o644)
-        _swap_into_place(temp_dir, model_dir)
-    finally:
-        shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 def _readme(result: KindTrainResult) -> str:
@@ -770,15 +761,6 @@ with `bench/bench_kinds.py` on a labelled folder.
 | --- | --- | --- |
 {rows}
 """
-
-
-def _swap_into_place(temp_dir: Path, model_dir: Path) -> None:
-    old_dir = model_dir.with_name(f".{model_dir.name}-old")
-    shutil.rmtree(old_dir, ignore_errors=True)
-    if model_dir.exists():
-        model_dir.rename(old_dir)
-    temp_dir.rename(model_dir)
-    shutil.rmtree(old_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] = ()) -> int:
