@@ -78,7 +78,9 @@ def pair_features(
     """The features of one pair of questions, in ``FEATURE_NAMES`` order, each in 0..1;
     ``blend`` is the lexicon's hand-set similarity of the pair (without topics)."""
     both = bool(a.concepts) and bool(b.concepts)
-    concept = _weighted_jaccard(a.concepts, b.concepts, concept_weights) if both else 0.0
+    concept = (
+        concept_overlap(a.concepts, b.concepts, concept_weights, cosine=False) if both else 0.0
+    )
     tokens = _cosine(a.content, b.content)
     grams = _cosine(a.grams, b.grams)
     ask = sum(x * y for x, y in zip(a.ask, b.ask, strict=True)) if a.ask and b.ask else 0.0
@@ -201,10 +203,27 @@ def _cosine(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / math.sqrt(len(a) * len(b))
 
 
-def _weighted_jaccard(a: frozenset[str], b: frozenset[str], weights: Mapping[str, float]) -> float:
+def concept_overlap(
+    a: frozenset[str], b: frozenset[str], weights: Mapping[str, float], *, cosine: bool
+) -> float:
+    """Weight of the shared concepts over the weight of all (Jaccard), or over the geometric
+    mean of both sides' weights (cosine); 0 when none is shared.
+
+    Sums in the iteration order of the sets, as ``sum()`` over them would.
+    """
     both = a & b
     if not both:
-        return 0.0
-    shared = sum(weights.get(concept, 1.0) for concept in both)
-    union = sum(weights.get(concept, 1.0) for concept in a | b)
-    return shared / union
+        return 0.0  # the union of two non-empty sets of positive weights is never 0
+    shared = 0.0
+    for concept in both:
+        shared += weights[concept]
+    if cosine:
+        return shared / math.sqrt(_weight(a, weights) * _weight(b, weights))
+    return shared / _weight(a | b, weights)
+
+
+def _weight(concepts: frozenset[str], weights: Mapping[str, float]) -> float:
+    total = 0.0
+    for concept in concepts:
+        total += weights[concept]
+    return total

@@ -29,6 +29,7 @@ from ikz_inbox.dedup.pairs import (
     PairModel,
     PairSignals,
     PairWords,
+    concept_overlap,
     load_pair_model,
     pair_features,
     pair_words,
@@ -240,7 +241,7 @@ def _blend_similarity(
     settings = model.settings
     if a.concepts and b.concepts:
         share = settings.concept_share
-        concept = share * _concept_overlap(
+        concept = share * concept_overlap(
             a.concepts,
             b.concepts,
             model.concept_weights,
@@ -289,32 +290,6 @@ def _aspect_factor(a: Profile, b: Profile, settings: Settings) -> float:
     if (strong_a and b.aspects or strong_b and a.aspects) and a.aspects.isdisjoint(b.aspects):
         return settings.weak_aspect_factor
     return 1.0
-
-
-def _concept_overlap(
-    a: frozenset[str], b: frozenset[str], weights: Mapping[str, float], *, cosine: bool
-) -> float:
-    """Weight of the shared concepts over the weight of all (Jaccard), or over the geometric
-    mean of both sides' weights (cosine); 0 when none is shared.
-
-    Sums in the iteration order of the sets, as ``sum()`` over them would.
-    """
-    both = a & b
-    if not both:
-        return 0.0  # the union of two non-empty sets of positive weights is never 0
-    shared = 0.0
-    for concept in both:
-        shared += weights[concept]
-    if cosine:
-        return shared / math.sqrt(_weight(a, weights) * _weight(b, weights))
-    return shared / _weight(a | b, weights)
-
-
-def _weight(concepts: frozenset[str], weights: Mapping[str, float]) -> float:
-    total = 0.0
-    for concept in concepts:
-        total += weights[concept]
-    return total
 
 
 def lemma_lookup(table: Mapping[str, str]) -> LemmaLookup:
