@@ -125,7 +125,7 @@ def simulate(
 def score(
     session: Any, application: Any, labels: list[dict[str, Any]], now: datetime
 ) -> dict[str, Any]:
-    document = service.build_export(session, application.events, now, model=application.dedup)
+    document = service.build_export(session, application.events, now, application.dedup)
     return score_export(labels, document)
 
 
@@ -140,7 +140,7 @@ def gold_groups(
     session: Any, application: Any, labels: list[dict[str, Any]], now: datetime
 ) -> dict[int, str]:
     """question id -> labelled group, by the scorer's greedy one-to-one matching."""
-    document = service.build_export(session, application.events, now, model=application.dedup)
+    document = service.build_export(session, application.events, now, application.dedup)
     return {pred["id"]: gold["group"] for gold, pred in matched_questions(labels, document)}
 
 

@@ -458,7 +458,7 @@ def export(
             document = personal_export(session, personal, _now())
         else:
             document = service.build_export(
-                session, application.events, _now(), event, application.dedup
+                session, application.events, _now(), application.dedup, event
             )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
@@ -491,7 +491,7 @@ def evaluate(
                 _import_paths(application, session, sorted(directory.glob("*.eml")))
                 service.regroup(session, application.dedup, application.events, _now())
                 document = service.build_export(
-                    session, application.events, _now(), model=application.dedup
+                    session, application.events, _now(), application.dedup
                 )
         finally:
             application.close()
@@ -759,6 +759,7 @@ def _flag_command(action: str, message: str) -> None:
                 cluster_id,
                 action,
                 application.events,
+                application.dedup,
                 actor=_actor(by),
                 note=note,
                 now=_now(),

@@ -293,11 +293,11 @@ def regroup(session: Session, model: DedupModel, events: Sequence[Event], now: d
 
 
 def rerank(
-    session: Session, events: Sequence[Event], now: datetime, model: DedupModel | None = None
+    session: Session, events: Sequence[Event], now: datetime, model: DedupModel
 ) -> list[RankedCluster]:
     """Rank all clusters over all events and store rank, reason and representative.
 
-    With ``model``, clusters whose members disagree are flagged and never lead the list.
+    Clusters whose members disagree (by ``model``) are flagged and never lead the list.
     """
     summaries = _cluster_summaries(session, model=model)
     ranked = rank_clusters(summaries, {event.id: event for event in events}, now)
@@ -584,8 +584,8 @@ def build_export(
     session: Session,
     events: Sequence[Event],
     now: datetime,
+    model: DedupModel,
     event_id: str | None = None,
-    model: DedupModel | None = None,
 ) -> dict[str, object]:
     """The export document of SCORING.md (schema ikz-inbox/export/1), freshly ranked."""
     rerank(session, events, now, model)
@@ -779,6 +779,7 @@ def flag_cluster(
     cluster_id: int,
     action: str,
     events: Sequence[Event],
+    model: DedupModel,
     *,
     actor: str,
     note: str | None,
@@ -797,7 +798,7 @@ def flag_cluster(
         details={flag: value, "before": previous},
         note=note,
     )
-    rerank(session, events, now)
+    rerank(session, events, now, model)
     session.commit()
 
 
