@@ -138,11 +138,16 @@ def _sort_key(cluster: ClusterSummary, feature: _Features) -> tuple[float, ...]:
 def _features(cluster: ClusterSummary, events: Mapping[str, Event], now: datetime) -> _Features:
     event = events.get(cluster.event_id) if cluster.event_id else None
     return _Features(
-        askers=len({member.asker.casefold() for member in cluster.members}),
+        askers=distinct_askers(cluster.members),
         questions=len(cluster.members),
         theme_fit=_theme_fit(cluster.members, event),
         recent=sum(1 for m in cluster.members if _is_recent(m.received_at, now)),
     )
+
+
+def distinct_askers(members: Sequence[ClusterMember]) -> int:
+    """How many different organisations (or senders) ask; one asker counts once in any case."""
+    return len({member.asker.casefold() for member in members})
 
 
 def _is_recent(received_at: datetime | None, now: datetime) -> bool:

@@ -28,7 +28,7 @@ from ikz_inbox.dedup.suggest import suggest_decisions
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import prepare_message
-from ikz_inbox.rank import rank_clusters
+from ikz_inbox.rank import distinct_askers, rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import (
     NewMessage,
@@ -364,7 +364,7 @@ def _coherence_candidates(
     by_event: dict[str | None, list[tuple[int, int, int]]] = {}
     for cluster, members in grouped:
         if len(members) > 1:
-            askers = len({member.asker.casefold() for member in members})
+            askers = distinct_askers(members)
             by_event.setdefault(cluster.event_id, []).append((-askers, -len(members), cluster.id))
     return {
         cluster_id

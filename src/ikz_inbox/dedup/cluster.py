@@ -32,6 +32,7 @@ import logging
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -61,6 +62,7 @@ _CODE_TYPECODE = "q"
 # Word prefix length of the prefix keys; catches inflections the lemmatizer misses.
 _PREFIX = 5
 
+_T = TypeVar("_T")
 _IndexKey = tuple[str | None, str]
 _WeightedKeys = tuple[tuple[_IndexKey, int], ...]
 # Distinct recent questions (text, topic, event) whose profile and keys a repeat reuses:
@@ -202,7 +204,7 @@ class DedupIndex:
         members = [qid for qid in self._members.get(root, ()) if qid in entries]
         if not members:
             return None
-        compared = [members[0], *members[1:][-MEMBER_SAMPLE:]]
+        compared = member_sample(members)
         similarities = []
         for qid in compared:
             other = entries[qid]
@@ -334,11 +336,17 @@ def cluster_questions(
     return index.assignments()
 
 
+def member_sample(members: Sequence[_T]) -> list[_T]:
+    """The members a cluster is judged by: its first (the representative) and its newest
+    ``MEMBER_SAMPLE`` others, so that the cost stays bounded however large it grows."""
+    return [members[0], *members[1:][-MEMBER_SAMPLE:]] if members else []
+
+
 def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float:
     """How well a cluster's questions agree: the mean similarity (topics left aside) over
     pairs of its first question and newest ``MEMBER_SAMPLE`` members; 1.0 for a single
     question. A cluster chained together through neighbours scores low."""
-    sample = [texts[0], *texts[1:][-MEMBER_SAMPLE:]] if texts else []
+    sample = member_sample(texts)
     if len(sample) < 2:
         return 1.0
     profiles = [profile_of(model.analyse(text), model) for text in sample]

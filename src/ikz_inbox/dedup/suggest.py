@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from ikz_inbox.dedup.cluster import member_sample
 from ikz_inbox.dedup.similarity import DedupModel, Profile, profile_of, profile_similarity
 from ikz_inbox.types import GroupedQuestions, GroupingSuggestion
 
@@ -22,8 +23,6 @@ from ikz_inbox.types import GroupedQuestions, GroupingSuggestion
 MERGE_MARGIN = 0.3
 # How far above the threshold a member's mean agreement still counts as doubtful.
 SPLIT_MARGIN = 0.1
-# Members of a large cluster read for the split search (its first and newest ones).
-SPLIT_SAMPLE = 12
 
 # The memoising profile function the searches share: (question id, text) -> Profile.
 _ProfileOf = Callable[[int, str], "Profile"]
@@ -82,7 +81,7 @@ def _splits(
 ) -> list[GroupingSuggestion]:
     found = []
     for cluster in clusters:
-        questions = [cluster.questions[0], *cluster.questions[1:][-SPLIT_SAMPLE:]]
+        questions = member_sample(cluster.questions)
         if len(questions) < 2:
             continue
         profiles = [profile(qid, text) for qid, text in questions]
