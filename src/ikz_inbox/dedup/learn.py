@@ -213,7 +213,6 @@ def fit_ask_model(
     asks: Sequence[Ask], analyses: dict[str, Analysis], labels: tuple[str, ...]
 ) -> AskModel:
     """A multinomial logistic regression from ask features to the ask type."""
-    from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
     rows = [(ask_features(analyses[text].tokens), ask.ask) for ask in asks for text in ask.wordings]
@@ -224,13 +223,7 @@ def fit_ask_model(
     vocabulary = {
         f: i for i, f in enumerate(sorted(f for f, n in counts.items() if n >= MIN_FEATURE_COUNT))
     }
-    data, indices, pointers = [], [], [0]
-    for features, _ in rows:
-        columns = sorted({vocabulary[f] for f in features if f in vocabulary})
-        indices.extend(columns)
-        data.extend([1.0] * len(columns))
-        pointers.append(len(indices))
-    matrix = csr_matrix((data, indices, pointers), shape=(len(rows), len(vocabulary)))
+    matrix = _sparse_rows([(features, 1.0) for features, _ in rows], vocabulary)
     targets = [labels.index(label) for _, label in rows]
     classifier = LogisticRegression(C=ASK_MODEL_C, max_iter=2000)
     classifier.fit(matrix, targets)
@@ -357,17 +350,7 @@ def _fit_pair_model(
     from sklearn.linear_model import LogisticRegression
 
     vocabulary = _word_vocabulary(words, asked)
-    data: list[float] = []
-    indices: list[int] = []
-    pointers = [0]
-    for pair in words:
-        value = pair.scale * WORD_FEATURE_SCALE
-        row = {vocabulary[key]: value for key in pair.keys if key in vocabulary}
-        for column in sorted(row):
-            indices.append(column)
-            data.append(row[column])
-        pointers.append(len(indices))
-    sparse = csr_matrix((data, indices, pointers), shape=(len(words), len(vocabulary)))
+    sparse = _sparse_rows([(p.keys, p.scale * WORD_FEATURE_SCALE) for p in words], vocabulary)
     matrix = hstack([csr_matrix(np.array(features)), sparse]).tocsr()
     classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=5000, class_weight="balanced")
     classifier.fit(matrix, np.array(targets))
@@ -387,6 +370,22 @@ def _fit_pair_model(
         sorted(word_weights.items(), key=lambda item: -abs(item[1]))[:20],
     )
     return coefficients, word_weights, float(classifier.intercept_[0])
+
+
+def _sparse_rows(rows: Sequence[tuple[Sequence[str], float]], vocabulary: dict[str, int]) -> Any:
+    """A CSR matrix with one row per (keys, value): ``value`` in the columns of the keys the
+    vocabulary knows (a key named twice counts once)."""
+    from scipy.sparse import csr_matrix
+
+    data: list[float] = []
+    indices: list[int] = []
+    pointers = [0]
+    for keys, value in rows:
+        columns = sorted({vocabulary[key] for key in keys if key in vocabulary})
+        indices.extend(columns)
+        data.extend([value] * len(columns))
+        pointers.append(len(indices))
+    return csr_matrix((data, indices, pointers), shape=(len(rows), len(vocabulary)))
 
 
 def _word_vocabulary(
