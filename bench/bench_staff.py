@@ -86,11 +86,10 @@ def simulate(
     try:
         with session_scope(application.database) as session:
             service.regroup(session, application.dedup, application.events, now)
-            figures = score(session, application, labels, now)
+            figures, gold = score(session, application, labels, now)
             print(f"similarity {application.dedup.version}")
             print(f"before: pairwise F1 {line(figures)}")
             while figures["dedup_pairwise_f1"] < target and decisions < limit:
-                gold = gold_groups(session, application, labels, now)
                 suggestions = service.grouping_suggestions(session, application.dedup, limit=1)
                 if not suggestions:
                     print("no suggestion left")
@@ -111,7 +110,7 @@ def simulate(
                 )
                 decisions += 1
                 accepted += agree
-                figures = score(session, application, labels, now)
+                figures, gold = score(session, application, labels, now)
                 if decisions % 10 == 0:
                     print(f"after {decisions:>3} decisions ({accepted} accepted): {line(figures)}")
     finally:
@@ -124,9 +123,12 @@ def simulate(
 
 def score(
     session: Any, application: Any, labels: list[dict[str, Any]], now: datetime
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], dict[int, str]]:
+    """The metrics of the current grouping, and question id -> labelled group (by the
+    scorer's matching) for the staff member's answers; one export serves both."""
     document = service.build_export(session, application.events, now, application.dedup)
-    return score_export(labels, document)
+    gold = {pred["id"]: label["group"] for label, pred in matched_questions(labels, document)}
+    return score_export(labels, document), gold
 
 
 def line(figures: dict[str, Any]) -> str:
@@ -134,14 +136,6 @@ def line(figures: dict[str, Any]) -> str:
         f"{figures['dedup_pairwise_f1']:.3f} (P {figures['dedup_pairwise_precision']:.3f} "
         f"R {figures['dedup_pairwise_recall']:.3f}), top10 purity {figures['top10_purity']:.3f}"
     )
-
-
-def gold_groups(
-    session: Any, application: Any, labels: list[dict[str, Any]], now: datetime
-) -> dict[int, str]:
-    """question id -> labelled group, by the scorer's greedy one-to-one matching."""
-    document = service.build_export(session, application.events, now, application.dedup)
-    return {pred["id"]: gold["group"] for gold, pred in matched_questions(labels, document)}
 
 
 def staff_agrees(action: str, first: int, second: int, gold: dict[int, str]) -> bool:
