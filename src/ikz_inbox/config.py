@@ -507,3 +507,45 @@ def _event_from_table(table: Any, index: int, path: Path) -> Event:
         questions_from=parsed.questions_from,
         questions_until=parsed.questions_until,
     )
+
+
+# --- secrets ----------------------------------------------------------------------------
+
+
+def read_password(
+    section: str,
+    *,
+    password_env: str | None,
+    password_file: str | None,
+    credential_name: str,
+    environ: Mapping[str, str],
+) -> str:
+    """A password from the variable named by ``password_env``, the file ``password_file``, or
+    systemd's ``$CREDENTIALS_DIRECTORY/<credential_name>``, in that order; never from the TOML.
+    ``section`` ("imap", "delivery") names the keys in the one-line ``ConfigError``."""
+    if password_env:
+        value = environ.get(password_env)
+        if not value:
+            raise ConfigError(f"'{section}.password_env': variable {password_env} is not set")
+        return value
+    if password_file:
+        return read_secret(Path(password_file), f"{section}.password_file")
+    credentials_dir = environ.get("CREDENTIALS_DIRECTORY")
+    if credentials_dir:
+        return read_secret(Path(credentials_dir) / credential_name, "LoadCredential")
+    raise ConfigError(
+        f"'{section}.password_file' or '{section}.password_env' fehlt / missing (or run under "
+        f"systemd with LoadCredential={credential_name}:...)"
+    )
+
+
+def read_secret(path: Path, key: str) -> str:
+    """The stripped text of a secret file; ``ConfigError`` naming ``key`` when it is
+    unreadable or empty."""
+    try:
+        value = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"'{key}': cannot read {path}: {exc.strerror}") from None
+    if not value:
+        raise ConfigError(f"'{key}': {path} is empty")
+    return value

@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from ikz_inbox.config import DeliverySection
+from ikz_inbox.config import DeliverySection, read_password
 from ikz_inbox.errors import ConfigError, DeliveryError
 from ikz_inbox.mailbox import is_loopback, make_ssl_context
 
@@ -31,32 +31,13 @@ def smtp_password(section: DeliverySection, environ: Mapping[str, str]) -> str |
     """The SMTP password, or None when the server takes mail without login."""
     if section.username is None:
         return None
-    if section.password_env:
-        value = environ.get(section.password_env)
-        if not value:
-            raise ConfigError(
-                f"'delivery.password_env': variable {section.password_env} is not set"
-            )
-        return value
-    if section.password_file:
-        return _read_secret(Path(section.password_file), "delivery.password_file")
-    credentials_dir = environ.get("CREDENTIALS_DIRECTORY")
-    if credentials_dir:
-        return _read_secret(Path(credentials_dir) / CREDENTIAL_NAME, "LoadCredential")
-    raise ConfigError(
-        "'delivery.password_file' or 'delivery.password_env' fehlt / missing (or run under "
-        f"systemd with LoadCredential={CREDENTIAL_NAME}:...)"
+    return read_password(
+        "delivery",
+        password_env=section.password_env,
+        password_file=section.password_file,
+        credential_name=CREDENTIAL_NAME,
+        environ=environ,
     )
-
-
-def _read_secret(path: Path, key: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"'{key}': cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise ConfigError(f"'{key}': {path} is empty")
-    return value
 
 
 def briefing_message(

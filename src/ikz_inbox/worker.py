@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox import service
 from ikz_inbox.app import App
-from ikz_inbox.config import ImapSection
+from ikz_inbox.config import ImapSection, read_password, read_secret
 from ikz_inbox.errors import (
     ConfigError,
     IkzInboxError,
@@ -99,29 +99,19 @@ def credentials_for(section: ImapSection, environ: Mapping[str, str]) -> Credent
     """The secret for a mailbox: env variable, file, token command, or systemd credential."""
     if section.oauth2_token_file or section.oauth2_token_command:
         return Credentials(section.username, oauth2_token=_oauth2_token(section))
-    if section.password_env:
-        value = environ.get(section.password_env)
-        if not value:
-            raise ConfigError(f"'imap.password_env': variable {section.password_env} is not set")
-        return Credentials(section.username, password=value)
-    if section.password_file:
-        return Credentials(
-            section.username,
-            password=_read_secret(Path(section.password_file), "imap.password_file"),
-        )
-    credentials_dir = environ.get("CREDENTIALS_DIRECTORY")
-    if credentials_dir:
-        path = Path(credentials_dir) / CREDENTIAL_NAME
-        return Credentials(section.username, password=_read_secret(path, "LoadCredential"))
-    raise ConfigError(
-        "'imap.password_file' or 'imap.password_env' fehlt / missing (or run under systemd "
-        f"with LoadCredential={CREDENTIAL_NAME}:...)"
+    password = read_password(
+        "imap",
+        password_env=section.password_env,
+        password_file=section.password_file,
+        credential_name=CREDENTIAL_NAME,
+        environ=environ,
     )
+    return Credentials(section.username, password=password)
 
 
 def _oauth2_token(section: ImapSection) -> str:
     if section.oauth2_token_file:
-        return _read_secret(Path(section.oauth2_token_file), "imap.oauth2_token_file")
+        return read_secret(Path(section.oauth2_token_file), "imap.oauth2_token_file")
     assert section.oauth2_token_command is not None
     try:
         completed = subprocess.run(
@@ -137,16 +127,6 @@ def _oauth2_token(section: ImapSection) -> str:
     if not token:
         raise ConfigError("'imap.oauth2_token_command' printed no token")
     return token
-
-
-def _read_secret(path: Path, key: str) -> str:
-    try:
-        value = path.read_text(encoding="utf-8").strip()
-    except OSError as exc:
-        raise ConfigError(f"'{key}': cannot read {path}: {exc.strerror}") from None
-    if not value:
-        raise ConfigError(f"'{key}': {path} is empty")
-    return value
 
 
 # --- one poll ---------------------------------------------------------------------------
