@@ -130,7 +130,7 @@ def main() -> int:
     if not files:
         print(f"no corpus under {CORPORA}")
         return 2
-    from ikz_inbox import service
+    from ikz_inbox import ingest
     from ikz_inbox.app import open_app
     from ikz_inbox.store import repository, session_scope
     from ikz_inbox.types import RawMail
@@ -152,7 +152,7 @@ def main() -> int:
                 batch = mails[first : first + args.batch]
                 try:
                     records = app.inline_processor.submit(batch, datetime.now(UTC)).result()
-                    results.update(r.value for r in service.ingest_prepared(session, records))
+                    results.update(r.value for r in ingest.store_results(session, records))
                 except Exception as exc:  # noqa: BLE001 - the figure this bench exists for
                     raised += len(batch)
                     print(f"batch at {first} raised {type(exc).__name__}: {exc}")

@@ -220,21 +220,21 @@ def run_case(name: str, raw: bytes, app: object, timeout: float) -> Outcome:
 
 
 def _child(raw: bytes, app: object) -> str:
-    from ikz_inbox import service
+    from ikz_inbox import ingest
     from ikz_inbox.app import App
-    from ikz_inbox.processing import prepare_message
+    from ikz_inbox.processing import message_results
     from ikz_inbox.store import session_scope
     from ikz_inbox.types import RawMail
 
     assert isinstance(app, App)
-    new = prepare_message(
-        RawMail(raw=raw, source="bench"),
+    [new] = message_results(
+        [RawMail(raw=raw, source="bench")],
         app.pipeline,
         app.settings.review_threshold,
         datetime.now(UTC),
     )
     with session_scope(app.database) as session:
-        [stored] = service.ingest_prepared(session, [new])
+        [stored] = ingest.store_results(session, [new])
     return f"{stored.value}:{new.status}:{len(new.questions)}q"
 
 

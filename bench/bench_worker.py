@@ -42,13 +42,9 @@ from tests.integration.test_worker import PASSWORD_ENV, write_config  # noqa: E4
 
 from bench.mailgen import generate_messages  # noqa: E402
 from ikz_inbox.app import open_app  # noqa: E402
-from ikz_inbox.mailbox import Mailbox  # noqa: E402
-from ikz_inbox.worker import (  # noqa: E402
-    credentials_for,
-    load_models,
-    mailbox_config_for,
-    poll_mailbox,
-)
+from ikz_inbox.mailbox import Mailbox, credentials_for, mailbox_config_for  # noqa: E402
+from ikz_inbox.polling import poll_mailbox  # noqa: E402
+from ikz_inbox.worker import load_models  # noqa: E402
 
 
 def run_mbsync(server: DovecotServer, user: ImapUser, work: Path) -> float:

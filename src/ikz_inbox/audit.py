@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from ikz_inbox.store import repository
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 # Characters of the hex digest shown; 64 bits tell model versions apart.
 FINGERPRINT_LENGTH = 16

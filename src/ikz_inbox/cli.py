@@ -17,24 +17,28 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from itertools import chain
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from ikz_inbox import __version__, service
+from ikz_inbox import __version__, ingest, service
 from ikz_inbox.app import App, open_app
 from ikz_inbox.config import effective_settings, load_settings
 from ikz_inbox.dedup import load_dedup_model
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.evaluation import MetricLine, load_labels, score_export
-from ikz_inbox.processing import pipelined
 from ikz_inbox.publish import (
     briefing_stem,
     prepare_briefing,
@@ -43,11 +47,13 @@ from ikz_inbox.publish import (
     write_atomically,
 )
 from ikz_inbox.report import BRIEFING_FORMATS, BriefingFormat, render_document
-from ikz_inbox.sources import batched_mails, iter_raw_mails
 from ikz_inbox.starter import write_starter_files
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Briefing
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 app = typer.Typer(
     name="ikz-inbox",
@@ -69,8 +75,8 @@ err = Console(stderr=True, highlight=False)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Konfigurationsdatei (TOML).")]
 DbOption = Annotated[str | None, typer.Option("--db", help="Datenbank-URL (überschreibt Datei).")]
-# Messages per processing batch when importing files.
-IMPORT_BATCH = 100
+# Messages per committed batch from which `import` shows a progress bar.
+PROGRESS_FROM = 20
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Ausgabe als JSON.")]
 EventOption = Annotated[str | None, typer.Option("--event", help="Veranstaltungs-ID.")]
@@ -208,38 +214,45 @@ def import_(
     ],
 ) -> None:
     """Nachrichten aus Dateien einlesen, verarbeiten und gruppieren."""
-    with _session(ctx) as (application, session):
-        summary = _import_paths(application, session, paths)
-        service.group_new_questions(session, application.grouping, application.dedup, _now())
+    with _session(ctx) as (application, session), _ImportProgress() as progress:
+        summary = ingest.import_files(
+            session, application, paths, progress=progress.advance, now=_now
+        )
     out.print(
         f"Importiert: {summary.stored} gespeichert, {summary.duplicates} Duplikate übersprungen, "
         f"{summary.quarantined} in Quarantäne."
     )
 
 
-def _import_paths(application: App, session: Session, paths: list[Path]) -> service.IngestSummary:
-    """Read, process and store the messages batch by batch: a large mbox export never sits
-    in memory at once (the progress shows the count so far, as the total is not known)."""
-    batches = batched_mails(iter_raw_mails(paths), IMPORT_BATCH)
-    first = next(batches, [])
-    summary = service.IngestSummary()
-    # A full first batch means many messages: worth the worker processes.
-    processor = application.processor_for(len(first))
-    with Progress(
-        TextColumn("[bold]Import"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=len(first) < 20,
-    ) as progress:
-        task = progress.add_task("import", total=None)
-        everything = chain([first], batches) if first else iter(())
-        for batch, pending in pipelined(processor, everything, list, _now, ahead=processor.ahead):
-            summary = summary.add_all(service.ingest_prepared(session, pending.result()))
-            progress.advance(task, len(batch))
-    return summary
+class _ImportProgress:
+    """A progress bar on stderr for large imports (the total is not known in advance): it
+    appears once a committed batch held PROGRESS_FROM messages or more."""
+
+    def __init__(self) -> None:
+        self._bar = Progress(
+            TextColumn("[bold]Import"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._task: TaskID | None = None
+
+    def __enter__(self) -> _ImportProgress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._task is not None:
+            self._bar.stop()
+
+    def advance(self, count: int) -> None:
+        if self._task is None:
+            if count < PROGRESS_FROM:
+                return
+            self._bar.start()
+            self._task = self._bar.add_task("import", total=None)
+        self._bar.advance(self._task, count)
 
 
 @app.command()
@@ -250,18 +263,20 @@ def reprocess(
 ) -> None:
     """Gespeicherte Nachrichten neu verarbeiten (ohne Postfachzugriff)."""
     with _session(ctx) as (application, session):
-        threshold = application.settings.review_threshold
         if classify:
-            changed = service.reclassify_with_model(
-                session, application.pipeline, threshold, _now(), actor=_actor(by)
+            changed = service.reclassify_and_regroup(
+                session,
+                application.classifier,
+                application.settings.review_threshold,
+                _now(),
+                model=application.dedup,
+                events=application.events,
+                actor=_actor(by),
             )
             out.print(f"Themen neu zugeordnet; {changed} Fragen haben ein anderes Thema.")
         else:
-            count = service.reprocess_messages(
-                session, application.pipeline, threshold, _now(), actor=_actor(by)
-            )
-            out.print(f"{count} Nachrichten neu verarbeitet.")
-        service.regroup(session, application.dedup, application.events, _now())
+            summary = ingest.reprocess_messages(session, application, _now(), actor=_actor(by))
+            out.print(f"{summary.total} Nachrichten neu verarbeitet.")
 
 
 @app.command()
@@ -488,10 +503,8 @@ def evaluate(
         )
         try:
             with session_scope(application.database) as session:
-                _import_paths(application, session, sorted(directory.glob("*.eml")))
-                service.regroup(session, application.dedup, application.events, _now())
-                document = service.build_export(
-                    session, application.events, _now(), application.dedup
+                document = ingest.evaluation_export(
+                    session, application, sorted(directory.glob("*.eml")), _now()
                 )
         finally:
             application.close()
@@ -899,11 +912,11 @@ def poll(
     """Neue Nachrichten aus den konfigurierten Postfächern abrufen und verarbeiten.
 
     Exit-Code 1, wenn ein Postfach nicht abgerufen werden konnte."""
-    from ikz_inbox.worker import poll_all, unpolled_mailboxes
+    from ikz_inbox.polling import poll_all_mailboxes, unpolled_mailboxes
 
     del once  # polling once is the only mode of this command; `run` is the service
     application = _state(ctx).app
-    results = poll_all(application)
+    results = poll_all_mailboxes(application)
     for result in results:
         summary = result.summary
         out.print(
@@ -928,7 +941,7 @@ def run(ctx: typer.Context) -> None:
 @app.command()
 def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Zustand zeigen; Exit-Code 1, wenn der letzte erfolgreiche Abruf zu alt ist."""
-    from ikz_inbox.worker import collect_status
+    from ikz_inbox.polling import collect_status
 
     report_ = collect_status(_state(ctx).app, _now())
     if as_json:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -549,3 +551,43 @@ def read_secret(path: Path, key: str) -> str:
     if not value:
         raise ConfigError(f"'{key}': {path} is empty")
     return value
+
+
+# The name of the systemd credential (LoadCredential=) holding the IMAP password.
+IMAP_CREDENTIAL_NAME = "imap-password"
+# Seconds ``oauth2_token_command`` may take to print a token.
+TOKEN_COMMAND_TIMEOUT = 60
+
+
+def read_imap_password(section: ImapSection, environ: Mapping[str, str]) -> str:
+    """The IMAP password of ``section``: env variable, file, or systemd credential."""
+    return read_password(
+        "imap",
+        password_env=section.password_env,
+        password_file=section.password_file,
+        credential_name=IMAP_CREDENTIAL_NAME,
+        environ=environ,
+    )
+
+
+def read_oauth2_token(section: ImapSection) -> str | None:
+    """The OAuth2 access token of ``section`` from its token file or token command; None
+    when the mailbox logs in with a password."""
+    if section.oauth2_token_file:
+        return read_secret(Path(section.oauth2_token_file), "imap.oauth2_token_file")
+    if not section.oauth2_token_command:
+        return None
+    try:
+        completed = subprocess.run(
+            shlex.split(section.oauth2_token_command),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=TOKEN_COMMAND_TIMEOUT,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ConfigError(f"'imap.oauth2_token_command' failed: {type(exc).__name__}") from None
+    token = completed.stdout.strip()
+    if not token:
+        raise ConfigError("'imap.oauth2_token_command' printed no token")
+    return token

@@ -16,8 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from ikz_inbox.config import RetentionSection
 from ikz_inbox.errors import IkzInboxError
@@ -30,7 +29,7 @@ from ikz_inbox.privacy import (
     relocate_span,
     scrub_text,
 )
-from ikz_inbox.store import Database, repository
+from ikz_inbox.store import Database, repository, session_scope
 from ikz_inbox.store.personal import (
     PersonalMessage,
     ScrubbedMessage,
@@ -44,6 +43,11 @@ from ikz_inbox.store.personal import (
 )
 from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Event
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from ikz_inbox.app import App
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +137,19 @@ def purge(
         len(plan.raw_only),
         len(plan.personal),
     )
+
+
+# Who the audit names for the service's own daily purge.
+SERVICE_ACTOR = "ikz-inbox-dienst"
+
+
+def run_scheduled_purge(app: App, now: datetime) -> int:
+    """The retention job: apply ``[retention]``; return how many messages lost data."""
+    retention = app.settings.retention
+    with session_scope(app.database) as session:
+        plan = plan_purge(session, app.events, retention, now)
+        purge(session, app.database, plan, retention, now, actor=SERVICE_ACTOR)
+    return len(plan.raw_only) + len(plan.personal)
 
 
 # --- erasure (Art. 17) ------------------------------------------------------------------

@@ -24,10 +24,9 @@ from ikz_inbox.config import (
     load_settings,
 )
 from ikz_inbox.errors import ConfigError, IkzInboxError
-from ikz_inbox.mailbox import Mailbox
+from ikz_inbox.mailbox import Mailbox, credentials_for, mailbox_config_for
 from ikz_inbox.store import migrate, open_database, schema_is_current
 from ikz_inbox.store.database import HEAD_REVISION
-from ikz_inbox.worker import credentials_for, mailbox_config_for
 
 # Server capabilities the worker uses: UIDPLUS or MOVE for post_action = "move",
 # IDLE for mode = "idle" (without it the worker asks with NOOP instead).

@@ -25,6 +25,11 @@ class StoreError(IkzInboxError):
     """Raised when the database is unreachable or its schema is not what we expect."""
 
 
+class DuplicateContentError(StoreError):
+    """Raised by the store when a concurrent writer stored the same content first; the
+    caller rolls the transaction back."""
+
+
 class LockError(IkzInboxError):
     """Raised when another worker already holds the mailbox lock."""
 

@@ -29,6 +29,7 @@ from typing import Any, Literal, Self
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
+from ikz_inbox.config import ImapSection, read_imap_password, read_oauth2_token
 from ikz_inbox.errors import ConfigError, MailboxError
 from ikz_inbox.types import RawMail
 
@@ -154,6 +155,36 @@ class Credentials:
     def secrets(self) -> tuple[str, ...]:
         """The secret strings, for redaction."""
         return tuple(s for s in (self.password, self.oauth2_token) if s)
+
+
+def mailbox_config_for(section: ImapSection) -> MailboxConfig:
+    """The plain mailbox config of a validated ``[imap]`` section."""
+    return MailboxConfig(
+        name=section.name,
+        host=section.host,
+        port=section.port,
+        security=section.security,
+        username=section.username,
+        ca_file=Path(section.ca_file) if section.ca_file else None,
+        folder=section.folder,
+        post_action=section.post_action,
+        move_to=section.move_to,
+        quarantine_to=section.quarantine_to,
+        flag=section.flag,
+        timeout=section.timeout,
+        batch_size=section.batch_size,
+        max_message_bytes=section.max_message_bytes,
+    )
+
+
+def credentials_for(section: ImapSection, environ: Mapping[str, str]) -> Credentials:
+    """The login of ``section``: an OAuth2 token (file or command), else the password (env
+    variable, file, or systemd credential); read anew on every call, so a rotated secret
+    is used by the next connection."""
+    token = read_oauth2_token(section)
+    if token is not None:
+        return Credentials(section.username, oauth2_token=token)
+    return Credentials(section.username, password=read_imap_password(section, environ))
 
 
 @dataclass(frozen=True)

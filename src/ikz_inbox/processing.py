@@ -1,6 +1,6 @@
 """Run the pure stages for batches of mail, in this process or in a pool of worker processes.
 
-    list[RawMail] ──prepare_message (fingerprint, parse ▶ extract ▶ classify)──▶ list[NewMessage]
+    list[RawMail] ──message_results (parse ▶ extract ▶ classify, fingerprints)──▶ list[MessageResult]
 
 The stages are pure and CPU-bound, so a poll of many messages spreads them over worker
 processes (``[worker] processes``); the caller stays the one writer of the store and the
@@ -35,8 +35,7 @@ from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
 from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mails, quarantined_mail
-from ikz_inbox.store.records import NewMessage, NewQuestion
-from ikz_inbox.types import Event, RawMail, Topic
+from ikz_inbox.types import ClassifiedQuestion, Event, MessageResult, RawMail, Topic
 
 __all__ = [
     "BatchProcessor",
@@ -45,8 +44,9 @@ __all__ = [
     "PipelineSpec",
     "PoolProcessor",
     "load_pipeline",
-    "prepare_message",
-    "prepare_messages",
+    "message_result",
+    "message_results",
+    "process_ahead",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,63 +94,48 @@ def load_pipeline(spec: PipelineSpec) -> PipelineResources:
     )
 
 
-def prepare_message(
-    raw: RawMail, resources: PipelineResources, review_threshold: float, received_at: datetime
-) -> NewMessage:
-    """Run every stage on one message and return the record to store (never raises)."""
-    return prepare_messages([raw], resources, review_threshold, received_at)[0]
-
-
-def prepare_messages(
+def message_results(
     raws: Sequence[RawMail],
     resources: PipelineResources,
     review_threshold: float,
     received_at: datetime,
-) -> list[NewMessage]:
-    """``prepare_message`` for many messages (one classifier call for all); never raises."""
+) -> list[MessageResult]:
+    """Run every stage on each message (one classifier call for all) and return what the
+    store keeps of each; never raises."""
     return [
-        message_record(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
+        message_result(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
         for processed in process_mails(raws, resources)
     ]
 
 
-def message_record(
+def message_result(
     processed: ProcessedMail, fingerprint: str, review_threshold: float, received_at: datetime
-) -> NewMessage:
-    """The store record of a processed message; low-confidence topics need review."""
+) -> MessageResult:
+    """The stage results of a processed message with its fingerprints; a topic below
+    ``review_threshold`` needs review."""
     parsed, extraction = processed.parsed, processed.extraction
-    questions: tuple[NewQuestion, ...] = ()
+    questions: tuple[ClassifiedQuestion, ...] = ()
     if extraction is not None:
         questions = tuple(
-            NewQuestion(
-                position=question.position,
-                text=question.text,
-                span_start=question.start,
-                span_end=question.end,
-                topic=prediction.topic,
-                secondary_topics=prediction.secondary,
-                confidence=prediction.confidence,
-                topic_source=prediction.source,
-                model_version=prediction.model_version,
-                needs_review=prediction.confidence < review_threshold,
+            ClassifiedQuestion(
+                span=span, topic=prediction, needs_review=prediction.confidence < review_threshold
             )
-            for question, prediction in zip(extraction.questions, processed.topics, strict=True)
+            for span, prediction in zip(extraction.questions, processed.topics, strict=True)
         )
-    return NewMessage(
-        message_id=parsed.message_id,
+    return MessageResult(
+        raw=processed.raw,
         content_sha256=fingerprint,
         raw_sha256=raw_sha256(processed.raw.raw),
-        raw=processed.raw.raw,
-        source=processed.raw.source,
+        received_at=received_at,
+        message_id=parsed.message_id,
         subject=parsed.subject,
         from_name=parsed.from_name,
         from_address=parsed.from_address,
         sent_at=parsed.date,
-        received_at=received_at,
         sender_org=extraction.sender_org if extraction else None,
-        kind=extraction.kind.value if extraction else None,
+        kind=extraction.kind if extraction else None,
         event_id=extraction.event_id if extraction else None,
-        status=processed.status.value,
+        status=processed.status,
         error=processed.error,
         new_text=extraction.new_text if extraction else "",
         questions=questions,
@@ -158,20 +143,20 @@ def message_record(
 
 
 class PendingBatch:
-    """The records of one submitted batch, in submission order, once they are computed."""
+    """The results of one submitted batch, in submission order, once they are computed."""
 
-    def __init__(self, collect: Callable[[], list[NewMessage]]) -> None:
+    def __init__(self, collect: Callable[[], list[MessageResult]]) -> None:
         self._collect = collect
-        self._records: list[NewMessage] | None = None
+        self._records: list[MessageResult] | None = None
 
-    def result(self) -> list[NewMessage]:
+    def result(self) -> list[MessageResult]:
         if self._records is None:
             self._records = self._collect()
         return self._records
 
 
 class BatchProcessor:
-    """Common interface: ``submit`` a batch now, read its records later; ``close`` at the end."""
+    """Common interface: ``submit`` a batch now, read its results later; ``close`` at the end."""
 
     @property
     def ahead(self) -> int:
@@ -195,7 +180,7 @@ class InlineProcessor(BatchProcessor):
     def submit(self, mails: Sequence[RawMail], received_at: datetime) -> PendingBatch:
         batch = list(mails)
         return PendingBatch(
-            lambda: prepare_messages(batch, self._resources(), self._review_threshold, received_at)
+            lambda: message_results(batch, self._resources(), self._review_threshold, received_at)
         )
 
 
@@ -249,7 +234,7 @@ class PoolProcessor(BatchProcessor):
         size = max(1, min(TASK_SIZE, -(-len(batch) // self._processes)))
         tasks = [batch[start : start + size] for start in range(0, len(batch), size)]
         try:
-            futures = [self._pool().submit(_prepare_task, task, received_at) for task in tasks]
+            futures = [self._pool().submit(_results_task, task, received_at) for task in tasks]
         except BrokenProcessPool:
             futures = []
         return PendingBatch(lambda: self._collect(batch, futures, received_at))
@@ -297,8 +282,8 @@ class PoolProcessor(BatchProcessor):
         return executor
 
     def _collect(
-        self, batch: list[RawMail], futures: list[Future[list[NewMessage]]], at: datetime
-    ) -> list[NewMessage]:
+        self, batch: list[RawMail], futures: list[Future[list[MessageResult]]], at: datetime
+    ) -> list[MessageResult]:
         try:
             if not futures and batch:
                 raise BrokenProcessPool("the pool was broken before the batch was submitted")
@@ -311,7 +296,7 @@ class PoolProcessor(BatchProcessor):
         except BrokenProcessPool as exc:
             logger.error("a worker process died (%s); running the batch again one by one", exc)
             self._restart_workers()
-            return [self._prepare_alone(raw, at) for raw in batch]
+            return [self._result_alone(raw, at) for raw in batch]
 
     def _restart_workers(self) -> None:
         """A fresh pool that has loaded its models; ModelError when workers cannot start."""
@@ -325,13 +310,13 @@ class PoolProcessor(BatchProcessor):
                 "prüfen) / worker processes cannot load the pipeline"
             ) from None
 
-    def _prepare_alone(self, raw: RawMail, at: datetime) -> NewMessage:
+    def _result_alone(self, raw: RawMail, at: datetime) -> MessageResult:
         try:
-            return _with_raw_bytes(self._pool().submit(_prepare_task, [raw], at).result(), [raw])[0]
+            return _with_raw_bytes(self._pool().submit(_results_task, [raw], at).result(), [raw])[0]
         except BrokenProcessPool:
             logger.error("processing %s killed its worker twice; quarantined", raw.source)
             self._replace_pool()
-            return message_record(
+            return message_result(
                 quarantined_mail(raw, CRASH_REASON),
                 content_sha256(raw.raw),
                 self._spec.review_threshold,
@@ -378,7 +363,7 @@ def _unblock_broken_pool(executor: ProcessPoolExecutor) -> None:
         reader.close()
 
 
-def pipelined(
+def process_ahead(
     processor: BatchProcessor,
     batches: Iterable[_BatchT],
     mails_of: Callable[[_BatchT], Sequence[RawMail]],
@@ -445,17 +430,17 @@ def _warm_up() -> None:
     _loaded_worker()
 
 
-def _prepare_task(mails: list[RawMail], received_at: datetime) -> list[NewMessage]:
-    """The records of ``mails`` without their raw bytes, which the caller holds already:
+def _results_task(mails: list[RawMail], received_at: datetime) -> list[MessageResult]:
+    """The results of ``mails`` without their raw bytes, which the caller holds already:
     sending them back would copy every message through the pipe a second time."""
     resources, spec = _loaded_worker()
-    records = prepare_messages(mails, resources, spec.review_threshold, received_at)
-    return [replace(record, raw=b"") for record in records]
+    results = message_results(mails, resources, spec.review_threshold, received_at)
+    return [replace(result, raw=replace(result.raw, raw=b"")) for result in results]
 
 
-def _with_raw_bytes(records: list[NewMessage], mails: Sequence[RawMail]) -> list[NewMessage]:
-    """Give the records from a worker back the raw bytes of their mails (same order)."""
-    return [replace(record, raw=mail.raw) for record, mail in zip(records, mails, strict=True)]
+def _with_raw_bytes(results: list[MessageResult], mails: Sequence[RawMail]) -> list[MessageResult]:
+    """Give the results from a worker back the raw bytes of their mails (same order)."""
+    return [replace(result, raw=mail) for result, mail in zip(results, mails, strict=True)]
 
 
 def _log_failure(future: Future[None]) -> None:

@@ -17,8 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING
 
 from ikz_inbox import service
 from ikz_inbox.app import App
@@ -30,7 +29,11 @@ from ikz_inbox.report import (
     render_briefing,
     render_document,
 )
+from ikz_inbox.store import session_scope
 from ikz_inbox.types import Briefing, PreviousBriefing
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +105,16 @@ def publish_briefing(
         return Published(briefing, tuple(paths))
     mail_briefing(app, briefing, paths, os.environ if environ is None else environ)
     return Published(briefing, tuple(paths), mailed=True)
+
+
+def publish_scheduled_briefing(app: App, now: datetime) -> list[Path]:
+    """The briefing job: write HTML, PDF and Markdown of the next event's briefing (the next
+    one that has not ended, else the most recent); mail them when [delivery] is configured."""
+    with session_scope(app.database) as session:
+        published = publish_briefing(
+            session, app, None, now, mail=app.settings.delivery is not None
+        )
+    return list(published.paths)
 
 
 def write_briefing_files(

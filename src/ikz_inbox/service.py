@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
-
+from ikz_inbox.classify import TopicClassifier
 from ikz_inbox.dedup import (
     DedupIndex,
     DedupModel,
@@ -26,12 +24,9 @@ from ikz_inbox.dedup import (
 )
 from ikz_inbox.dedup.suggest import suggest_decisions
 from ikz_inbox.errors import IkzInboxError
-from ikz_inbox.pipeline import PipelineResources
-from ikz_inbox.processing import prepare_message
 from ikz_inbox.rank import distinct_askers, rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import (
-    NewMessage,
     StoredCluster,
     StoredMessage,
     StoredQuestion,
@@ -47,9 +42,11 @@ from ikz_inbox.types import (
     GroupingSuggestion,
     PreviousBriefing,
     RankedCluster,
-    RawMail,
     ReviewItem,
 )
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 logger = logging.getLogger(__name__)
 
@@ -59,157 +56,21 @@ ALL_EVENTS = "all"
 LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
-class IngestResult(StrEnum):
-    """What happened to one incoming message."""
-
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-    QUARANTINED = "quarantined"
-
-
-@dataclass(frozen=True)
-class IngestSummary:
-    """Counts of one import or poll."""
-
-    stored: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-
-    def add_all(self, results: Iterable[IngestResult]) -> IngestSummary:
-        summary = self
-        for result in results:
-            summary = summary.add(result)
-        return summary
-
-    def add(self, result: IngestResult) -> IngestSummary:
-        return IngestSummary(
-            stored=self.stored + (result is IngestResult.STORED),
-            duplicates=self.duplicates + (result is IngestResult.DUPLICATE),
-            quarantined=self.quarantined + (result is IngestResult.QUARANTINED),
-        )
-
-
-# --- ingest -----------------------------------------------------------------------------
-
-
-def ingest_prepared(
-    session: Session,
-    records: Sequence[NewMessage],
-    *,
-    before_commit: Callable[[], None] = lambda: None,
-) -> list[IngestResult]:
-    """Store a batch of processed messages exactly once (by content fingerprint); commit.
-
-    ``before_commit`` adds what must be committed in the same transaction (the worker's
-    high-water UID). When a concurrent writer (another mailbox fed the same mail) stored
-    one of them first, the batch is rolled back and stored message by message.
-    """
-    try:
-        results = _add_batch(session, records)
-        before_commit()
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        logger.info("batch collided with a concurrent writer; storing one by one")
-        results = [_store_one(session, record) for record in records]
-        before_commit()
-        session.commit()
-    finally:
-        session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
-    return results
-
-
-def _add_batch(session: Session, records: Sequence[NewMessage]) -> list[IngestResult]:
-    stored = repository.stored_fingerprints(session, (r.content_sha256 for r in records))
-    taken = repository.taken_message_ids(session, (r.message_id for r in records if r.message_id))
-    results, batch = [], []
-    for record in records:
-        if record.content_sha256 in stored:
-            logger.debug("duplicate content from %s", record.source)
-            results.append(IngestResult.DUPLICATE)
-            continue
-        stored.add(record.content_sha256)
-        collision = _note_message_id(record, taken)
-        batch.append((record, collision))
-        results.append(_result_of(record))
-    repository.add_messages(session, batch)
-    for record, _ in batch:
-        logger.info("%s: stored as %s (%s)", record.message_id, record.kind, record.status)
-    return results
-
-
-def _note_message_id(record: NewMessage, taken: set[str]) -> bool:
-    """True when the Message-ID is already taken by other content; remembers it."""
-    if record.message_id is None:
-        return False
-    collision = record.message_id in taken
-    if collision:
-        logger.warning(
-            "%s: Message-ID reused with different content; stored and flagged", record.message_id
-        )
-    taken.add(record.message_id)
-    return collision
-
-
-def _store_one(session: Session, record: NewMessage) -> IngestResult:
-    """Store and commit one processed message unless its content is already stored (the
-    way around a concurrent writer: the rest of its batch still gets in)."""
-    try:
-        [result] = _add_batch(session, [record])
-        session.commit()
-    except IntegrityError:  # a concurrent worker stored the same content first
-        session.rollback()
-        return IngestResult.DUPLICATE
-    finally:
-        session.expunge_all()
-    return result
-
-
-def _result_of(record: NewMessage) -> IngestResult:
-    return IngestResult.QUARANTINED if record.status == "quarantined" else IngestResult.STORED
-
-
 # --- reprocessing -----------------------------------------------------------------------
 
 
-def reprocess_messages(
+def reclassify_and_regroup(
     session: Session,
-    resources: PipelineResources,
+    classifier: TopicClassifier,
     review_threshold: float,
     now: datetime,
     *,
+    model: DedupModel,
+    events: Sequence[Event],
     actor: str,
 ) -> int:
-    """Re-run every stage from the stored raw bytes; staff topics are kept. Commits."""
-    repository.record_audit(
-        session,
-        at=now,
-        actor=actor,
-        action="reprocess",
-        target_type="messages",
-        target_id="*",
-        details={},
-    )
-    count = 0
-    for record in repository.iter_raw_messages(session):  # batched: raw bytes never all in memory
-        raw = RawMail(raw=record.raw, source=record.source)
-        new = prepare_message(raw, resources, review_threshold, record.received_at)
-        repository.replace_message_results(session, record.id, new)
-        session.commit()
-        session.expunge_all()
-        count += 1
-    return count
-
-
-def reclassify_with_model(
-    session: Session,
-    resources: PipelineResources,
-    review_threshold: float,
-    now: datetime,
-    *,
-    actor: str,
-) -> int:
-    """Re-label every non-staff question with the current classifier; commits."""
+    """Re-label every non-staff question with the current classifier, then group everything
+    anew; audited; commits. Returns how many questions changed topic."""
     repository.record_audit(
         session,
         at=now,
@@ -217,10 +78,10 @@ def reclassify_with_model(
         action="reprocess-classify",
         target_type="questions",
         target_id="*",
-        details={"model": resources.classifier.version},
+        details={"model": classifier.version},
     )
     questions = [q for q in repository.list_questions(session) if q.topic_source != "staff"]
-    predictions = resources.classifier.predict([q.text for q in questions])
+    predictions = classifier.predict([q.text for q in questions])
     by_id = {
         question.id: prediction
         for question, prediction in zip(questions, predictions, strict=True)
@@ -228,6 +89,7 @@ def reclassify_with_model(
     }
     changed = repository.apply_model_topics(session, by_id, review_threshold)
     session.commit()
+    regroup(session, model, events, now)
     return changed
 
 

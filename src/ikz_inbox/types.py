@@ -129,6 +129,38 @@ class TopicPrediction:
 
 
 @dataclass(frozen=True)
+class ClassifiedQuestion:
+    """A question of a message with its topic; ``needs_review`` when the topic is unsure."""
+
+    span: QuestionSpan
+    topic: TopicPrediction
+    needs_review: bool
+
+
+@dataclass(frozen=True)
+class MessageResult:
+    """Everything the stages made of one message, with its fingerprints: what the store
+    keeps of it (the store maps it to rows). ``kind`` is None for a quarantined message."""
+
+    raw: RawMail
+    content_sha256: str
+    raw_sha256: str
+    received_at: datetime
+    message_id: str | None
+    subject: str
+    from_name: str
+    from_address: str
+    sent_at: datetime | None
+    sender_org: str | None
+    kind: MessageKind | None
+    event_id: str | None
+    status: MessageStatus
+    error: str | None
+    new_text: str
+    questions: tuple[ClassifiedQuestion, ...]
+
+
+@dataclass(frozen=True)
 class Event:
     """An event questions are collected for (from ``config/events.toml``)."""
 

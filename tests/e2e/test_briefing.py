@@ -239,12 +239,12 @@ Stadt Lemgo
 def test_scheduled_job_writes_all_three_formats_for_the_next_event(
     db: Path, tmp_path: Path
 ) -> None:
-    from ikz_inbox.worker import write_scheduled_briefing
+    from ikz_inbox.publish import publish_scheduled_briefing
 
     reports = tmp_path / "reports"
     application = open_app(_config_with_report_dir(tmp_path, reports), f"sqlite:///{db}")
     try:
-        paths = write_scheduled_briefing(application, datetime(2024, 10, 1, 6, 0, tzinfo=UTC))
+        paths = publish_scheduled_briefing(application, datetime(2024, 10, 1, 6, 0, tzinfo=UTC))
     finally:
         application.close()
     assert sorted(path.name for path in paths) == [

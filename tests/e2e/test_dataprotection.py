@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from ikz_inbox.app import open_app
 from ikz_inbox.cli import app
+from ikz_inbox.dataprotection import SERVICE_ACTOR, run_scheduled_purge
 from ikz_inbox.store import open_database
 from ikz_inbox.store.models import Base
-from ikz_inbox.worker import SERVICE_ACTOR, run_scheduled_purge
 
 REPO = Path(__file__).resolve().parents[2]
 INBOX = REPO / "examples" / "inbox"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.bench_fuzz import corpus_files, mutated_mails
 
-from ikz_inbox import service
+from ikz_inbox import ingest
 from ikz_inbox.app import open_app
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.types import RawMail
@@ -34,7 +34,7 @@ def test_mutated_corpus_is_stored_without_unhandled_exceptions(
             for first in range(0, COUNT, 100):
                 batch = mails[first : first + 100]
                 records = app.inline_processor.submit(batch, datetime.now(UTC)).result()
-                results.update(r.value for r in service.ingest_prepared(session, records))
+                results.update(r.value for r in ingest.store_results(session, records))
             stored = repository.list_messages(session)
     finally:
         app.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ikz_inbox import ingest as flow
 from ikz_inbox import service
 from ikz_inbox.app import App, open_app
 from ikz_inbox.sources import iter_raw_mails
@@ -22,8 +23,7 @@ def partition(app: App) -> set[frozenset[int]]:
 
 def ingest(app: App, mails: list[RawMail]) -> None:
     with session_scope(app.database) as session:
-        service.ingest_prepared(session, app.inline_processor.submit(mails, NOW).result())
-        service.group_new_questions(session, app.grouping, app.dedup, NOW)
+        flow.ingest(session, app, flow.MailSource(mails), now=lambda: NOW)
 
 
 def test_incremental_batches_equal_full_regrouping(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ from datetime import UTC, datetime
 import pytest
 from bench.bench_hostile import CASES, docx_bomb, open_bench_app
 
-from ikz_inbox import service
+from ikz_inbox import ingest
 from ikz_inbox.app import App
 from ikz_inbox.parse import parse_message, read_attachment
-from ikz_inbox.processing import prepare_message
+from ikz_inbox.processing import message_results
 from ikz_inbox.store import repository, session_scope
 from ikz_inbox.types import RawMail
 
@@ -36,14 +36,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 def test_hostile_case_is_processed_or_quarantined_in_bounded_time(app: App, name: str) -> None:
     raw = CASES[name](SCALE)
     start = time.perf_counter()
-    new = prepare_message(
-        RawMail(raw=raw, source=f"hostile:{name}"),
+    [new] = message_results(
+        [RawMail(raw=raw, source=f"hostile:{name}")],
         app.pipeline,
         app.settings.review_threshold,
         datetime.now(UTC),
     )
     with session_scope(app.database) as session:
-        service.ingest_prepared(session, [new])
+        ingest.store_results(session, [new])
         stored = {m.status for m in repository.list_messages(session) if m.source.endswith(name)}
     assert time.perf_counter() - start < LIMIT_SECONDS
     assert stored == {new.status} and new.status in {"processed", "quarantined"}

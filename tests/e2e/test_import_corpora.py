@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ikz_inbox import service
+from ikz_inbox import ingest, service
 from ikz_inbox.app import open_app
 from ikz_inbox.fingerprint import content_sha256
 from ikz_inbox.store import repository, session_scope
@@ -34,10 +34,8 @@ def test_every_corpus_message_is_stored_with_a_status(shared_dir: Path, tmp_path
     now = datetime.now(UTC)
     mails = [RawMail(raw=path.read_bytes(), source=f"file:{path}") for path in files]
     with session_scope(app.database) as session:
-        # The path of `ikz-inbox import` and of a poll: the stages, then one store per batch.
-        for start in range(0, len(mails), 100):
-            records = app.inline_processor.submit(mails[start : start + 100], now).result()
-            service.ingest_prepared(session, records)
+        # The flow of `ikz-inbox import` and of a poll: stages, one commit per batch, grouping.
+        ingest.ingest(session, app, ingest.MailSource(mails), now=lambda: now)
         service.regroup(session, app.dedup, app.events, now)
         messages = repository.list_messages(session)
     distinct = {content_sha256(path.read_bytes()) for path in files}

@@ -15,8 +15,8 @@ from sqlalchemy import event
 
 from ikz_inbox.app import App, open_app
 from ikz_inbox.errors import StoreError
+from ikz_inbox.polling import poll_mailbox
 from ikz_inbox.store import repository, session_scope
-from ikz_inbox.worker import poll_mailbox
 from tests.integration.dovecot import DovecotServer, ImapUser
 from tests.integration.test_worker import PASSWORD_ENV, write_config
 

@@ -19,8 +19,8 @@ from bench.mailgen import generate_messages
 from ikz_inbox.app import App, open_app
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import MailboxError
+from ikz_inbox.polling import collect_status, poll_mailbox
 from ikz_inbox.store import repository, session_scope
-from ikz_inbox.worker import collect_status, poll_mailbox
 from tests.integration.dovecot import DovecotServer, ImapUser
 
 pytestmark = pytest.mark.dovecot

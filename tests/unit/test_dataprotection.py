@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from ikz_inbox import service
+from ikz_inbox import ingest
 from ikz_inbox.config import RetentionSection
 from ikz_inbox.dataprotection import load_audit_key, plan_purge, purge
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
-from ikz_inbox.types import Event
+from ikz_inbox.types import Event, RawMail
 from tests.unit.test_store import NOW, message, question
 
 EVENT = Event(
@@ -38,13 +38,16 @@ def database(tmp_path: Path) -> Iterator[Database]:
     with session_scope(db) as session:
         mail = replace(
             message("a", "<jana.beispiel.1@lemgo.de>", questions=(question(0, SIGNATURE[:28]),)),
-            raw=b"From: Jana Beispiel <jana.beispiel@lemgo.de>\r\n\r\n" + SIGNATURE.encode(),
+            raw=RawMail(
+                raw=b"From: Jana Beispiel <jana.beispiel@lemgo.de>\r\n\r\n" + SIGNATURE.encode(),
+                source="file:x.eml",
+            ),
             from_name="Jana Beispiel",
             from_address="jana.beispiel@lemgo.de",
             new_text=SIGNATURE,
         )
         later = replace(message("b", "<b@x>"), received_at=NOW + timedelta(days=20))
-        service.ingest_prepared(session, [mail, later])
+        ingest.store_results(session, [mail, later])
     yield db
     db.engine.dispose()
 

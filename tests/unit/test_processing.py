@@ -30,8 +30,8 @@ from ikz_inbox.processing import (
     PendingBatch,
     PipelineSpec,
     PoolProcessor,
-    pipelined,
-    prepare_message,
+    message_results,
+    process_ahead,
 )
 from ikz_inbox.types import RawMail, TopicPrediction
 
@@ -77,31 +77,31 @@ class RecordingProcessor(BatchProcessor):
 
 
 @pytest.mark.parametrize("ahead", [0, 1, 3])
-def test_pipelined_yields_in_order_and_submits_ahead(ahead: int) -> None:
+def test_process_ahead_yields_in_order_and_submits_ahead(ahead: int) -> None:
     processor = RecordingProcessor()
     batches = [[RawMail(b"", f"b{index}")] for index in range(6)]
     seen = []
-    for batch, _pending in pipelined(processor, batches, list, lambda: NOW, ahead=ahead):
+    for batch, _pending in process_ahead(processor, batches, list, lambda: NOW, ahead=ahead):
         position = int(batch[0].source[1:])
         assert len(processor.submitted) == min(position + 1 + ahead, len(batches))
         seen.append(position)
     assert seen == list(range(6))
 
 
-def test_pipelined_abandons_what_is_not_yet_yielded_when_closed() -> None:
+def test_process_ahead_abandons_what_is_not_yet_yielded_when_closed() -> None:
     processor = RecordingProcessor()
     batches = [[RawMail(b"", f"b{index}")] for index in range(10)]
-    stream = pipelined(processor, batches, list, lambda: NOW, ahead=2)
+    stream = process_ahead(processor, batches, list, lambda: NOW, ahead=2)
     first, _ = next(stream)
     stream.close()
     assert first[0].source == "b0"
     assert processor.submitted == ["b0", "b1", "b2"]
 
 
-def test_inline_processor_equals_prepare_message(app: App) -> None:
+def test_inline_processor_equals_one_message_at_a_time(app: App) -> None:
     mails = sample_mails()[:10]
-    records = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
-    assert records == [prepare_message(mail, app.pipeline, 0.5, NOW) for mail in mails]
+    results = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
+    assert results == [message_results([mail], app.pipeline, 0.5, NOW)[0] for mail in mails]
 
 
 def test_pool_gives_the_same_records_in_the_same_order(app: App) -> None:

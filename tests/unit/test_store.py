@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from ikz_inbox.errors import NotFoundError, StoreError
+from ikz_inbox.errors import DuplicateContentError, NotFoundError, StoreError
 from ikz_inbox.store import (
     Database,
     migrate,
@@ -20,8 +20,17 @@ from ikz_inbox.store import (
     session_scope,
 )
 from ikz_inbox.store.models import Base
-from ikz_inbox.store.records import MailboxState, NewMessage, NewQuestion
-from ikz_inbox.types import TopicPrediction, TopicSource
+from ikz_inbox.store.records import MailboxState
+from ikz_inbox.types import (
+    ClassifiedQuestion,
+    MessageKind,
+    MessageResult,
+    MessageStatus,
+    QuestionSpan,
+    RawMail,
+    TopicPrediction,
+    TopicSource,
+)
 
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -48,17 +57,12 @@ def session(database: Database) -> Iterator[Session]:
         yield session
 
 
-def question(position: int, text: str, topic: str = "foerderung") -> NewQuestion:
-    return NewQuestion(
-        position=position,
-        text=text,
-        span_start=0,
-        span_end=len(text),
-        topic=topic,
-        secondary_topics=(),
-        confidence=0.8,
-        topic_source=TopicSource.MODEL,
-        model_version="m1",
+def question(position: int, text: str, topic: str = "foerderung") -> ClassifiedQuestion:
+    return ClassifiedQuestion(
+        span=QuestionSpan(position=position, text=text, start=0, end=len(text)),
+        topic=TopicPrediction(
+            topic=topic, confidence=0.8, source=TopicSource.MODEL, model_version="m1"
+        ),
         needs_review=False,
     )
 
@@ -67,23 +71,22 @@ def message(
     content: str,
     message_id: str | None = "<a@example.org>",
     org: str = "Stadt Lemgo",
-    questions: tuple[NewQuestion, ...] = (),
-) -> NewMessage:
-    return NewMessage(
-        message_id=message_id,
+    questions: tuple[ClassifiedQuestion, ...] = (),
+) -> MessageResult:
+    return MessageResult(
+        raw=RawMail(raw=b"Subject: x\r\n\r\nbody", source="file:x.eml"),
         content_sha256=content.ljust(64, "0"),
         raw_sha256="r" * 64,
-        raw=b"Subject: x\r\n\r\nbody",
-        source="file:x.eml",
+        received_at=NOW,
+        message_id=message_id,
         subject="Förderquote?",
         from_name="A",
         from_address="a@lemgo.de",
         sent_at=NOW - timedelta(days=1),
-        received_at=NOW,
         sender_org=org,
-        kind="frage",
+        kind=MessageKind.FRAGE,
         event_id="sprechstunde-2024-10-09",
-        status="processed",
+        status=MessageStatus.PROCESSED,
         error=None,
         new_text="body",
         questions=questions,
@@ -157,12 +160,10 @@ def test_message_roundtrip_with_aware_datetimes(session: Session) -> None:
     assert stored_question.asker == "stadt lemgo"
 
 
-def test_same_content_twice_violates_uniqueness(session: Session) -> None:
-    from sqlalchemy.exc import IntegrityError
-
+def test_same_content_twice_is_the_stores_own_duplicate_error(session: Session) -> None:
     repository.add_message(session, message("a"), collision=False)
     session.commit()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(DuplicateContentError):
         repository.add_message(session, message("a"), collision=False)
     session.rollback()
 

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from ikz_inbox import service
+from ikz_inbox import ingest
 from ikz_inbox.errors import StoreError
 from ikz_inbox.store import migrate, open_database, repository, session_scope
+from ikz_inbox.types import RawMail
 from tests.unit.test_store import message
 
 
@@ -32,7 +33,7 @@ def test_a_write_lock_held_by_another_process_is_waited_for(tmp_path: Path) -> N
     release.start()
     try:
         with session_scope(database) as session:
-            results = service.ingest_prepared(session, [message("a"), message("b", "<b@x>")])
+            results = ingest.store_results(session, [message("a"), message("b", "<b@x>")])
             assert [m.id for m in repository.list_messages(session)] == [1, 2]
     finally:
         release.join()
@@ -52,15 +53,18 @@ def test_a_full_disk_raises_store_error_and_stores_nothing(tmp_path: Path) -> No
 
     event.listen(database.engine, "connect", limit)
     database.engine.dispose()
-    big = [replace(message(str(n), f"<{n}@x>"), raw=b"x" * 20_000) for n in range(50)]
+    big = [
+        replace(message(str(n), f"<{n}@x>"), raw=RawMail(raw=b"x" * 20_000, source="big"))
+        for n in range(50)
+    ]
     with pytest.raises(StoreError, match="full"), session_scope(database) as session:
-        service.ingest_prepared(session, big)
+        ingest.store_results(session, big)
     event.remove(database.engine, "connect", limit)
     database.engine.dispose()
     with session_scope(database) as session:
         assert repository.list_messages(session) == []
-        assert service.ingest_prepared(session, big[:2]) == [
-            service.IngestResult.STORED,
-            service.IngestResult.STORED,
+        assert ingest.store_results(session, big[:2]) == [
+            ingest.IngestOutcome.STORED,
+            ingest.IngestOutcome.STORED,
         ]
     database.engine.dispose()

@@ -2,10 +2,11 @@
 
 from ikz_inbox.store.database import (
     Database,
+    commit,
     migrate,
     open_database,
     schema_is_current,
     session_scope,
 )
 
-__all__ = ["Database", "migrate", "open_database", "schema_is_current", "session_scope"]
+__all__ = ["Database", "commit", "migrate", "open_database", "schema_is_current", "session_scope"]

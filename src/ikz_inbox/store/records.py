@@ -7,45 +7,6 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
-class NewMessage:
-    """Everything the pipeline learnt of a message, ready to be stored."""
-
-    message_id: str | None
-    content_sha256: str
-    raw_sha256: str
-    raw: bytes
-    source: str
-    subject: str
-    from_name: str
-    from_address: str
-    sent_at: datetime | None
-    received_at: datetime
-    sender_org: str | None
-    kind: str | None
-    event_id: str | None
-    status: str
-    error: str | None
-    new_text: str
-    questions: tuple[NewQuestion, ...]
-
-
-@dataclass(frozen=True)
-class NewQuestion:
-    """A question of a message with its topic, ready to be stored."""
-
-    position: int
-    text: str
-    span_start: int
-    span_end: int
-    topic: str
-    secondary_topics: tuple[str, ...]
-    confidence: float
-    topic_source: str
-    model_version: str
-    needs_review: bool
-
-
-@dataclass(frozen=True)
 class StoredMessage:
     """A stored message without its raw bytes."""
 

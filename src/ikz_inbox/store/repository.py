@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ikz_inbox.errors import NotFoundError, StoreError
+from ikz_inbox.errors import DuplicateContentError, NotFoundError, StoreError
 from ikz_inbox.store.models import (
     AuditRow,
     ClusterConstraintRow,
@@ -26,13 +27,18 @@ from ikz_inbox.store.models import (
 from ikz_inbox.store.records import (
     AuditEntry,
     MailboxState,
-    NewMessage,
-    NewQuestion,
     StoredCluster,
     StoredMessage,
     StoredQuestion,
 )
-from ikz_inbox.types import ClusterConstraints, Event, TopicPrediction, TopicSource
+from ikz_inbox.types import (
+    ClassifiedQuestion,
+    ClusterConstraints,
+    Event,
+    MessageResult,
+    TopicPrediction,
+    TopicSource,
+)
 
 _RowT = TypeVar("_RowT")
 _ValueT = TypeVar("_ValueT")
@@ -43,7 +49,7 @@ CHUNK = 5000
 # --- messages ---------------------------------------------------------------------------
 
 
-def add_message(session: Session, new: NewMessage, *, collision: bool) -> int:
+def add_message(session: Session, new: MessageResult, *, collision: bool) -> int:
     """Insert a message with its questions; return its primary key (no commit)."""
     return add_messages(session, [(new, collision)])[0]
 
@@ -62,7 +68,7 @@ def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
     return found
 
 
-def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> list[int]:
+def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) -> list[int]:
     """Insert many (message, Message-ID collision) pairs with their questions in two
     multi-row statements; return the primary keys in the given order (no commit)."""
     if not batch:
@@ -72,7 +78,12 @@ def add_messages(session: Session, batch: Sequence[tuple[NewMessage, bool]]) -> 
     # key is no AUTOINCREMENT column) and would run one statement per row. The keys are
     # read back by the unique content fingerprint instead.
     messages = MessageRow.metadata.tables[MessageRow.__tablename__]
-    session.execute(insert(messages), [_message_values(new, flag) for new, flag in batch])
+    try:
+        session.execute(insert(messages), [_message_values(new, flag) for new, flag in batch])
+    except IntegrityError as exc:  # a concurrent writer committed the same content meanwhile
+        raise DuplicateContentError(
+            f"Inhalt bereits gespeichert / content stored concurrently: {exc.orig}"
+        ) from exc
     keys = _message_keys(session, [new.content_sha256 for new, _ in batch])
     ids = [keys[new.content_sha256] for new, _ in batch]
     questions = [
@@ -96,21 +107,21 @@ def _message_keys(session: Session, fingerprints: Sequence[str]) -> dict[str, in
     return keys
 
 
-def _message_values(new: NewMessage, collision: bool) -> dict[str, object]:
+def _message_values(new: MessageResult, collision: bool) -> dict[str, object]:
     return {
         "message_id": new.message_id,
         "content_sha256": new.content_sha256,
         "raw_sha256": new.raw_sha256,
-        "raw": new.raw,
-        "size": len(new.raw),
-        "source": new.source,
+        "raw": new.raw.raw,
+        "size": len(new.raw.raw),
+        "source": new.raw.source,
         "received_at": new.received_at,
         "message_id_collision": collision,
         **_result_values(new),
     }
 
 
-def _result_values(new: NewMessage) -> dict[str, object]:
+def _result_values(new: MessageResult) -> dict[str, object]:
     """The columns the pipeline derives (and reprocessing overwrites)."""
     return {
         "subject": new.subject,
@@ -118,31 +129,38 @@ def _result_values(new: NewMessage) -> dict[str, object]:
         "from_address": new.from_address,
         "sent_at": new.sent_at,
         "sender_org": new.sender_org,
-        "kind": new.kind,
+        "kind": new.kind.value if new.kind is not None else None,
         "event_id": new.event_id,
-        "status": new.status,
+        "status": new.status.value,
         "error": new.error,
         "new_text": new.new_text,
     }
 
 
-def _question_values(question: NewQuestion) -> dict[str, object]:
+def _question_values(question: ClassifiedQuestion) -> dict[str, object]:
     return {
-        "position": question.position,
-        "text": question.text,
-        "span_start": question.span_start,
-        "span_end": question.span_end,
-        "topic": question.topic,
-        "secondary_topics": list(question.secondary_topics),
-        "confidence": question.confidence,
-        "topic_source": question.topic_source,
-        "model_version": question.model_version,
-        "needs_review": question.needs_review,
+        "position": question.span.position,
+        "text": question.span.text,
+        "span_start": question.span.start,
+        "span_end": question.span.end,
+        **_topic_values(question),
         "cluster_id": None,
     }
 
 
-def replace_message_results(session: Session, message_pk: int, new: NewMessage) -> None:
+def _topic_values(question: ClassifiedQuestion) -> dict[str, object]:
+    """The columns of a question's topic (what a staff topic keeps from reprocessing)."""
+    return {
+        "topic": question.topic.topic,
+        "secondary_topics": list(question.topic.secondary),
+        "confidence": question.topic.confidence,
+        "topic_source": question.topic.source.value,
+        "model_version": question.topic.model_version,
+        "needs_review": question.needs_review,
+    }
+
+
+def replace_message_results(session: Session, message_pk: int, new: MessageResult) -> None:
     """Overwrite what the pipeline derived for a stored message.
 
     A question whose text is unchanged keeps its id, so its cluster, staff topic and staff
@@ -155,7 +173,7 @@ def replace_message_results(session: Session, message_pk: int, new: NewMessage) 
         question.position = -question.id
     session.flush()
     for new_question in new.questions:
-        old = existing.pop(new_question.text, None)
+        old = existing.pop(new_question.span.text, None)
         if old is None:
             row.questions.append(_question_row(new_question))
         else:
@@ -165,26 +183,22 @@ def replace_message_results(session: Session, message_pk: int, new: NewMessage) 
     session.flush()
 
 
-def _update_question(row: QuestionRow, new: NewQuestion) -> None:
-    row.position = new.position
-    row.span_start = new.span_start
-    row.span_end = new.span_end
+def _update_question(row: QuestionRow, new: ClassifiedQuestion) -> None:
+    row.position = new.span.position
+    row.span_start = new.span.start
+    row.span_end = new.span.end
     if row.topic_source == TopicSource.STAFF:
         return
-    row.topic = new.topic
-    row.secondary_topics = list(new.secondary_topics)
-    row.confidence = new.confidence
-    row.topic_source = new.topic_source
-    row.model_version = new.model_version
-    row.needs_review = new.needs_review
+    for column, value in _topic_values(new).items():
+        setattr(row, column, value)
 
 
-def _copy_results(row: MessageRow, new: NewMessage) -> None:
+def _copy_results(row: MessageRow, new: MessageResult) -> None:
     for column, value in _result_values(new).items():
         setattr(row, column, value)
 
 
-def _question_row(question: NewQuestion) -> QuestionRow:
+def _question_row(question: ClassifiedQuestion) -> QuestionRow:
     return QuestionRow(**_question_values(question))
 
 
@@ -196,6 +210,12 @@ class RawRecord:
     raw: bytes
     source: str
     received_at: datetime
+
+
+def count_raw_messages(session: Session) -> int:
+    """How many stored messages still have their raw bytes (what reprocessing reads)."""
+    query = select(func.count()).select_from(MessageRow).where(MessageRow.raw_purged_at.is_(None))
+    return int(session.scalar(query) or 0)
 
 
 def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRecord]:
