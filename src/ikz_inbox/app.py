@@ -18,6 +18,7 @@ from ikz_inbox.config import (
 )
 from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.extract import load_extract_resources
+from ikz_inbox.parse import read_attachment
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import (
     BatchProcessor,
@@ -57,7 +58,10 @@ class App:
     @cached_property
     def pipeline(self) -> PipelineResources:
         extract = load_extract_resources(
-            self.settings.gazetteer_path, self.events, self.settings.kind_model_dir
+            self.settings.gazetteer_path,
+            self.events,
+            self.settings.kind_model_dir,
+            read_attachment=read_attachment,
         )
         resources = PipelineResources(
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
