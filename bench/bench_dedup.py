@@ -401,12 +401,13 @@ def _extract_items(count: int) -> list[DedupItem]:
     from ikz_inbox.classify import load_taxonomy, load_topic_classifier
     from ikz_inbox.config import load_events
     from ikz_inbox.extract import extract_message, load_extract_resources
-    from ikz_inbox.parse import parse_message
+    from ikz_inbox.parse import parse_message, read_attachment
     from ikz_inbox.pipeline import classify_extractions
 
     resources = load_extract_resources(
         ROOT / "config" / "gazetteer" / "nrw-kommunen.csv",
         load_events(ROOT / "config" / "events.toml"),
+        read_attachment=read_attachment,
     )
     classifier = load_topic_classifier(
         ROOT / "models" / "topics", load_taxonomy(ROOT / "config" / "taxonomy.toml")

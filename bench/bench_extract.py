@@ -38,7 +38,7 @@ from ikz_inbox.extract.kinds import detect_automatic_kind, detect_human_kind  # 
 from ikz_inbox.extract.newtext import isolate_new_text_with_subject  # noqa: E402
 from ikz_inbox.extract.questions import extract_questions  # noqa: E402
 from ikz_inbox.extract.sender import find_sender_org  # noqa: E402
-from ikz_inbox.parse import parse_message  # noqa: E402
+from ikz_inbox.parse import parse_message, read_attachment  # noqa: E402
 from ikz_inbox.types import MessageKind, ParsedMail  # noqa: E402
 
 EVENTS = ROOT / "config" / "events.toml"
@@ -149,7 +149,9 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     mails = parse_all(args.count, args.seed)
-    resources = load_extract_resources(GAZETTEER, load_events(EVENTS))
+    resources = load_extract_resources(
+        GAZETTEER, load_events(EVENTS), read_attachment=read_attachment
+    )
     print(f"{len(mails)} messages parsed (seed {args.seed}), {len(resources.events)} events")
     time_run(mails[:WARM_UP], resources)
     medians: list[float] = []

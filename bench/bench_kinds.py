@@ -43,7 +43,7 @@ from ikz_inbox.extract.kind_model import (  # noqa: E402
     read_training_examples,
 )
 from ikz_inbox.extract.kinds import final_kind, kind_signals, settle_kind  # noqa: E402
-from ikz_inbox.parse import parse_message  # noqa: E402
+from ikz_inbox.parse import parse_message, read_attachment  # noqa: E402
 from ikz_inbox.types import Event, ParsedMail  # noqa: E402
 
 GAZETTEER = ROOT / "config" / "gazetteer" / "nrw-kommunen.csv"
@@ -155,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("name a FOLDER or --training DIR")
     # --rules: a directory that holds no model, so the rules decide (as with a missing model).
     model_dir = Path("/nonexistent/kind-model") if args.rules else args.model
-    resources = load_extract_resources(GAZETTEER, events, kind_model_dir=model_dir)
+    resources = load_extract_resources(
+        GAZETTEER, events, kind_model_dir=model_dir, read_attachment=read_attachment
+    )
     if not args.rules and resources.kind_model is None:
         print(f"no kind model in {model_dir}; the rules decide")
     version = resources.kind_model.model_version if resources.kind_model else "rules"

@@ -18,6 +18,8 @@ from ikz_inbox.config import (
 )
 from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.extract import load_extract_resources
+from ikz_inbox.limits import MAX_MESSAGE_BYTES
+from ikz_inbox.parse import read_attachment
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import (
     BatchProcessor,
@@ -47,7 +49,7 @@ class App:
     database: Database
     events: tuple[Event, ...]
     taxonomy: tuple[Topic, ...]
-    _max_message_bytes: int = field(default=25_000_000)
+    _max_message_bytes: int = field(default=MAX_MESSAGE_BYTES)
     grouping: GroupingCache = field(default_factory=GroupingCache)
 
     @cached_property
@@ -57,7 +59,10 @@ class App:
     @cached_property
     def pipeline(self) -> PipelineResources:
         extract = load_extract_resources(
-            self.settings.gazetteer_path, self.events, self.settings.kind_model_dir
+            self.settings.gazetteer_path,
+            self.events,
+            self.settings.kind_model_dir,
+            read_attachment=read_attachment,
         )
         resources = PipelineResources(
             extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
@@ -158,7 +163,7 @@ def open_app(
         repository.sync_events(session, events)
         session.commit()
     max_bytes = max(
-        (mailbox.max_message_bytes for mailbox in settings.mailboxes), default=25_000_000
+        (mailbox.max_message_bytes for mailbox in settings.mailboxes), default=MAX_MESSAGE_BYTES
     )
     return App(
         settings=settings,

@@ -320,9 +320,12 @@ def _audited_retrain(application: App, model: str, folder: Path, by: str | None)
 
 def _train_kinds(application: App) -> None:
     from ikz_inbox.extract.kind_model import train_kind_model
+    from ikz_inbox.parse import parse_message
 
     settings = application.settings
-    result = train_kind_model(settings.training_dir / "kinds", settings.kind_model_dir)
+    result = train_kind_model(
+        settings.training_dir / "kinds", settings.kind_model_dir, parse=parse_message
+    )
     out.print(
         f"Modell der Nachrichtenarten {result.model_version} gespeichert in "
         f"{settings.kind_model_dir}: {result.examples} Beispiele."

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ikz_inbox.defaults import packaged, state_root
 from ikz_inbox.errors import ConfigError
+from ikz_inbox.limits import MAX_MESSAGE_BYTES
 from ikz_inbox.types import Event
 
 CONFIG_ENV = "IKZ_INBOX_CONFIG"
@@ -114,7 +115,7 @@ class ImapSection(_Section):
     flag: str = "$IKZProcessed"
     timeout: float = Field(default=30.0, gt=0)
     batch_size: int = Field(default=100, gt=0)
-    max_message_bytes: int = Field(default=25_000_000, gt=0)
+    max_message_bytes: int = Field(default=MAX_MESSAGE_BYTES, gt=0)
     quarantine_to: str | None = None
 
     @field_validator("move_to", "quarantine_to")

@@ -31,6 +31,7 @@ from imapclient.exceptions import IMAPClientError
 
 from ikz_inbox.config import ImapSection, read_imap_password, read_oauth2_token
 from ikz_inbox.errors import ConfigError, MailboxError
+from ikz_inbox.limits import MAX_MESSAGE_BYTES
 from ikz_inbox.types import RawMail
 
 logger = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class MailboxConfig:
     flag: str = "$IKZProcessed"
     timeout: float = 30.0
     batch_size: int = 100
-    max_message_bytes: int = 25_000_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
     quarantine_to: str | None = None  # quarantined mail is moved here instead
 
     def __post_init__(self) -> None:

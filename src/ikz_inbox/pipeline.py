@@ -21,6 +21,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from ikz_inbox.classify import TopicClassifier
 from ikz_inbox.errors import ParseError
 from ikz_inbox.extract import ExtractResources, extract_message
+from ikz_inbox.limits import MAX_MESSAGE_BYTES
 from ikz_inbox.parse import parse_message
 from ikz_inbox.types import (
     Extraction,
@@ -42,7 +43,7 @@ class PipelineResources:
 
     extract: ExtractResources
     classifier: TopicClassifier
-    max_message_bytes: int = 25_000_000
+    max_message_bytes: int = MAX_MESSAGE_BYTES
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from ikz_inbox.classify import load_topic_classifier
 from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
+from ikz_inbox.parse import read_attachment
 from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mails, quarantined_mail
 from ikz_inbox.types import ClassifiedQuestion, Event, MessageResult, RawMail, Topic
 
@@ -88,7 +89,9 @@ class PipelineSpec:
 def load_pipeline(spec: PipelineSpec) -> PipelineResources:
     """Load the sentence pipeline, gazetteer and topic classifier once per process."""
     return PipelineResources(
-        extract=load_extract_resources(spec.gazetteer_path, spec.events, spec.kind_model_dir),
+        extract=load_extract_resources(
+            spec.gazetteer_path, spec.events, spec.kind_model_dir, read_attachment=read_attachment
+        ),
         classifier=load_topic_classifier(spec.topic_model_dir, spec.taxonomy),
         max_message_bytes=spec.max_message_bytes,
     )

@@ -5,9 +5,11 @@ Nothing here imports any other module of ours; every stage takes and returns the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TypeAlias
 
 
 class MessageKind(StrEnum):
@@ -93,6 +95,14 @@ class ParsedMail:
         """Return the first value of header ``name`` (case-insensitive), or None."""
         wanted = name.lower()
         return next((value for key, value in self.headers if key == wanted), None)
+
+
+# The parse stage's reader of attachment text (``parse.read_attachment``): the wiring hands
+# it to the extract stage, as a stage imports no other stage.
+AttachmentReader: TypeAlias = Callable[[Attachment], AttachmentText]
+# The parse stage's entry point (``parse.parse_message``), handed in the same way to the
+# training of the kind model, which computes its features from parsed messages.
+MessageParser: TypeAlias = Callable[[bytes], ParsedMail]
 
 
 @dataclass(frozen=True)

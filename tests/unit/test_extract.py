@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -9,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import ikz_inbox.extract
 from ikz_inbox.errors import ConfigError
 from ikz_inbox.extract import ExtractResources, extract_message, load_extract_resources
-from ikz_inbox.parse import parse_message
-from ikz_inbox.types import Event, MessageKind, ParsedMail
+from ikz_inbox.parse import parse_message, read_attachment
+from ikz_inbox.types import Attachment, AttachmentText, Event, MessageKind, ParsedMail
 
 REPO = Path(__file__).resolve().parents[2]
 GAZETTEER = REPO / "config" / "gazetteer" / "nrw-kommunen.csv"
@@ -56,7 +56,7 @@ EVENTS = (
 
 @pytest.fixture(scope="module")
 def resources() -> ExtractResources:
-    return load_extract_resources(GAZETTEER, EVENTS)
+    return load_extract_resources(GAZETTEER, EVENTS, read_attachment=read_attachment)
 
 
 def _mail(
@@ -141,11 +141,8 @@ def _with_text_attachment(subject: str, body: str, filename: str, text: str) -> 
     return parse_message(message.as_bytes())
 
 
-def _forbid_attachment_reading(monkeypatch: pytest.MonkeyPatch) -> None:
-    def forbidden(*args: object) -> None:
-        raise AssertionError("attachment read although the mail does not point to it")
-
-    monkeypatch.setattr(ikz_inbox.extract, "read_attachment", forbidden)
+def _forbidden_reader(attachment: Attachment) -> AttachmentText:
+    raise AssertionError("attachment read although the mail does not point to it")
 
 
 def test_questions_in_an_attachment_the_mail_points_to(resources: ExtractResources) -> None:
@@ -200,10 +197,9 @@ def test_attachment_is_not_read_unless_the_mail_points_to_its_questions(
     kind: MessageKind,
     questions: list[str],
     resources: ExtractResources,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _forbid_attachment_reading(monkeypatch)
-    result = extract_message(_with_text_attachment(subject, body, filename, attached), resources)
+    forbidding = replace(resources, read_attachment=_forbidden_reader)
+    result = extract_message(_with_text_attachment(subject, body, filename, attached), forbidding)
     assert result.kind is kind
     assert [q.text for q in result.questions] == questions
     assert attached not in result.new_text
@@ -283,11 +279,11 @@ def test_subject_question(resources: ExtractResources) -> None:
 
 
 def test_no_events_configured() -> None:
-    resources = load_extract_resources(GAZETTEER, ())
+    resources = load_extract_resources(GAZETTEER, (), read_attachment=read_attachment)
     result = extract_message(_mail("Frage", "Wie hoch ist die Förderquote?"), resources)
     assert result.event_id is None
 
 
 def test_missing_gazetteer(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        load_extract_resources(tmp_path / "none.csv", EVENTS)
+        load_extract_resources(tmp_path / "none.csv", EVENTS, read_attachment=read_attachment)

@@ -27,7 +27,7 @@ from ikz_inbox.extract.kind_model import (
     train_kind_model,
 )
 from ikz_inbox.extract.kinds import kind_signals
-from ikz_inbox.parse import parse_message
+from ikz_inbox.parse import parse_message, read_attachment
 from ikz_inbox.types import MessageKind
 
 REPO = Path(__file__).resolve().parents[2]
@@ -159,7 +159,9 @@ def _write_set(folder: Path, rows: list[dict[str, Any]]) -> Path:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> KindTrainResult:
     base = tmp_path_factory.mktemp("kinds")
-    return train_kind_model(_write_set(base / "training", TINY_SET), base / "model", folds=3)
+    return train_kind_model(
+        _write_set(base / "training", TINY_SET), base / "model", folds=3, parse=parse_message
+    )
 
 
 def _probabilities(model: KindModel, raw: bytes) -> dict[MessageKind, float]:
@@ -220,7 +222,9 @@ def test_saved_and_loaded_model_predict_identically(trained: KindTrainResult) ->
 
 
 def test_training_is_deterministic(trained: KindTrainResult, tmp_path: Path) -> None:
-    again = train_kind_model(_write_set(tmp_path / "training", TINY_SET), tmp_path / "m", folds=3)
+    again = train_kind_model(
+        _write_set(tmp_path / "training", TINY_SET), tmp_path / "m", folds=3, parse=parse_message
+    )
     assert again.data_sha256 == trained.data_sha256
     assert again.bars == trained.bars
     raw = example_message(TINY_SET[0])
@@ -238,7 +242,9 @@ def test_the_tiny_model_learns_its_own_examples(trained: KindTrainResult) -> Non
 def test_training_refuses_too_few_examples(tmp_path: Path) -> None:
     rows = [row for row in TINY_SET if row["kind"] != "spam"] + TINY_SET[-12:-11]
     with pytest.raises(ModelError, match="too few"):
-        train_kind_model(_write_set(tmp_path / "t", rows), tmp_path / "m", folds=3)
+        train_kind_model(
+            _write_set(tmp_path / "t", rows), tmp_path / "m", folds=3, parse=parse_message
+        )
 
 
 def test_bad_training_lines_are_skipped(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -246,7 +252,7 @@ def test_bad_training_lines_are_skipped(tmp_path: Path, caplog: pytest.LogCaptur
     with (folder / "frage.jsonl").open("a", encoding="utf-8") as handle:
         handle.write('{"kind": "question", "body": "x"}\nnot json\n')
     with caplog.at_level(logging.WARNING):
-        result = train_kind_model(folder, tmp_path / "m", folds=3)
+        result = train_kind_model(folder, tmp_path / "m", folds=3, parse=parse_message)
     assert result.examples == len(TINY_SET)
     assert "frage.jsonl:7 skipped" in caplog.text
 
@@ -291,7 +297,9 @@ def test_extraction_works_on_rules_when_the_model_is_corrupt(
     broken.mkdir()
     (broken / MODEL_FILE).write_text("[]", encoding="utf-8")
     with caplog.at_level(logging.WARNING):
-        resources = load_extract_resources(GAZETTEER, (), kind_model_dir=broken)
+        resources = load_extract_resources(
+            GAZETTEER, (), kind_model_dir=broken, read_attachment=read_attachment
+        )
     assert resources.kind_model is None
     assert "kind model" in caplog.text
     raw = example_message(TINY_SET[0])
@@ -358,7 +366,9 @@ SHIPPED_CASES: list[tuple[MessageKind, bytes]] = [
 def shipped() -> ExtractResources:
     if load_kind_model_or_none(SHIPPED_MODEL) is None:
         pytest.skip("models/kinds is not built")
-    return load_extract_resources(GAZETTEER, (), kind_model_dir=SHIPPED_MODEL)
+    return load_extract_resources(
+        GAZETTEER, (), kind_model_dir=SHIPPED_MODEL, read_attachment=read_attachment
+    )
 
 
 @pytest.mark.parametrize(("kind", "raw"), SHIPPED_CASES)

@@ -15,12 +15,12 @@ from email.mime.text import MIMEText
 from pathlib import Path
 from typing import cast
 
+import pypdf
 import pytest
 from docx import Document
 
-from ikz_inbox import parse
 from ikz_inbox.errors import ParseError
-from ikz_inbox.parse import parse_message, read_attachment
+from ikz_inbox.parse import attachments, mime, parse_message, read_attachment, tree
 from ikz_inbox.types import ParsedMail
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parse"
@@ -319,13 +319,19 @@ def test_pdf_and_docx_attachments_give_text() -> None:
 
 def test_attachments_are_listed_without_being_read(monkeypatch: pytest.MonkeyPatch) -> None:
     # Reading a PDF costs more than parsing the whole mail: parse only lists it.
-    def forbidden(*args: object) -> str:
+    opened: list[object] = []
+
+    def recording(*args: object, **kwargs: object) -> None:
+        opened.append(args)
         raise AssertionError("attachment read while parsing")
 
-    monkeypatch.setattr(parse, "_attachment_text", forbidden)
+    monkeypatch.setattr(pypdf, "PdfReader", recording)
     mail = parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "Fragen.pdf"))
+    assert not opened
     assert [(a.filename, a.text_kind) for a in mail.attachments] == [("Fragen.pdf", "pdf")]
     assert not any("Fragen.pdf" in defect for defect in mail.defects)
+    read_attachment(mail.attachments[0])  # only reading opens it (the probe sees that)
+    assert len(opened) == 1
 
 
 @pytest.mark.parametrize(
@@ -343,7 +349,7 @@ def test_broken_attachments_give_a_defect(data: bytes, subtype: str, filename: s
 
 
 def test_oversized_attachment_is_listed_but_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "MAX_ATTACHMENT_BYTES", 100)
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 100)
     mail = parse_message(_with_attachment(_tiny_pdf("Frage?"), "pdf", "gross.pdf"))
     assert mail.attachments[0].text_kind is None
     assert read_attachment(mail.attachments[0]).text == ""
@@ -375,7 +381,7 @@ def test_embedded_depth_is_bounded() -> None:
     while mail.embedded:
         mail = mail.embedded[0]
         depth += 1
-    assert depth == parse.MAX_EMBED_DEPTH
+    assert depth == mime.MAX_EMBED_DEPTH
     assert any("too deep" in defect for defect in mail.defects)
 
 
@@ -399,7 +405,7 @@ def test_non_bytes_raises_parse_error(raw: object) -> None:
 
 
 def test_huge_html_is_cut_before_rendering(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse, "MAX_HTML_CHARS", 40)
+    monkeypatch.setattr(mime, "MAX_HTML_CHARS", 40)
     body = b"<p>Erster Absatz.</p>" + b"<p>Weiter.</p>" * 50
     mail = parse_message(_plain(body, b"text/html; charset=utf-8"))
     assert mail.body_text.startswith("Erster Absatz.")
@@ -411,9 +417,12 @@ def test_unexpected_library_error_becomes_parse_error(monkeypatch: pytest.Monkey
     def explode(raw: bytes) -> None:
         raise RecursionError("too deep")
 
-    monkeypatch.setattr(parse, "_read_tree", explode)
+    # An 8-bit Subject keeps the message off the fast path: the feed parser reads it.
+    raw = _plain(b"x", b"text/plain").replace(b"Subject: Test", b"Subject: Gr\xfc\xdfe")
+    assert tree.simple_tree(raw) is None
+    monkeypatch.setattr(email, "message_from_bytes", explode)
     with pytest.raises(ParseError, match="RecursionError"):
-        parse_message(_plain(b"x", b"text/plain"))
+        parse_message(raw)
 
 
 @pytest.mark.parametrize(
@@ -525,12 +534,12 @@ def _tree(message: email.message.Message) -> tuple[object, ...]:
 
 def _assert_fast_path_identical(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Assert tree and ParsedMail equal with and without the fast path; say if it was taken."""
-    fast_tree = parse._simple_tree(raw)
+    fast_tree = tree.simple_tree(raw)
     if fast_tree is not None:
         assert _tree(fast_tree) == _tree(email.message_from_bytes(raw))
     with_fast_path = _outcome(raw)
     with monkeypatch.context() as patched:
-        patched.setattr(parse, "_simple_tree", lambda data: None)
+        patched.setattr(tree, "USE_SIMPLE_TREE", False)
         assert _outcome(raw) == with_fast_path
     return fast_tree is not None
 
@@ -609,7 +618,7 @@ def test_boundary_line_decides_like_the_feed_parser_regex() -> None:
     import itertools
     import re
 
-    from ikz_inbox.parse import boundary_line
+    from ikz_inbox.parse.tree import boundary_line
 
     separator = "--=_Part.1+x(y)"
     feed_parser = re.compile(

@@ -1,7 +1,8 @@
 """The extract stage: message kind, new text, questions, sender organisation, event.
 
 In: a ``ParsedMail`` and the resources of ``load_extract_resources`` (sentence pipeline,
-gazetteer, events). Out: an ``Extraction``.
+gazetteer, events, and the parse stage's attachment reader, handed in by the wiring). Out:
+an ``Extraction``.
 
 The kind is decided in two steps (``kinds.settle_kind`` before question extraction, with
 header evidence, spam and sure automatic kinds; ``kinds.final_kind`` after it: questions make
@@ -33,8 +34,14 @@ from ikz_inbox.extract.kinds import final_kind, settle_kind
 from ikz_inbox.extract.newtext import isolate_new_text_with_subject
 from ikz_inbox.extract.questions import build_sentence_pipeline, extract_questions
 from ikz_inbox.extract.sender import Gazetteer, find_sender_org, load_gazetteer
-from ikz_inbox.parse import read_attachment
-from ikz_inbox.types import Event, Extraction, MessageKind, ParsedMail, QuestionSpan
+from ikz_inbox.types import (
+    AttachmentReader,
+    Event,
+    Extraction,
+    MessageKind,
+    ParsedMail,
+    QuestionSpan,
+)
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -69,20 +76,28 @@ class ExtractResources:
     gazetteer: Gazetteer
     events: tuple[Event, ...]
     event_matchers: tuple[EventMatcher, ...]  # the events' naming patterns, compiled
+    read_attachment: AttachmentReader  # the parse stage's reader (``parse.read_attachment``)
     kind_model: KindModel | None = None  # None: the rules decide message kinds alone
 
 
 def load_extract_resources(
-    gazetteer_path: Path, events: Sequence[Event], kind_model_dir: Path | None = None
+    gazetteer_path: Path,
+    events: Sequence[Event],
+    kind_model_dir: Path | None = None,
+    *,
+    read_attachment: AttachmentReader,
 ) -> ExtractResources:
     """Build the sentence pipeline, read the gazetteer (ConfigError when it is bad), compile
     the events' naming patterns and load the kind model (``kind_model_dir``, else the
-    packaged ``models/kinds``; missing or broken: a warning, and the rules decide kinds)."""
+    packaged ``models/kinds``; missing or broken: a warning, and the rules decide kinds).
+    ``read_attachment`` reads an attachment's text when a mail points to it (the wiring
+    passes ``parse.read_attachment``)."""
     return ExtractResources(
         nlp=build_sentence_pipeline(),
         gazetteer=load_gazetteer(gazetteer_path),
         events=tuple(events),
         event_matchers=compile_event_matchers(events),
+        read_attachment=read_attachment,
         kind_model=load_kind_model_or_none(kind_model_dir or packaged("models/kinds")),
     )
 
@@ -95,7 +110,7 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
         return _automatic_extraction(parsed, decision.kind, resources)
     questions = _questions(parts, resources.nlp)
     if not questions and _questions_attached(parsed, parts):
-        with_attachments = parts + _attachment_texts(parsed)
+        with_attachments = parts + _attachment_texts(parsed, resources.read_attachment)
         questions = _questions(with_attachments, resources.nlp)
         if questions:
             parts = with_attachments
@@ -165,7 +180,7 @@ def _questions_attached(parsed: ParsedMail, parts: Sequence[str]) -> bool:
     return bool(_SPEAKS_OF_QUESTIONS.search(f"{parsed.subject}\n{names}\n" + "\n".join(parts)))
 
 
-def _attachment_texts(parsed: ParsedMail) -> list[str]:
+def _attachment_texts(parsed: ParsedMail, read_attachment: AttachmentReader) -> list[str]:
     """The text of each readable attachment (defects are logged, never raised)."""
     texts: list[str] = []
     for attachment in parsed.attachments:

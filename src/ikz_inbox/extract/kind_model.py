@@ -40,8 +40,9 @@ follows; the metrics are those of the cross-validation.
 
 Training data: ``config/training/kinds/<kind>.jsonl``, one ``{"kind", "subtype", "lang",
 "subject", "from", "headers", "body"}`` object per line. Each example becomes a real RFC 5322
-message (:func:`example_message`) that goes through ``parse.parse_message`` and the new-text
-isolation of the extract stage, so training and serving features are computed alike.
+message (:func:`example_message`) that goes through ``parse.parse_message`` (handed in by the
+caller as ``parse``: a stage imports no other stage) and the new-text isolation of the
+extract stage, so training and serving features are computed alike.
 
 Train: ``.venv/bin/python scripts/train-kinds [ROOT]`` (``ROOT/config/training/kinds`` ->
 ``ROOT/models/kinds``; ``main`` here) or :func:`train_kind_model`.
@@ -56,7 +57,6 @@ import json
 import logging
 import math
 import re
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -84,7 +84,7 @@ from ikz_inbox.extract.kinds import (
 )
 from ikz_inbox.modelfiles import replacing_folder
 from ikz_inbox.textnorm import fold
-from ikz_inbox.types import MessageKind, ParsedMail
+from ikz_inbox.types import MessageKind, MessageParser, ParsedMail
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -424,14 +424,15 @@ def _delivery_status_part() -> Message:
     return part
 
 
-def _prepare(raw: bytes, nlp: Language | None) -> tuple[ParsedMail, str, bool]:
+def _prepare(
+    raw: bytes, nlp: Language | None, parse: MessageParser
+) -> tuple[ParsedMail, str, bool]:
     """Parse a message and compute what the extract stage gives the kind decision: the new
     text (``extract._new_text_parts``) and whether questions are found."""
     from ikz_inbox.extract import _JOINER, _new_text_parts, _questions
     from ikz_inbox.extract.questions import extract_questions
-    from ikz_inbox.parse import parse_message
 
-    parsed = parse_message(raw)
+    parsed = parse(raw)
     parts = _new_text_parts(parsed)
     has_questions = False
     if nlp is not None:
@@ -452,9 +453,17 @@ def _data_sha256(training_dir: Path) -> str:
 
 
 def train_kind_model(
-    training_dir: Path, model_dir: Path, *, seed: int = SEED, folds: int = FOLDS
+    training_dir: Path,
+    model_dir: Path,
+    *,
+    parse: MessageParser,
+    seed: int = SEED,
+    folds: int = FOLDS,
 ) -> KindTrainResult:
     """Train the kind model on ``training_dir/*.jsonl`` and write it to ``model_dir``.
+
+    ``parse`` turns each example's message into a ``ParsedMail`` (the caller passes
+    ``parse.parse_message``, the parser of the pipeline).
 
     Cross-validates first (``folds`` stratified folds) to calibrate the bars and to report
     the metrics, then fits on every example. Same data and seed give the same model.
@@ -465,7 +474,7 @@ def train_kind_model(
     rows = read_training_examples(training_dir)
     data_sha = _data_sha256(training_dir)
     nlp = build_sentence_pipeline()
-    examples = [_example(where, row, index, nlp) for index, (where, row) in enumerate(rows)]
+    examples = [_example(where, row, index, nlp, parse) for index, (where, row) in enumerate(rows)]
     counts = Counter(example.kind.value for example in examples)
     missing = [kind.value for kind in MessageKind if counts[kind.value] < folds]
     if missing:
@@ -501,8 +510,10 @@ def train_kind_model(
     return result
 
 
-def _example(where: str, row: Mapping[str, Any], index: int, nlp: Language) -> _Example:
-    parsed, new_text, has_questions = _prepare(example_message(row, index), nlp)
+def _example(
+    where: str, row: Mapping[str, Any], index: int, nlp: Language, parse: MessageParser
+) -> _Example:
+    parsed, new_text, has_questions = _prepare(example_message(row, index), nlp, parse)
     signals = kind_signals(parsed, parsed.body_text)
     return _Example(
         kind=MessageKind(row["kind"]),
@@ -763,15 +774,14 @@ with `bench/bench_kinds.py` on a labelled folder.
 """
 
 
-def main(argv: Sequence[str] = ()) -> int:
-    """Train with the repository layout (``scripts/train-kinds [ROOT]``)."""
+def main(argv: Sequence[str], parse: MessageParser) -> int:
+    """Train with the repository layout (``scripts/train-kinds [ROOT]``, which passes
+    ``parse.parse_message`` as ``parse``)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     root = Path(argv[0]) if argv else Path.cwd()
-    result = train_kind_model(root / "config" / "training" / "kinds", root / "models" / "kinds")
+    result = train_kind_model(
+        root / "config" / "training" / "kinds", root / "models" / "kinds", parse=parse
+    )
     logger.info("wrote %s (%.1f s)", result.model_dir, result.train_seconds)
     logger.info("metrics: %s", json.dumps(result.metrics, ensure_ascii=False))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
