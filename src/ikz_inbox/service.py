@@ -31,6 +31,7 @@ from ikz_inbox.processing import prepare_message
 from ikz_inbox.rank import distinct_askers, rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import (
+    AuditEntry,
     NewMessage,
     StoredCluster,
     StoredMessage,
@@ -654,6 +655,93 @@ def _export_cluster(cluster: StoredCluster, askers: int) -> dict[str, object]:
         "excluded": cluster.excluded,
         "answered": cluster.answered,
     }
+
+
+# --- reading for staff ------------------------------------------------------------------
+
+
+def list_questions(
+    session: Session, event_id: str | None = None, topic: str | None = None
+) -> list[StoredQuestion]:
+    """The stored questions in id order, of one event and one topic if given."""
+    return repository.list_questions(session, event_id=event_id, topic=topic)
+
+
+def review_queue(session: Session) -> list[StoredQuestion]:
+    """The questions whose topic the classifier was unsure of, in id order."""
+    return repository.list_questions(session, needs_review=True)
+
+
+def question_details(session: Session, question_id: int) -> StoredQuestion:
+    """One question with its message's context; NotFoundError for an unknown id."""
+    return repository.get_question(session, question_id)
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    """A cluster as the cluster list shows it, with its representative question's text
+    (None when that question is not among the listed event's questions)."""
+
+    cluster: StoredCluster
+    representative: str | None
+
+
+def list_clusters_ranked(
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    model: DedupModel,
+    event_id: str | None = None,
+) -> list[ClusterListing]:
+    """Re-rank every cluster and commit; return the clusters (of one event if given) in
+    rank order: ranked ones by rank, then the unranked ones, each by id."""
+    rerank(session, events, now, model)
+    session.commit()
+    clusters = [
+        c for c in repository.list_clusters(session) if event_id is None or c.event_id == event_id
+    ]
+    texts = {q.id: q.text for q in repository.list_questions(session, event_id=event_id)}
+    clusters.sort(key=lambda c: (c.rank is None, c.rank or 0, c.id))
+    return [
+        ClusterListing(cluster, texts.get(cluster.representative_question_id or -1))
+        for cluster in clusters
+    ]
+
+
+@dataclass(frozen=True)
+class ClusterDetails:
+    """One cluster and its questions in id order."""
+
+    cluster: StoredCluster
+    members: tuple[StoredQuestion, ...]
+
+
+def cluster_details(session: Session, cluster_id: int) -> ClusterDetails:
+    """One cluster with its questions; NotFoundError for an unknown id."""
+    cluster = repository.get_cluster(session, cluster_id)
+    members = repository.list_questions(session, cluster_id=cluster_id)
+    return ClusterDetails(cluster, tuple(members))
+
+
+def audit_entries(
+    session: Session, limit: int | None = 50, since: datetime | None = None
+) -> list[AuditEntry]:
+    """The newest staff actions first: at most ``limit`` (None: all), from ``since`` on."""
+    return repository.list_audit(session, limit, since)
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The result of checking the audit's hash chain: entries checked, German findings."""
+
+    checked: int
+    problems: tuple[str, ...]
+
+
+def verify_audit(session: Session) -> AuditCheck:
+    """Check every audit entry's hash and its link to the one before (nothing is changed)."""
+    checked, problems = repository.verify_audit_chain(session)
+    return AuditCheck(checked, tuple(problems))
 
 
 # --- staff actions ----------------------------------------------------------------------
