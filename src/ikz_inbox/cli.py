@@ -451,15 +451,10 @@ def export(
 ) -> None:
     """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1);
     mit --personal ADRESSE alles, was zu einer Absenderin / einem Absender gespeichert ist."""
-    from ikz_inbox.dataprotection import personal_export
-
     with _session(ctx) as (application, session):
-        if personal is not None:
-            document = personal_export(session, personal, _now())
-        else:
-            document = service.build_export(
-                session, application.events, _now(), application.dedup, event
-            )
+        document = service.export_data(
+            session, application.events, _now(), application.dedup, event, personal
+        )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
 
@@ -873,12 +868,16 @@ def forget(
 ) -> None:
     """Alle Daten einer Absenderin / eines Absenders löschen (Art. 17 DSGVO); die Fragen
     bleiben als anonymer Text."""
-    from ikz_inbox.dataprotection import forget_sender, load_audit_key
-
     with _session(ctx) as (application, session):
-        key = load_audit_key(application.settings.lock_dir, os.environ)
-        result = forget_sender(
-            session, application.database, sender, key, _now(), actor=_actor(by), note=note
+        result = service.erase_sender(
+            session,
+            application.database,
+            sender,
+            application.settings.lock_dir,
+            os.environ,
+            _now(),
+            actor=_actor(by),
+            note=note,
         )
     out.print(
         f"Gelöscht: {result.messages} Nachrichten dieser Adresse ({result.questions} Fragen "

@@ -12,11 +12,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from ikz_inbox import dataprotection
+from ikz_inbox.dataprotection import ForgetResult
 from ikz_inbox.dedup import (
     DedupIndex,
     DedupModel,
@@ -29,7 +32,7 @@ from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import prepare_message
 from ikz_inbox.rank import distinct_askers, rank_clusters
-from ikz_inbox.store import repository
+from ikz_inbox.store import Database, repository
 from ikz_inbox.store.records import (
     AuditEntry,
     NewMessage,
@@ -608,6 +611,22 @@ def build_export(
     }
 
 
+def export_data(
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    model: DedupModel,
+    event_id: str | None = None,
+    personal: str | None = None,
+) -> dict[str, object]:
+    """The document ``export`` writes: with ``personal`` (an address) everything stored
+    about that sender (schema ikz-inbox/personal/1, Art. 15 DSGVO), else ``build_export``
+    of one event or all."""
+    if personal is not None:
+        return dataprotection.personal_export(session, personal, now)
+    return build_export(session, events, now, model, event_id)
+
+
 def _export_message(message: StoredMessage) -> dict[str, object]:
     return {
         "message_id": message.message_id,
@@ -893,6 +912,26 @@ def flag_cluster(
 def staff_corrections(session: Session) -> list[tuple[str, str]]:
     """Staff-set topics as (text, topic) training examples."""
     return repository.staff_corrections(session)
+
+
+def erase_sender(
+    session: Session,
+    database: Database,
+    address: str,
+    key_dir: Path,
+    environ: Mapping[str, str],
+    now: datetime,
+    *,
+    actor: str,
+    note: str | None,
+) -> ForgetResult:
+    """Erase one sender's data (Art. 17 DSGVO); the questions stay as anonymous text. The
+    audit names the address by its HMAC under the audit key (``$CREDENTIALS_DIRECTORY``
+    in ``environ``, else ``key_dir``, created there on first use). Commits."""
+    key = dataprotection.load_audit_key(key_dir, environ)
+    return dataprotection.forget_sender(
+        session, database, address, key, now, actor=actor, note=note
+    )
 
 
 # --- staff in the loop: uncertain grouping decisions ------------------------------------
