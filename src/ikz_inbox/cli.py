@@ -48,7 +48,7 @@ from ikz_inbox.publish import (
 )
 from ikz_inbox.report import BRIEFING_FORMATS, BriefingFormat, render_document
 from ikz_inbox.starter import write_starter_files
-from ikz_inbox.store import repository, session_scope
+from ikz_inbox.store import session_scope
 from ikz_inbox.store.records import StoredQuestion
 from ikz_inbox.types import Briefing
 
@@ -469,15 +469,10 @@ def export(
 ) -> None:
     """Nachrichten, Fragen und Gruppen als JSON exportieren (Schema ikz-inbox/export/1);
     mit --personal ADRESSE alles, was zu einer Absenderin / einem Absender gespeichert ist."""
-    from ikz_inbox.dataprotection import personal_export
-
     with _session(ctx) as (application, session):
-        if personal is not None:
-            document = personal_export(session, personal, _now())
-        else:
-            document = service.build_export(
-                session, application.events, _now(), application.dedup, event
-            )
+        document = service.export_data(
+            session, application.events, _now(), application.dedup, event, personal
+        )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")
 
@@ -533,7 +528,7 @@ def questions_list(
 ) -> None:
     """Fragen auflisten."""
     with _session(ctx) as (_application, session):
-        rows = repository.list_questions(session, event_id=event, topic=topic)
+        rows = service.list_questions(session, event, topic)
     _show_questions(rows, as_json)
 
 
@@ -541,7 +536,7 @@ def questions_list(
 def questions_review(ctx: typer.Context, as_json: JsonOption = False) -> None:
     """Fragen mit unsicherem Thema zur Prüfung auflisten."""
     with _session(ctx) as (_application, session):
-        rows = repository.list_questions(session, needs_review=True)
+        rows = service.review_queue(session)
     _show_questions(rows, as_json)
 
 
@@ -567,7 +562,7 @@ def _show_questions(rows: list[StoredQuestion], as_json: bool) -> None:
 def questions_show(ctx: typer.Context, question_id: int, as_json: JsonOption = False) -> None:
     """Eine Frage mit allen Angaben zeigen."""
     with _session(ctx) as (_application, session):
-        row = repository.get_question(session, question_id)
+        row = service.question_details(session, question_id)
     data = service.question_json(row)
     if as_json:
         _print_json(data)
@@ -603,34 +598,31 @@ def clusters_list(
 ) -> None:
     """Fragengruppen in Rangfolge auflisten."""
     with _session(ctx) as (application, session):
-        service.rerank(session, application.events, _now(), application.dedup)
-        session.commit()
-        clusters = [
-            c for c in repository.list_clusters(session) if event is None or c.event_id == event
-        ]
-        texts = {q.id: q.text for q in repository.list_questions(session, event_id=event)}
-    clusters.sort(key=lambda c: (c.rank is None, c.rank or 0, c.id))
+        listings = service.list_clusters_ranked(
+            session, application.events, _now(), application.dedup, event
+        )
     if as_json:
         _print_json(
             [
                 {
-                    **c.__dict__,
-                    "question_ids": list(c.question_ids),
-                    "representative": texts.get(c.representative_question_id or -1),
+                    **listing.cluster.__dict__,
+                    "question_ids": list(listing.cluster.question_ids),
+                    "representative": listing.representative,
                 }
-                for c in clusters
+                for listing in listings
             ]
         )
         return
     table = Table("Rang", "Gruppe", "Thema", "Fragen", "Begründung", "Repräsentative Frage")
-    for c in clusters:
+    for listing in listings:
+        c = listing.cluster
         table.add_row(
             str(c.rank or "-"),
             str(c.id),
             c.topic,
             str(len(c.question_ids)),
             c.reason,
-            texts.get(c.representative_question_id or -1, ""),
+            listing.representative or "",
         )
     out.print(table)
 
@@ -639,12 +631,12 @@ def clusters_list(
 def clusters_show(ctx: typer.Context, cluster_id: int) -> None:
     """Eine Gruppe mit allen Fragen zeigen."""
     with _session(ctx) as (_application, session):
-        cluster = repository.get_cluster(session, cluster_id)
-        members = repository.list_questions(session, cluster_id=cluster_id)
+        details = service.cluster_details(session, cluster_id)
+    cluster = details.cluster
     out.print(
         f"Gruppe {cluster.id} · Rang {cluster.rank or '-'} · {cluster.topic} · {cluster.reason}"
     )
-    for member in members:
+    for member in details.members:
         out.print(f"  [{member.id}] {member.text} ({member.sender_org or member.from_address})")
 
 
@@ -819,7 +811,7 @@ def audit(
         return
     start = since.replace(tzinfo=since.tzinfo or UTC) if since else None
     with _session(ctx) as (_application, session):
-        entries = repository.list_audit(session, limit or None, start)
+        entries = service.audit_entries(session, limit or None, start)
     if as_json:
         _print_json([entry.__dict__ for entry in entries])
         return
@@ -838,13 +830,15 @@ def audit(
 
 def _verify_audit(ctx: typer.Context) -> None:
     with _session(ctx) as (_application, session):
-        checked, problems = repository.verify_audit_chain(session)
-    for problem in problems:
+        check = service.verify_audit(session)
+    for problem in check.problems:
         out.print(problem)
-    if problems:
-        err.print(f"Protokoll manipuliert: {len(problems)} Befund(e) in {checked} Einträgen.")
+    if check.problems:
+        err.print(
+            f"Protokoll manipuliert: {len(check.problems)} Befund(e) in {check.checked} Einträgen."
+        )
         raise typer.Exit(1)
-    out.print(f"Protokoll unverändert: {checked} Einträge, Hash-Kette lückenlos.")
+    out.print(f"Protokoll unverändert: {check.checked} Einträge, Hash-Kette lückenlos.")
 
 
 # --- data protection --------------------------------------------------------------------
@@ -890,12 +884,16 @@ def forget(
 ) -> None:
     """Alle Daten einer Absenderin / eines Absenders löschen (Art. 17 DSGVO); die Fragen
     bleiben als anonymer Text."""
-    from ikz_inbox.dataprotection import forget_sender, load_audit_key
-
     with _session(ctx) as (application, session):
-        key = load_audit_key(application.settings.lock_dir, os.environ)
-        result = forget_sender(
-            session, application.database, sender, key, _now(), actor=_actor(by), note=note
+        result = service.erase_sender(
+            session,
+            application.database,
+            sender,
+            application.settings.lock_dir,
+            os.environ,
+            _now(),
+            actor=_actor(by),
+            note=note,
         )
     out.print(
         f"Gelöscht: {result.messages} Nachrichten dieser Adresse ({result.questions} Fragen "

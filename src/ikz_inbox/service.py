@@ -11,10 +11,13 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from ikz_inbox import dataprotection
 from ikz_inbox.classify import TopicClassifier
+from ikz_inbox.dataprotection import ForgetResult
 from ikz_inbox.dedup import (
     DedupIndex,
     DedupModel,
@@ -25,8 +28,9 @@ from ikz_inbox.dedup import (
 from ikz_inbox.dedup.suggest import suggest_decisions
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.rank import distinct_askers, rank_clusters
-from ikz_inbox.store import repository
+from ikz_inbox.store import Database, repository
 from ikz_inbox.store.records import (
+    AuditEntry,
     StoredCluster,
     StoredMessage,
     StoredQuestion,
@@ -469,6 +473,22 @@ def build_export(
     }
 
 
+def export_data(
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    model: DedupModel,
+    event_id: str | None = None,
+    personal: str | None = None,
+) -> dict[str, object]:
+    """The document ``export`` writes: with ``personal`` (an address) everything stored
+    about that sender (schema ikz-inbox/personal/1, Art. 15 DSGVO), else ``build_export``
+    of one event or all."""
+    if personal is not None:
+        return dataprotection.personal_export(session, personal, now)
+    return build_export(session, events, now, model, event_id)
+
+
 def _export_message(message: StoredMessage) -> dict[str, object]:
     return {
         "message_id": message.message_id,
@@ -516,6 +536,93 @@ def _export_cluster(cluster: StoredCluster, askers: int) -> dict[str, object]:
         "excluded": cluster.excluded,
         "answered": cluster.answered,
     }
+
+
+# --- reading for staff ------------------------------------------------------------------
+
+
+def list_questions(
+    session: Session, event_id: str | None = None, topic: str | None = None
+) -> list[StoredQuestion]:
+    """The stored questions in id order, of one event and one topic if given."""
+    return repository.list_questions(session, event_id=event_id, topic=topic)
+
+
+def review_queue(session: Session) -> list[StoredQuestion]:
+    """The questions whose topic the classifier was unsure of, in id order."""
+    return repository.list_questions(session, needs_review=True)
+
+
+def question_details(session: Session, question_id: int) -> StoredQuestion:
+    """One question with its message's context; NotFoundError for an unknown id."""
+    return repository.get_question(session, question_id)
+
+
+@dataclass(frozen=True)
+class ClusterListing:
+    """A cluster as the cluster list shows it, with its representative question's text
+    (None when that question is not among the listed event's questions)."""
+
+    cluster: StoredCluster
+    representative: str | None
+
+
+def list_clusters_ranked(
+    session: Session,
+    events: Sequence[Event],
+    now: datetime,
+    model: DedupModel,
+    event_id: str | None = None,
+) -> list[ClusterListing]:
+    """Re-rank every cluster and commit; return the clusters (of one event if given) in
+    rank order: ranked ones by rank, then the unranked ones, each by id."""
+    rerank(session, events, now, model)
+    session.commit()
+    clusters = [
+        c for c in repository.list_clusters(session) if event_id is None or c.event_id == event_id
+    ]
+    texts = {q.id: q.text for q in repository.list_questions(session, event_id=event_id)}
+    clusters.sort(key=lambda c: (c.rank is None, c.rank or 0, c.id))
+    return [
+        ClusterListing(cluster, texts.get(cluster.representative_question_id or -1))
+        for cluster in clusters
+    ]
+
+
+@dataclass(frozen=True)
+class ClusterDetails:
+    """One cluster and its questions in id order."""
+
+    cluster: StoredCluster
+    members: tuple[StoredQuestion, ...]
+
+
+def cluster_details(session: Session, cluster_id: int) -> ClusterDetails:
+    """One cluster with its questions; NotFoundError for an unknown id."""
+    cluster = repository.get_cluster(session, cluster_id)
+    members = repository.list_questions(session, cluster_id=cluster_id)
+    return ClusterDetails(cluster, tuple(members))
+
+
+def audit_entries(
+    session: Session, limit: int | None = 50, since: datetime | None = None
+) -> list[AuditEntry]:
+    """The newest staff actions first: at most ``limit`` (None: all), from ``since`` on."""
+    return repository.list_audit(session, limit, since)
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """The result of checking the audit's hash chain: entries checked, German findings."""
+
+    checked: int
+    problems: tuple[str, ...]
+
+
+def verify_audit(session: Session) -> AuditCheck:
+    """Check every audit entry's hash and its link to the one before (nothing is changed)."""
+    checked, problems = repository.verify_audit_chain(session)
+    return AuditCheck(checked, tuple(problems))
 
 
 # --- staff actions ----------------------------------------------------------------------
@@ -667,6 +774,26 @@ def flag_cluster(
 def staff_corrections(session: Session) -> list[tuple[str, str]]:
     """Staff-set topics as (text, topic) training examples."""
     return repository.staff_corrections(session)
+
+
+def erase_sender(
+    session: Session,
+    database: Database,
+    address: str,
+    key_dir: Path,
+    environ: Mapping[str, str],
+    now: datetime,
+    *,
+    actor: str,
+    note: str | None,
+) -> ForgetResult:
+    """Erase one sender's data (Art. 17 DSGVO); the questions stay as anonymous text. The
+    audit names the address by its HMAC under the audit key (``$CREDENTIALS_DIRECTORY``
+    in ``environ``, else ``key_dir``, created there on first use). Commits."""
+    key = dataprotection.load_audit_key(key_dir, environ)
+    return dataprotection.forget_sender(
+        session, database, address, key, now, actor=actor, note=note
+    )
 
 
 # --- staff in the loop: uncertain grouping decisions ------------------------------------

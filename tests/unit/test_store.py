@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -65,6 +66,12 @@ def question(position: int, text: str, topic: str = "foerderung") -> ClassifiedQ
         ),
         needs_review=False,
     )
+
+
+def unsure_question(text: str, confidence: float) -> ClassifiedQuestion:
+    """A question whose topic is below the review threshold."""
+    sure = question(0, text)
+    return replace(sure, topic=replace(sure.topic, confidence=confidence), needs_review=True)
 
 
 def message(
