@@ -46,3 +46,14 @@ def test_decode_bytes(data: bytes, declared: str | None, text: str, defect: str 
 )
 def test_unify_line_ends(text: str, expected: str) -> None:
     assert unify_line_ends(text) == expected
+
+
+@pytest.mark.parametrize(
+    "declared", ["unicode_escape", "raw-unicode-escape", "Unicode_Escape", "punycode", "idna"]
+)
+def test_escape_decoding_codecs_are_refused(declared: str) -> None:
+    # "\u0041" declared as unicode_escape must not become "A": such a charset is no mail
+    # charset, only a way to smuggle characters past the text a filter sees.
+    text, defect = decode_bytes(b"Wie hoch ist die F\\u00f6rderquote?", declared)
+    assert text == "Wie hoch ist die F\\u00f6rderquote?"
+    assert defect is not None

@@ -26,7 +26,8 @@ _SUPERSETS = {
     "iso-8859-8-i": "iso-8859-8",
 }
 # Text codecs that turn escape sequences into characters: never a real mail charset.
-_REFUSED_CODECS = frozenset({"unicode_escape", "raw_unicode_escape", "idna", "punycode"})
+# (Spelled as ``codecs.lookup(...).name`` reports them, which the check compares with.)
+_REFUSED_CODECS = frozenset({"unicode-escape", "raw-unicode-escape", "idna", "punycode"})
 
 
 def decode_bytes(data: bytes, declared: str | None) -> tuple[str, str | None]:
