@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.components import chromium_or_skip
+
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = ROOT / "examples" / "inbox"
 BINARY = str(Path(sys.executable).parent / "ikz-inbox")
@@ -269,13 +271,6 @@ def test_every_command_has_help() -> None:
         assert f"ikz-inbox {command}" in readme, f"README does not document `ikz-inbox {command}`"
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    pytest.skip("no headless Chromium installed (make test installs Debian's chromium as root)")
-
-
 def headless(browser: str, profile: Path, *args: str) -> list[str]:
     return [
         browser,
@@ -294,7 +289,7 @@ def headless(browser: str, profile: Path, *args: str) -> list[str]:
 
 @pytest.mark.browser
 def test_briefing_opens_in_a_real_headless_browser(db: Path, tmp_path: Path) -> None:
-    browser = chromium()
+    browser = chromium_or_skip()
     html = tmp_path / "briefing.html"
     cli(db, "report", "--format", "html", "--output", str(html))
     dom = subprocess.run(
