@@ -175,6 +175,7 @@ def cluster_of(db: Path, question_id: int) -> set[int]:
     return next(set(c["question_ids"]) for c in clusters(db) if question_id in c["question_ids"])
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
     suggestions: list[dict[str, Any]] = json.loads(
         cli(db, "clusters", "suggest", "--json", "--limit", "50").stdout
@@ -200,6 +201,7 @@ def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
     assert unknown.returncode != 0 and "Unbekannter Vorschlag" in unknown.stdout + unknown.stderr
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 def test_pin_exclude_merge_split(db: Path) -> None:
     ranked = [c for c in clusters(db) if c["rank"]]
     last = ranked[-1]

@@ -322,6 +322,7 @@ def rows(db: Path) -> int:
         return 0
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_sigkill_mid_poll_then_restart_stores_every_message_once(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
@@ -341,6 +342,7 @@ def test_sigkill_mid_poll_then_restart_stores_every_message_once(
     assert stored_count(db) == (2000, 2000)
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
@@ -365,6 +367,7 @@ def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
     assert stored_count(db) == (601, 601)
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_idle_mode_delivers_new_mail_without_waiting_for_the_poll_interval(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
