@@ -23,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 SAMPLE_CONFIG = REPO / "config" / "ikz-inbox.toml"
 EVENT = (
     '[[event]]\nid = "eigene-2025"\ntitle = "Eigene"\nstarts_at = 2025-03-01T10:00:00+01:00\n'
-    'ends_at = 2025-03-01T11:00:00+01:00\nquestions_from = 2025-02-01\n'
+    "ends_at = 2025-03-01T11:00:00+01:00\nquestions_from = 2025-02-01\n"
     "questions_until = 2025-03-01\nthemes = []\nkeywords = []\n"
 )
 
