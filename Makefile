@@ -36,8 +36,9 @@ demo: $(STAMP) model
 	$(BIN)/ikz-inbox briefing
 
 ## test: set up (incl. Dovecot, Chromium, PostgreSQL where root), lint, type-check, run all tests
+# It also prints the line coverage of src/ikz_inbox (this process only, not the worker processes)
 test: $(STAMP) system-deps lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --cov=ikz_inbox --cov-report=term:skip-covered
 
 system-deps:
 	bash scripts/install-system-deps.sh
@@ -60,4 +61,4 @@ wheel: $(STAMP) model
 	$(BIN)/python -m pip wheel --no-deps --no-build-isolation -w dist .
 
 clean:
-	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var/ .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

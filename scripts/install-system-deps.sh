@@ -37,7 +37,7 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 for package in "${need[@]}"; do
   # One at a time: a package that cannot be had must not stop the others; the tests
-  # that need it skip and say why (Dovecot is required in CI, see .ci/run).
+  # that need it skip and say why (CI requires Dovecot, PostgreSQL and Chromium: see .ci/run).
   if apt-get install -y -qq --no-install-recommends "$package" >/dev/null; then
     echo "installed: $package"
   else

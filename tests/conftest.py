@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import REQUIRE_POSTGRES, unavailable
 from tests.postgres import private_postgres
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,8 @@ def config_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A real PostgreSQL: --db-url if given, else a private server; skip when impossible."""
+    """A real PostgreSQL: --db-url if given, else a private server; skip when impossible
+    (fail instead when IKZ_REQUIRE_POSTGRES=1, see tests/components.py)."""
     given = request.config.getoption("--db-url")
     if given and given.startswith("postgresql"):
         yield given
@@ -55,6 +57,6 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
         with private_postgres() as url:
             yield url
     except (RuntimeError, OSError) as exc:
-        pytest.skip(f"PostgreSQL not available: {exc}")
+        unavailable(REQUIRE_POSTGRES, "PostgreSQL", str(exc))
     except Exception as exc:  # subprocess.CalledProcessError from initdb/pg_ctl
-        pytest.skip(f"PostgreSQL could not be started: {exc}")
+        unavailable(REQUIRE_POSTGRES, "PostgreSQL", f"could not be started: {exc}")

@@ -22,7 +22,8 @@ from ikz_inbox.app import open_app
 from ikz_inbox.report import ReportOptions, render_briefing, render_briefing_pdf
 from ikz_inbox.store import session_scope
 from ikz_inbox.types import Briefing
-from tests.e2e.cdp import find_chromium, load_page
+from tests.components import chromium_or_skip
+from tests.e2e.cdp import load_page
 from tests.e2e.test_sample_inbox import INBOX, ROOT, cli
 
 GOLDEN = ROOT / "tests" / "data" / "golden"
@@ -108,9 +109,7 @@ def _words(text: str) -> str:
 def test_briefing_in_headless_chromium_without_errors_or_requests(
     sample_briefing: tuple[Briefing, dict[str, str]], tmp_path: Path
 ) -> None:
-    browser = find_chromium()
-    if browser is None:
-        pytest.skip("no headless Chromium installed (make test installs Debian's chromium)")
+    browser = chromium_or_skip()
     briefing, labels = sample_briefing
     html = tmp_path / "briefing.html"
     html.write_text(render_briefing(briefing, "html", labels, OPTIONS), encoding="utf-8")
@@ -124,9 +123,7 @@ def test_briefing_in_headless_chromium_without_errors_or_requests(
 @pytest.mark.browser
 def test_browser_check_catches_a_request(tmp_path: Path) -> None:
     """The check above can fail: a page that loads an image is caught."""
-    browser = find_chromium()
-    if browser is None:
-        pytest.skip("no headless Chromium installed")
+    browser = chromium_or_skip()
     page = tmp_path / "bad.html"
     page.write_text(
         '<html lang="de"><body><img src="https://example.org/x.png" alt="">'

@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from tests.components import chromium_or_skip
+
 ROOT = Path(__file__).resolve().parents[2]
 INBOX = ROOT / "examples" / "inbox"
 BINARY = str(Path(sys.executable).parent / "ikz-inbox")
@@ -173,6 +175,7 @@ def cluster_of(db: Path, question_id: int) -> set[int]:
     return next(set(c["question_ids"]) for c in clusters(db) if question_id in c["question_ids"])
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
     suggestions: list[dict[str, Any]] = json.loads(
         cli(db, "clusters", "suggest", "--json", "--limit", "50").stdout
@@ -198,6 +201,7 @@ def test_suggestions_are_decided_with_one_command_and_kept(db: Path) -> None:
     assert unknown.returncode != 0 and "Unbekannter Vorschlag" in unknown.stdout + unknown.stderr
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 def test_pin_exclude_merge_split(db: Path) -> None:
     ranked = [c for c in clusters(db) if c["rank"]]
     last = ranked[-1]
@@ -269,13 +273,6 @@ def test_every_command_has_help() -> None:
         assert f"ikz-inbox {command}" in readme, f"README does not document `ikz-inbox {command}`"
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    pytest.skip("no headless Chromium installed (make test installs Debian's chromium as root)")
-
-
 def headless(browser: str, profile: Path, *args: str) -> list[str]:
     return [
         browser,
@@ -294,7 +291,7 @@ def headless(browser: str, profile: Path, *args: str) -> list[str]:
 
 @pytest.mark.browser
 def test_briefing_opens_in_a_real_headless_browser(db: Path, tmp_path: Path) -> None:
-    browser = chromium()
+    browser = chromium_or_skip()
     html = tmp_path / "briefing.html"
     cli(db, "report", "--format", "html", "--output", str(html))
     dom = subprocess.run(

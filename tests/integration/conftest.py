@@ -9,12 +9,12 @@ environment sets IKZ_REQUIRE_DOVECOT=1 (as CI may), which turns the skip into a 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import NoReturn
 
 import pytest
 
+from tests.components import REQUIRE_DOVECOT, unavailable
 from tests.integration.dovecot import (
     DovecotServer,
     DovecotUnavailableError,
@@ -22,13 +22,9 @@ from tests.integration.dovecot import (
     ServerFactory,
 )
 
-REQUIRE_ENV = "IKZ_REQUIRE_DOVECOT"
-
 
 def _unavailable(reason: str) -> NoReturn:
-    if os.environ.get(REQUIRE_ENV) == "1":
-        pytest.fail(f"Dovecot is required ({REQUIRE_ENV}=1) but unavailable: {reason}")
-    pytest.skip(f"Dovecot unavailable: {reason}")
+    unavailable(REQUIRE_DOVECOT, "Dovecot", reason)
 
 
 def _start_server(imap_capability: str | None) -> DovecotServer:

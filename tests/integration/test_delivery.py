@@ -119,6 +119,7 @@ def test_briefing_is_mailed_over_starttls_with_attachments(
     assert PASSWORD not in received.as_string()
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 def test_wrong_password_is_a_delivery_error_without_the_password(
     smtp_server: SmtpServer,
 ) -> None:

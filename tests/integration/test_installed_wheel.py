@@ -210,6 +210,7 @@ def test_exit_codes_of_the_console_script(installed: Installed, home: Path, tmp_
     assert ikz(installed, home, env, "--help").returncode == 0
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.dovecot
 def test_poll_and_doctor_against_dovecot_with_only_the_mailbox_configured(
     installed: Installed, home: Path, tmp_path: Path, dovecot: DovecotServer, imap_user: ImapUser

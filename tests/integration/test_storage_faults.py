@@ -10,7 +10,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from bench.mailgen import generate_messages
 from sqlalchemy import event
 
 from ikz_inbox.app import App, open_app
@@ -19,6 +18,7 @@ from ikz_inbox.polling import poll_mailbox
 from ikz_inbox.store import repository, session_scope
 from tests.integration.dovecot import DovecotServer, ImapUser
 from tests.integration.test_worker import PASSWORD_ENV, write_config
+from tests.mailfactory import question_mails
 
 pytestmark = pytest.mark.dovecot
 
@@ -60,7 +60,7 @@ def _disk_full(app: App) -> Callable[[object, object], None]:
 def test_disk_full_stores_and_acknowledges_nothing_and_the_next_poll_catches_up(
     app: App, dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(30, seed=18))
+    dovecot.append_many(imap_user, question_mails(30, seed=18))
     limit = _disk_full(app)
     with pytest.raises(StoreError, match="full"):
         poll_mailbox(app, app.settings.mailboxes[0])

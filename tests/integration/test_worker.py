@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bench.mailgen import generate_messages
 
 from ikz_inbox.app import App, open_app
 from ikz_inbox.config import ImapSection
@@ -22,6 +21,7 @@ from ikz_inbox.errors import MailboxError
 from ikz_inbox.polling import collect_status, poll_mailbox
 from ikz_inbox.store import repository, session_scope
 from tests.integration.dovecot import DovecotServer, ImapUser
+from tests.mailfactory import question_mails
 
 pytestmark = pytest.mark.dovecot
 
@@ -106,7 +106,7 @@ def stored_count(db: Path) -> tuple[int, int]:
 def test_500_messages_stored_once_and_second_poll_stores_nothing(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(500, seed=1))
+    dovecot.append_many(imap_user, question_mails(500, seed=1))
     app = make_app()
     first = poll_mailbox(app, section(app))
     assert first.summary.stored + first.summary.quarantined == 500
@@ -122,7 +122,7 @@ def test_500_messages_stored_once_and_second_poll_stores_nothing(
 def test_worker_processes_and_in_process_store_the_same(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(150, seed=21))
+    dovecot.append_many(imap_user, question_mails(150, seed=21))
     contents = []
     for processes in (0, 2):
         db = tmp_path / f"p{processes}.sqlite3"
@@ -154,7 +154,7 @@ def database_content(db: Path) -> tuple[object, ...]:
 def test_stop_request_commits_the_current_batch_and_leaves_the_rest(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(120, seed=22))
+    dovecot.append_many(imap_user, question_mails(120, seed=22))
     app = make_app(processes=2, batch_size=50)
     stop = threading.Event()
     stop.set()
@@ -172,7 +172,7 @@ def test_stop_request_commits_the_current_batch_and_leaves_the_rest(
 def test_quarantined_mail_is_moved_to_the_quarantine_folder(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(6, seed=23))
+    dovecot.append_many(imap_user, question_mails(6, seed=23))
     oversized = b"From: a@lemgo.de\r\nSubject: Anhang\r\n\r\n" + b"x" * 120_000 + b"\r\n"
     dovecot.append(imap_user, oversized)
     app = make_app(max_message_bytes=100_000, quarantine_to="Quarantäne")
@@ -191,7 +191,7 @@ def test_quarantined_mail_is_moved_to_the_quarantine_folder(
 def test_reading_the_mailbox_in_a_client_does_not_hide_mail(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(5, seed=2))
+    dovecot.append_many(imap_user, question_mails(5, seed=2))
     with dovecot.client(imap_user) as client:
         client.select_folder("INBOX")
         client.add_flags(client.search(["ALL"]), [b"\\Seen"])
@@ -202,7 +202,7 @@ def test_reading_the_mailbox_in_a_client_does_not_hide_mail(
 def test_post_action_move_keeps_every_message(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(30, seed=3))
+    dovecot.append_many(imap_user, question_mails(30, seed=3))
     app = make_app(post_action="move", move_to="Verarbeitet")
     assert poll_mailbox(app, section(app)).summary.stored == 30
     assert dovecot.message_count(imap_user, "INBOX") == 0
@@ -212,11 +212,11 @@ def test_post_action_move_keeps_every_message(
 def test_uidvalidity_change_resyncs_without_duplicates(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(20, seed=4))
+    dovecot.append_many(imap_user, question_mails(20, seed=4))
     app = make_app(post_action="none")
     poll_mailbox(app, section(app))
     dovecot.set_uid_validity(imap_user, dovecot.uid_validity(imap_user) + 1000)
-    dovecot.append_many(imap_user, generate_messages(3, seed=5))
+    dovecot.append_many(imap_user, question_mails(3, seed=5))
     result = poll_mailbox(app, section(app))
     assert result.resynced
     assert (result.summary.stored, result.summary.duplicates) == (3, 20)
@@ -226,7 +226,7 @@ def test_uidvalidity_change_resyncs_without_duplicates(
 def test_untrusted_certificate_is_refused(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser
 ) -> None:
-    dovecot.append(imap_user, next(generate_messages(1, seed=6)))
+    dovecot.append(imap_user, next(question_mails(1, seed=6)))
     app = make_app(ca_file="/etc/ssl/certs/ca-certificates.crt")
     with pytest.raises(MailboxError, match="(?i)certificate"):
         poll_mailbox(app, section(app))
@@ -243,7 +243,7 @@ def test_two_concurrent_polls_store_each_message_once(
     tmp_path: Path,
     request: pytest.FixtureRequest,
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(120, seed=7))
+    dovecot.append_many(imap_user, question_mails(120, seed=7))
     db_url = None
     if backend == "postgres":
         db_url = request.getfixturevalue("postgres_url")
@@ -322,11 +322,12 @@ def rows(db: Path) -> int:
         return 0
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_sigkill_mid_poll_then_restart_stores_every_message_once(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(2000, seed=8))
+    dovecot.append_many(imap_user, question_mails(2000, seed=8))
     app = make_app()
     config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
     assert config is not None
@@ -341,11 +342,12 @@ def test_sigkill_mid_poll_then_restart_stores_every_message_once(
     assert stored_count(db) == (2000, 2000)
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
 ) -> None:
-    dovecot.append_many(imap_user, generate_messages(600, seed=9))
+    dovecot.append_many(imap_user, question_mails(600, seed=9))
     app = make_app(poll_interval=2)
     config, db = app.settings.config_path, tmp_path / "worker.sqlite3"
     assert config is not None
@@ -356,7 +358,7 @@ def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
         time.sleep(3)
         assert service.poll() is None, "the service must not exit when the server goes away"
         dovecot.start()
-        dovecot.append(imap_user, next(generate_messages(1, seed=10)))
+        dovecot.append(imap_user, next(question_mails(1, seed=10)))
         wait_until(lambda: rows(db) >= 601, timeout=600)
     finally:
         service.send_signal(signal.SIGTERM)
@@ -365,6 +367,7 @@ def test_service_survives_dovecot_restart_and_stops_cleanly_on_sigterm(
     assert stored_count(db) == (601, 601)
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_idle_mode_delivers_new_mail_without_waiting_for_the_poll_interval(
     make_app: Callable[..., App], dovecot: DovecotServer, imap_user: ImapUser, tmp_path: Path
@@ -376,7 +379,7 @@ def test_idle_mode_delivers_new_mail_without_waiting_for_the_poll_interval(
     try:
         wait_until(lambda: db.exists() and rows(db) == 0, timeout=120)
         time.sleep(8)  # the first (startup) poll is done and IDLE is waiting
-        dovecot.append(imap_user, next(generate_messages(1, seed=11)))
+        dovecot.append(imap_user, next(question_mails(1, seed=11)))
         # poll_interval is an hour: only IDLE can bring the message in
         wait_until(lambda: rows(db) == 1, timeout=30)
     finally:

@@ -22,6 +22,7 @@ from docx import Document
 from ikz_inbox.errors import ParseError
 from ikz_inbox.parse import attachments, mime, parse_message, read_attachment, tree
 from ikz_inbox.types import ParsedMail
+from tests.mailfactory import question_mails
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "parse"
 CEST = timezone(timedelta(hours=2))
@@ -555,10 +556,7 @@ def test_fast_path_matches_feed_parser_on_repo_mails(
 def test_fast_path_matches_feed_parser_on_generated_mails(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bench.bench_parse import generate
-    from bench.mailgen import generate_messages
-
-    messages = list(generate_messages(150, seed=seed)) + generate(150, seed)
+    messages = list(question_mails(300, seed=seed))
     taken = [_assert_fast_path_identical(raw, monkeypatch) for raw in messages]
     assert any(taken), "no generated message took the fast path"
     assert not all(taken), "no generated message needed the feed parser"

@@ -16,7 +16,6 @@ from types import SimpleNamespace
 from typing import cast
 
 import pytest
-from bench.mailgen import generate_messages
 
 from ikz_inbox import processing
 from ikz_inbox.app import App, open_app, worker_processes
@@ -34,6 +33,7 @@ from ikz_inbox.processing import (
     process_ahead,
 )
 from ikz_inbox.types import RawMail, TopicPrediction
+from tests.mailfactory import question_mails
 
 REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2024, 10, 1, 12, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
 def sample_mails() -> list[RawMail]:
     files = sorted((REPO / "tests" / "data").rglob("*.eml"))[:40]
     mails = [RawMail(raw=path.read_bytes(), source=f"file:{path.name}") for path in files]
-    generated = generate_messages(40, seed=11)
+    generated = question_mails(40, seed=11)
     mails += [RawMail(raw=raw, source=f"gen:{index}") for index, raw in enumerate(generated)]
     return mails
 
@@ -119,7 +119,7 @@ def test_pool_gives_the_same_records_in_the_same_order(app: App) -> None:
 
 
 def test_killed_worker_loses_no_message(app: App) -> None:
-    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(generate_messages(200))]
+    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(question_mails(200))]
     expected = InlineProcessor(lambda: app.pipeline, 0.5).submit(mails, NOW).result()
     pool = PoolProcessor(_spec(app, 0.5), processes=2)
     try:
@@ -150,7 +150,7 @@ def test_workers_that_cannot_start_fail_loudly_instead_of_quarantining(
 def test_closing_the_pool_stops_pending_batches_and_later_submits(app: App) -> None:
     # Shutdown under a poll running in another thread (IDLE): its batch is abandoned
     # uncommitted with a clear error, and no new pool may start behind the shutdown.
-    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(generate_messages(400))]
+    mails = [RawMail(raw=raw, source=f"gen:{i}") for i, raw in enumerate(question_mails(400))]
     pool = PoolProcessor(_spec(app, 0.5), processes=1)
     pool.start()
     pending = pool.submit(mails, NOW)
@@ -298,14 +298,14 @@ _KILL_UNDER_LARGE_BATCH = """
 import os, signal, sys
 from datetime import UTC, datetime
 from pathlib import Path
-from bench.mailgen import generate_messages
+from tests.mailfactory import question_mails
 from ikz_inbox.app import open_app
 from ikz_inbox.processing import PoolProcessor
 from ikz_inbox.types import RawMail
 
 app = open_app(Path("config/ikz-inbox.toml"), "sqlite:///" + sys.argv[1])
 padding = b"\\r\\n" + b"Ein langer Anhangstext ohne Fragen. " * 6000  # about 200 KB a mail
-mails = [RawMail(raw=raw + padding, source=f"gen:{i}") for i, raw in enumerate(generate_messages(120))]
+mails = [RawMail(raw=raw + padding, source=f"gen:{i}") for i, raw in enumerate(question_mails(120))]
 pool = PoolProcessor(app.pipeline_spec, processes=2)
 pool.start()
 pending = pool.submit(mails, datetime(2024, 10, 1, tzinfo=UTC))

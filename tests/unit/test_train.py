@@ -241,6 +241,7 @@ UNSEEN = [
 ]
 
 
+@pytest.mark.timeout(180)  # 7-11 s here (--durations); a loaded CI runner is slower
 @pytest.mark.slow
 def test_a_handful_of_corrections_teaches_a_new_wording(
     tmp_path: Path, small_data: Path, small_config: Path, taxonomy: tuple[Topic, ...]
