@@ -2,10 +2,11 @@
 
     raw bytes ──parse──▶ ParsedMail ──extract──▶ Extraction ──classify──▶ topics
 
-``process_mail`` runs the stages for one message and never raises: any failure becomes a
-quarantined result carrying the reason, so one bad message never blocks the rest and is
-never lost (the caller stores the raw bytes either way). Grouping (dedup) and ranking work
-on all stored questions at once and are run by the service after a batch.
+``run_stages`` runs the stages for one message (``run_stages_on_batch`` for a batch, with
+one classifier call) and never raises: any failure becomes a quarantined result carrying
+the reason, so one bad message never blocks the rest and is never lost (the caller
+stores the raw bytes either way). Grouping (dedup) and ranking work on all stored
+questions at once and are run by the service after a batch.
 """
 
 from __future__ import annotations
@@ -58,13 +59,15 @@ class ProcessedMail:
     error: str | None
 
 
-def process_mail(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
+def run_stages(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
     """Run parse, extract and classify on one message; quarantine it on any failure."""
-    return process_mails([raw], resources)[0]
+    return run_stages_on_batch([raw], resources)[0]
 
 
-def process_mails(raws: Sequence[RawMail], resources: PipelineResources) -> list[ProcessedMail]:
-    """``process_mail`` for many messages, with one classifier call for all their questions
+def run_stages_on_batch(
+    raws: Sequence[RawMail], resources: PipelineResources
+) -> list[ProcessedMail]:
+    """``run_stages`` for many messages, with one classifier call for all their questions
     (the model scores each question alone, so the topics are the same, at half the cost)."""
     staged = [_parse_and_extract(raw, resources) for raw in raws]
     asking = [mail for mail in staged if mail.extraction is not None and mail.extraction.questions]
@@ -74,7 +77,7 @@ def process_mails(raws: Sequence[RawMail], resources: PipelineResources) -> list
         if len(raws) == 1:
             return [_stage_failure(raws[0])]
         logger.warning("classifying %s messages at once failed; one by one", len(raws))
-        return [process_mail(raw, resources) for raw in raws]
+        return [run_stages(raw, resources) for raw in raws]
     classified = {id(mail): found for mail, found in zip(asking, topics, strict=True)}
     return [replace(mail, topics=classified.get(id(mail), ())) for mail in staged]
 
