@@ -25,6 +25,7 @@ from ikz_inbox.extract import ExtractResources, extract_message
 from ikz_inbox.limits import MAX_MESSAGE_BYTES
 from ikz_inbox.parse import parse_message
 from ikz_inbox.types import (
+    ORGANISATION_TOPIC,
     Extraction,
     MessageStatus,
     ParsedMail,
@@ -34,8 +35,6 @@ from ikz_inbox.types import (
 )
 
 logger = logging.getLogger(__name__)
-
-ORGANISATION_TOPIC = "organisation"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from ikz_inbox import dataprotection
 from ikz_inbox.classify import TopicClassifier
@@ -37,6 +36,8 @@ from ikz_inbox.store.records import (
 )
 from ikz_inbox.textnorm import fold
 from ikz_inbox.types import (
+    LOCAL_ZONE,
+    ORGANISATION_TOPIC,
     Briefing,
     ClusterMember,
     ClusterSummary,
@@ -44,9 +45,11 @@ from ikz_inbox.types import (
     Event,
     GroupedQuestions,
     GroupingSuggestion,
+    MessageStatus,
     PreviousBriefing,
     RankedCluster,
     ReviewItem,
+    TopicSource,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 # `--event all`: a briefing with one section per event.
 ALL_EVENTS = "all"
-# Dates of the question window are days in North Rhine-Westphalia.
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 # --- reprocessing -----------------------------------------------------------------------
@@ -84,12 +85,14 @@ def reclassify_and_regroup(
         target_id="*",
         details={"model": classifier.version},
     )
-    questions = [q for q in repository.list_questions(session) if q.topic_source != "staff"]
+    questions = [
+        q for q in repository.list_questions(session) if q.topic_source is not TopicSource.STAFF
+    ]
     predictions = classifier.predict([q.text for q in questions])
     by_id = {
         question.id: prediction
         for question, prediction in zip(questions, predictions, strict=True)
-        if question.topic != "organisation" or prediction.topic == "organisation"
+        if question.topic != ORGANISATION_TOPIC or prediction.topic == ORGANISATION_TOPIC
     }
     changed = repository.apply_model_topics(session, by_id, review_threshold)
     session.commit()
@@ -327,7 +330,7 @@ def _event_briefing(
         generated_at=now,
         content=tuple(entry for entry in ranked if entry.rank is not None),
         organisation=tuple(
-            e for e in ranked if e.summary.topic == "organisation" and not e.summary.excluded
+            e for e in ranked if e.summary.topic == ORGANISATION_TOPIC and not e.summary.excluded
         ),
         stats=_briefing_stats(questions, ranked),
         note=note,
@@ -389,7 +392,7 @@ def _review_items(
             "topic", f"Frage {q.id}", q.text, topic=q.topic, confidence=round(q.confidence, 2)
         )
         for q in questions
-        if q.needs_review and q.topic_source != "staff"
+        if q.needs_review and q.topic_source is not TopicSource.STAFF
     ]
     incoherent = [
         ReviewItem("incoherent", f"Gruppe {e.cluster_id}", e.representative.text, e.summary.topic)
@@ -398,7 +401,7 @@ def _review_items(
     ]
     quarantined = [
         ReviewItem("quarantine", f"Nachricht {m.id}", m.subject, error=m.error)
-        for m in repository.list_messages(session, status="quarantined")
+        for m in repository.list_messages(session, status=MessageStatus.QUARANTINED)
         if _belongs_to(m, event)
     ]
     return tuple(unsure + incoherent + quarantined)

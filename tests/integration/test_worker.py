@@ -21,6 +21,7 @@ from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import MailboxError
 from ikz_inbox.polling import collect_status, poll_mailbox
 from ikz_inbox.store import repository, session_scope
+from ikz_inbox.types import MessageStatus
 from tests.integration.dovecot import DovecotServer, ImapUser
 
 pytestmark = pytest.mark.dovecot
@@ -184,7 +185,7 @@ def test_quarantined_mail_is_moved_to_the_quarantine_folder(
         client.select_folder("INBOX", readonly=True)
         assert len(client.search(["KEYWORD", "$IKZProcessed"])) == 6
     with session_scope(app.database) as session:
-        [quarantined] = repository.list_messages(session, status="quarantined")
+        [quarantined] = repository.list_messages(session, status=MessageStatus.QUARANTINED)
     assert quarantined.error is not None and "zu groß" in quarantined.error
 
 

@@ -35,7 +35,9 @@ from ikz_inbox.types import (
     ClassifiedQuestion,
     ClusterConstraints,
     Event,
+    MessageKind,
     MessageResult,
+    MessageStatus,
     TopicPrediction,
     TopicSource,
 )
@@ -237,7 +239,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
         last_id = rows[-1].id
 
 
-def list_messages(session: Session, *, status: str | None = None) -> list[StoredMessage]:
+def list_messages(session: Session, *, status: MessageStatus | None = None) -> list[StoredMessage]:
     """Every stored message (without raw bytes), oldest first."""
     query = select(MessageRow).order_by(MessageRow.id)
     if status is not None:
@@ -269,9 +271,9 @@ def _stored_message(row: MessageRow) -> StoredMessage:
         sent_at=row.sent_at,
         received_at=row.received_at,
         sender_org=row.sender_org,
-        kind=row.kind,
+        kind=MessageKind(row.kind) if row.kind is not None else None,
         event_id=row.event_id,
-        status=row.status,
+        status=MessageStatus(row.status),
         error=row.error,
         message_id_collision=row.message_id_collision,
         source=row.source,
@@ -322,7 +324,7 @@ def set_staff_topic(session: Session, question_id: int, topic: str) -> str:
     row.topic_source = TopicSource.STAFF
     row.confidence = 1.0
     row.needs_review = False
-    row.model_version = "staff"
+    row.model_version = TopicSource.STAFF  # a staff topic comes from no model
     session.flush()
     return previous
 
@@ -381,6 +383,7 @@ _QUESTION_COLUMNS = (
 def _question_from_columns(*values: Any) -> StoredQuestion:
     fields = list(values)
     fields[6] = tuple(fields[6] or ())  # secondary_topics: JSON list -> tuple
+    fields[8] = TopicSource(fields[8])
     return StoredQuestion(*fields)
 
 
