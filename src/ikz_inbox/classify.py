@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ikz_inbox.errors import ConfigError, ModelError
-from ikz_inbox.textnorm import fold
+from ikz_inbox.textnorm import WORD_TOKEN, fold
 from ikz_inbox.types import Topic, TopicPrediction, TopicSource
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,6 @@ TEXTCAT_FACTORY = "ikz_textcat"
 # Texts per nlp.pipe batch; short questions, so larger batches only cost memory.
 PIPE_BATCH_SIZE = 64
 
-_TOKEN_RE = re.compile(r"[a-z0-9§]+")
 _SPACES_RE = re.compile(r"\s+")
 
 
@@ -230,7 +229,7 @@ def _parse_keyword(topic: str, keyword: str) -> _KeywordRule:
     """
     text, _, weight_text = keyword.partition("^")
     mode = {"*": "infix", "=": "exact"}.get(text[:1], "prefix")
-    words = tuple(_TOKEN_RE.findall(normalise_text(text.lstrip("*="))))
+    words = tuple(WORD_TOKEN.findall(normalise_text(text.lstrip("*="))))
     if not words:
         raise ConfigError(f"taxonomy: topic {topic!r}: key 'keywords' has empty {keyword!r}")
     try:
@@ -289,7 +288,7 @@ class KeywordClassifier:
 
     def scores(self, text: str) -> dict[str, float]:
         """Summed weights of the matching keywords per topic (topics without a match omitted)."""
-        tokens = _TOKEN_RE.findall(normalise_text(text))
+        tokens = WORD_TOKEN.findall(normalise_text(text))
         totals: dict[str, float] = {}
         for rule in self._rules:
             if _rule_matches(rule, tokens):
