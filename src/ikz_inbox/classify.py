@@ -382,6 +382,7 @@ def _soft_multilabel_class() -> type[Any]:
 
 
 def _build_char_ngram_bow(
+    *,
     exclusive_classes: bool,
     min_n: int,
     max_n: int,
@@ -447,7 +448,7 @@ def set_idf_weights(textcat_model: Any, docs: Sequence[Any]) -> int:
     size = int(extract.get_dim("idf_buckets"))
     mask = numpy.uint64(size - 1)
     frequency = numpy.zeros(size, dtype="float64")
-    (keys, _, lengths), _ = _extract_forward(extract, docs, False, features=None)
+    (keys, _, lengths), _ = _extract_forward(extract, docs, is_train=False, features=None)
     start = 0
     for length in lengths.tolist():
         frequency[numpy.unique(keys[start : start + length] & mask)] += 1.0
@@ -467,7 +468,8 @@ def _sigmoid_cross_entropy() -> Any:
     """
     from thinc.api import Model
 
-    def forward(model: Any, logits: Any, is_train: bool) -> tuple[Any, Any]:
+    # thinc calls a layer's forward function as forward(model, X, is_train).
+    def forward(model: Any, logits: Any, is_train: bool) -> tuple[Any, Any]:  # noqa: FBT001
         def backprop(d_scores: Any) -> Any:
             return d_scores
 
@@ -477,7 +479,11 @@ def _sigmoid_cross_entropy() -> Any:
 
 
 def _extract_forward(
-    model: Any, docs: Sequence[Any], is_train: bool, *, features: Any
+    model: Any,
+    docs: Sequence[Any],
+    is_train: bool,  # noqa: FBT001 - thinc calls a forward function as forward(model, X, is_train)
+    *,
+    features: Any,
 ) -> tuple[Any, Any]:
     """(keys, values, lengths) for ``SparseLinear``: each doc's feature keys with its
     L2-normalised counts, weighted by the IDF weights where the model has them set.

@@ -679,7 +679,7 @@ def merge_clusters(
     for cluster in clusters:
         for question_id in cluster.question_ids:
             if question_id != anchor:
-                repository.add_constraint(session, anchor, question_id, True, now)
+                repository.add_constraint(session, anchor, question_id, must_link=True, now=now)
     repository.record_audit(
         session,
         at=now,
@@ -719,10 +719,10 @@ def split_cluster(
         raise IkzInboxError("Mindestens eine Frage muss in der Gruppe bleiben.")
     for moved in moving:
         for stays in staying:
-            repository.add_constraint(session, moved, stays, False, now)
+            repository.add_constraint(session, moved, stays, must_link=False, now=now)
     ordered = sorted(moving)
     for other in ordered[1:]:
-        repository.add_constraint(session, ordered[0], other, True, now)
+        repository.add_constraint(session, ordered[0], other, must_link=True, now=now)
     repository.record_audit(
         session,
         at=now,
@@ -759,7 +759,7 @@ def flag_cluster(
 ) -> None:
     """Pin, unpin, exclude, include or mark a cluster answered; audit and re-rank. Commits."""
     flag, value = CLUSTER_FLAG_ACTIONS[action]
-    previous = repository.set_cluster_flag(session, cluster_id, flag, value)
+    previous = repository.set_cluster_flag(session, cluster_id, flag, value=value)
     repository.record_audit(
         session,
         at=now,
@@ -848,7 +848,7 @@ def decide_suggestion(
         result = _split_question_off(session, first, second, now)
     else:
         must_link = action == "split"  # a rejected split stays; a rejected merge stays apart
-        repository.add_constraint(session, first, second, must_link, now)
+        repository.add_constraint(session, first, second, must_link=must_link, now=now)
         result = "zusammen gelassen" if must_link else "getrennt gehalten"
     repository.record_audit(
         session,
@@ -886,7 +886,7 @@ def _merge_questions_clusters(session: Session, first: int, second: int, now: da
     ]
     for qid in set(members) | {second}:
         if qid != first:
-            repository.add_constraint(session, first, qid, True, now)
+            repository.add_constraint(session, first, qid, must_link=True, now=now)
     return "zusammengeführt"
 
 
@@ -894,5 +894,5 @@ def _split_question_off(session: Session, head: int, moving: int, now: datetime)
     cluster = next((c for c in repository.list_clusters(session) if moving in c.question_ids), None)
     staying = [qid for qid in (cluster.question_ids if cluster else (head,)) if qid != moving]
     for stays in staying or [head]:
-        repository.add_constraint(session, moving, stays, False, now)
+        repository.add_constraint(session, moving, stays, must_link=False, now=now)
     return "abgetrennt"

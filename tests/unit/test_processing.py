@@ -347,7 +347,7 @@ class _RecordingReader:
     ],
 )
 def test_the_task_pipe_is_closed_unless_a_broken_pool_finishes_on_its_own(
-    monkeypatch: pytest.MonkeyPatch, broken: bool, stuck: bool, closes: int
+    monkeypatch: pytest.MonkeyPatch, *, broken: bool, stuck: bool, closes: int
 ) -> None:
     # A broken pool closes the pipe from its own feeder thread; a second close from here
     # could race with it (seen as EBADF in CI). So a broken pool gets the grace time first.

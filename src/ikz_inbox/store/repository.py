@@ -81,7 +81,9 @@ def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) 
     # read back by the unique content fingerprint instead.
     messages = MessageRow.metadata.tables[MessageRow.__tablename__]
     try:
-        session.execute(insert(messages), [_message_values(new, flag) for new, flag in batch])
+        session.execute(
+            insert(messages), [_message_values(new, collision=flag) for new, flag in batch]
+        )
     except IntegrityError as exc:  # a concurrent writer committed the same content meanwhile
         raise DuplicateContentError(
             f"Inhalt bereits gespeichert / content stored concurrently: {exc.orig}"
@@ -109,7 +111,7 @@ def _message_keys(session: Session, fingerprints: Sequence[str]) -> dict[str, in
     return keys
 
 
-def _message_values(new: MessageResult, collision: bool) -> dict[str, object]:
+def _message_values(new: MessageResult, *, collision: bool) -> dict[str, object]:
     return {
         "message_id": new.message_id,
         "content_sha256": new.content_sha256,
@@ -604,7 +606,7 @@ def get_cluster(session: Session, cluster_id: int) -> StoredCluster:
     return _stored_cluster(row, [question.id for question in row.questions])
 
 
-def set_cluster_flag(session: Session, cluster_id: int, flag: str, value: bool) -> bool:
+def set_cluster_flag(session: Session, cluster_id: int, flag: str, *, value: bool) -> bool:
     """Set one staff flag (pinned, excluded, answered); return its previous value."""
     if flag not in ("pinned", "excluded", "answered"):
         raise ValueError(f"unknown cluster flag: {flag}")
@@ -638,9 +640,10 @@ class ClusterRanking:
 
 
 def add_constraint(
-    session: Session, question_a: int, question_b: int, must_link: bool, now: datetime
+    session: Session, question_a: int, question_b: int, *, must_link: bool, now: datetime
 ) -> None:
-    """Record (or overwrite) a must-link / cannot-link decision between two questions."""
+    """Record (or overwrite) a decision between two questions: ``must_link`` True keeps them
+    in one cluster, False keeps them apart (cannot-link)."""
     low, high = sorted((question_a, question_b))
     _get(session, QuestionRow, low, "Frage")
     _get(session, QuestionRow, high, "Frage")
