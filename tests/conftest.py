@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,5 +57,5 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
             yield url
     except (RuntimeError, OSError) as exc:
         pytest.skip(f"PostgreSQL not available: {exc}")
-    except Exception as exc:  # subprocess.CalledProcessError from initdb/pg_ctl
+    except subprocess.SubprocessError as exc:  # initdb or pg_ctl failed or timed out
         pytest.skip(f"PostgreSQL could not be started: {exc}")

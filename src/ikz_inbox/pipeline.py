@@ -72,7 +72,9 @@ def run_stages_on_batch(
     asking = [mail for mail in staged if mail.extraction is not None and mail.extraction.questions]
     try:
         topics = classify_extractions([mail.extraction for mail in asking], resources.classifier)
-    except Exception:
+    # Any failure of the model on the batch: retried one message at a time, so that only a
+    # message whose questions fail on their own is quarantined.
+    except Exception:  # noqa: BLE001
         if len(raws) == 1:
             return [_stage_failure(raws[0])]
         logger.warning("classifying %s messages at once failed; one by one", len(raws))
@@ -90,7 +92,9 @@ def _parse_and_extract(raw: RawMail, resources: PipelineResources) -> ProcessedM
         extraction = extract_message(parsed, resources.extract)
     except ParseError as exc:
         return quarantined_mail(raw, f"nicht lesbar: {exc}")
-    except Exception:  # the one place that turns any stage failure into quarantine
+    # The one place that turns any stage failure into quarantine: a bug or a hostile mail
+    # must cost one message (kept with its raw bytes), never the rest of the batch.
+    except Exception:  # noqa: BLE001
         return _stage_failure(raw)
     return ProcessedMail(raw, parsed, extraction, (), MessageStatus.PROCESSED, None)
 
@@ -151,7 +155,8 @@ def fallback_headers(raw: bytes) -> ParsedMail:
         name, address = parseaddr(str(message.get("From") or ""))
         subject = str(message.get("Subject") or "")
         date = parsedate_to_datetime(str(message["Date"])) if message.get("Date") else None
-    except Exception:  # a broken header must not lose the message
+    # Best effort on a mail the parser already failed on: a broken header must not lose it.
+    except Exception:  # noqa: BLE001
         message_id, name, address, subject, date = None, "", "", "", None
     if date is not None and date.tzinfo is None:
         date = None
