@@ -102,7 +102,9 @@ def split_one(parsed: ParsedMail, resources: ExtractResources) -> Split:
     assert isinstance(questions, list)
     has_questions = any(questions)
     human = _timed(
-        split, "kind (human)", lambda: detect_human_kind(parsed, new_text, has_questions)
+        split,
+        "kind (human)",
+        lambda: detect_human_kind(parsed, new_text, has_questions=has_questions),
     )
     _timed(split, "sender", lambda: find_sender_org(parsed, body, resources.gazetteer))
     _timed(split, "event", lambda: _event(parsed, new_text, resources, human))

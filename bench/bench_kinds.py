@@ -122,7 +122,7 @@ def time_decisions(cases: Sequence[Case], resources: ExtractResources) -> tuple[
         start = time.perf_counter()
         for parsed, new_text in prepared:
             decision = settle_kind(parsed, parsed.body_text, new_text, model)
-            final_kind(decision, parsed, new_text, False)
+            final_kind(decision, parsed, new_text, has_questions=False)
         decision_runs.append((time.perf_counter() - start) / max(len(prepared), 1))
         if model is not None:
             signals = [kind_signals(p, p.body_text) for p, _text in prepared]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,5 +59,5 @@ def postgres_url(request: pytest.FixtureRequest) -> Iterator[str]:
             yield url
     except (RuntimeError, OSError) as exc:
         unavailable(REQUIRE_POSTGRES, "PostgreSQL", str(exc))
-    except Exception as exc:  # subprocess.CalledProcessError from initdb/pg_ctl
+    except subprocess.SubprocessError as exc:  # initdb or pg_ctl failed or timed out
         unavailable(REQUIRE_POSTGRES, "PostgreSQL", f"could not be started: {exc}")

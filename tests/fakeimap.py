@@ -110,7 +110,7 @@ class FakeImapServer:
             self.changed.notify_all()
         return uid
 
-    def folder(self, name: str, create: bool = False) -> FakeFolder:
+    def folder(self, name: str, *, create: bool = False) -> FakeFolder:
         """The folder ``name``; KeyError when it does not exist and ``create`` is False."""
         if name not in self.folders and create:
             self._next_uidvalidity += 1
@@ -234,7 +234,7 @@ class _Session(socketserver.BaseRequestHandler):
 
     def cmd_login(self, tag: str, args: list[object]) -> None:
         username, password = (str(a) for a in args[:2])
-        self._logged_in(tag, username, password == self.fake.password)
+        self._logged_in(tag, username, ok=password == self.fake.password)
 
     def cmd_authenticate(self, tag: str, args: list[object]) -> None:
         if str(args[0]).upper() != "XOAUTH2":
@@ -245,16 +245,16 @@ class _Session(socketserver.BaseRequestHandler):
         fields = dict(part.split(b"=", 1) for part in answer.split(b"\x01") if b"=" in part)
         username = fields.get(b"user", b"").decode()
         token = fields.get(b"auth", b"").removeprefix(b"Bearer ").decode()
-        self._logged_in(tag, username, token == self.fake.password)
+        self._logged_in(tag, username, ok=token == self.fake.password)
 
-    def _logged_in(self, tag: str, username: str, ok: bool) -> None:
+    def _logged_in(self, tag: str, username: str, *, ok: bool) -> None:
         if not ok or username != self.fake.username:
             self.send(f"{tag} NO [AUTHENTICATIONFAILED] Authentication failed.")
             return
         self.user = username
         self.send(f"{tag} OK [CAPABILITY {self._capabilities()}] Logged in")
 
-    def cmd_select(self, tag: str, args: list[object], readonly: bool = False) -> None:
+    def cmd_select(self, tag: str, args: list[object], *, readonly: bool = False) -> None:
         name = str(args[0])
         if name not in self.fake.folders:
             self.selected = None
@@ -352,7 +352,7 @@ class _Session(socketserver.BaseRequestHandler):
                 self.send(f"* {seq} FETCH (UID {message.uid} FLAGS ({flag_text}))")
         self.send(f"{tag} OK STORE completed")
 
-    def cmd_uid_copy(self, tag: str, args: list[object], move: bool = False) -> None:
+    def cmd_uid_copy(self, tag: str, args: list[object], *, move: bool = False) -> None:
         box = self._box()
         target_name = str(args[1])
         if target_name not in self.fake.folders:

@@ -12,10 +12,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-# Days and dates in the charts are those of North Rhine-Westphalia.
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
+from ikz_inbox.types import LOCAL_ZONE
+
 # Drawing grid in SVG user units; the SVG scales to its container (viewBox).
 WIDTH = 640
 ROW_HEIGHT = 22  # one horizontal bar and its gap

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ikz_inbox.errors import ConfigError, ModelError
-from ikz_inbox.textnorm import fold
+from ikz_inbox.textnorm import WORD_TOKEN, fold
 from ikz_inbox.types import Topic, TopicPrediction, TopicSource
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,6 @@ TEXTCAT_FACTORY = "ikz_textcat"
 # Texts per nlp.pipe batch; short questions, so larger batches only cost memory.
 PIPE_BATCH_SIZE = 64
 
-_TOKEN_RE = re.compile(r"[a-z0-9§]+")
 _SPACES_RE = re.compile(r"\s+")
 
 
@@ -230,7 +229,7 @@ def _parse_keyword(topic: str, keyword: str) -> _KeywordRule:
     """
     text, _, weight_text = keyword.partition("^")
     mode = {"*": "infix", "=": "exact"}.get(text[:1], "prefix")
-    words = tuple(_TOKEN_RE.findall(normalise_text(text.lstrip("*="))))
+    words = tuple(WORD_TOKEN.findall(normalise_text(text.lstrip("*="))))
     if not words:
         raise ConfigError(f"taxonomy: topic {topic!r}: key 'keywords' has empty {keyword!r}")
     try:
@@ -289,7 +288,7 @@ class KeywordClassifier:
 
     def scores(self, text: str) -> dict[str, float]:
         """Summed weights of the matching keywords per topic (topics without a match omitted)."""
-        tokens = _TOKEN_RE.findall(normalise_text(text))
+        tokens = WORD_TOKEN.findall(normalise_text(text))
         totals: dict[str, float] = {}
         for rule in self._rules:
             if _rule_matches(rule, tokens):
@@ -383,6 +382,7 @@ def _soft_multilabel_class() -> type[Any]:
 
 
 def _build_char_ngram_bow(
+    *,
     exclusive_classes: bool,
     min_n: int,
     max_n: int,
@@ -448,7 +448,7 @@ def set_idf_weights(textcat_model: Any, docs: Sequence[Any]) -> int:
     size = int(extract.get_dim("idf_buckets"))
     mask = numpy.uint64(size - 1)
     frequency = numpy.zeros(size, dtype="float64")
-    (keys, _, lengths), _ = _extract_forward(extract, docs, False, features=None)
+    (keys, _, lengths), _ = _extract_forward(extract, docs, is_train=False, features=None)
     start = 0
     for length in lengths.tolist():
         frequency[numpy.unique(keys[start : start + length] & mask)] += 1.0
@@ -468,7 +468,8 @@ def _sigmoid_cross_entropy() -> Any:
     """
     from thinc.api import Model
 
-    def forward(model: Any, logits: Any, is_train: bool) -> tuple[Any, Any]:
+    # thinc calls a layer's forward function as forward(model, X, is_train).
+    def forward(model: Any, logits: Any, is_train: bool) -> tuple[Any, Any]:  # noqa: FBT001
         def backprop(d_scores: Any) -> Any:
             return d_scores
 
@@ -478,7 +479,11 @@ def _sigmoid_cross_entropy() -> Any:
 
 
 def _extract_forward(
-    model: Any, docs: Sequence[Any], is_train: bool, *, features: Any
+    model: Any,
+    docs: Sequence[Any],
+    is_train: bool,  # noqa: FBT001 - thinc calls a forward function as forward(model, X, is_train)
+    *,
+    features: Any,
 ) -> tuple[Any, Any]:
     """(keys, values, lengths) for ``SparseLinear``: each doc's feature keys with its
     L2-normalised counts, weighted by the IDF weights where the model has them set.

@@ -78,6 +78,8 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Datenbank-URL (über
 # Messages per committed batch from which `import` shows a progress bar.
 PROGRESS_FROM = 20
 
+# Boolean options come after a bare * in the commands (keyword-only, ruff FBT): Typer and
+# click pass every parameter by name, and no Python caller can mix up two flags.
 JsonOption = Annotated[bool, typer.Option("--json", help="Ausgabe als JSON.")]
 EventOption = Annotated[str | None, typer.Option("--event", help="Veranstaltungs-ID.")]
 ByOption = Annotated[
@@ -174,7 +176,7 @@ def init(
 
 
 @app.command("config")
-def config_(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def config_(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """Wirksame Einstellungen mit Herkunft zeigen (Datei, Umgebung, Vorgabe); ohne Geheimnisse."""
     state = _state(ctx)
     rows = effective_settings(load_settings(state.config, state.db))
@@ -258,6 +260,7 @@ class _ImportProgress:
 @app.command()
 def reprocess(
     ctx: typer.Context,
+    *,
     classify: Annotated[bool, typer.Option("--classify", help="Nur Themen neu zuordnen.")] = False,
     by: ByOption = None,
 ) -> None:
@@ -282,6 +285,7 @@ def reprocess(
 @app.command()
 def train(
     ctx: typer.Context,
+    *,
     with_corrections: Annotated[
         bool, typer.Option("--with-corrections", help="Korrekturen des Teams einbeziehen.")
     ] = False,
@@ -423,6 +427,7 @@ def fmt_checked(fmt: str) -> BriefingFormat:
 def briefing(
     ctx: typer.Context,
     event: BriefingEventOption = None,
+    *,
     send: Annotated[
         bool, typer.Option("--send", help="Per E-Mail an die Moderation senden ([delivery]).")
     ] = False,
@@ -481,6 +486,7 @@ def export(
 def evaluate(
     ctx: typer.Context,
     directory: Annotated[Path, typer.Argument(help="Ordner mit NNNN.eml und labels.jsonl")],
+    *,
     as_json: JsonOption = False,
     export_to: Annotated[Path | None, typer.Option("--export", help="Export hier ablegen.")] = None,
 ) -> None:
@@ -524,23 +530,24 @@ def questions_list(
     ctx: typer.Context,
     event: EventOption = None,
     topic: Annotated[str | None, typer.Option(help="Nur dieses Thema.")] = None,
+    *,
     as_json: JsonOption = False,
 ) -> None:
     """Fragen auflisten."""
     with _session(ctx) as (_application, session):
         rows = service.list_questions(session, event, topic)
-    _show_questions(rows, as_json)
+    _show_questions(rows, as_json=as_json)
 
 
 @questions_app.command("review")
-def questions_review(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def questions_review(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """Fragen mit unsicherem Thema zur Prüfung auflisten."""
     with _session(ctx) as (_application, session):
         rows = service.review_queue(session)
-    _show_questions(rows, as_json)
+    _show_questions(rows, as_json=as_json)
 
 
-def _show_questions(rows: list[StoredQuestion], as_json: bool) -> None:
+def _show_questions(rows: list[StoredQuestion], *, as_json: bool) -> None:
     if as_json:
         _print_json([service.question_json(row) for row in rows])
         return
@@ -559,7 +566,7 @@ def _show_questions(rows: list[StoredQuestion], as_json: bool) -> None:
 
 
 @questions_app.command("show")
-def questions_show(ctx: typer.Context, question_id: int, as_json: JsonOption = False) -> None:
+def questions_show(ctx: typer.Context, question_id: int, *, as_json: JsonOption = False) -> None:
     """Eine Frage mit allen Angaben zeigen."""
     with _session(ctx) as (_application, session):
         row = service.question_details(session, question_id)
@@ -594,7 +601,7 @@ def questions_reclassify(
 
 @clusters_app.command("list")
 def clusters_list(
-    ctx: typer.Context, event: EventOption = None, as_json: JsonOption = False
+    ctx: typer.Context, event: EventOption = None, *, as_json: JsonOption = False
 ) -> None:
     """Fragengruppen in Rangfolge auflisten."""
     with _session(ctx) as (application, session):
@@ -663,6 +670,7 @@ def clusters_suggest(
     ctx: typer.Context,
     event: EventOption = None,
     limit: Annotated[int, typer.Option("--limit", help="Höchstens so viele Vorschläge.")] = 20,
+    *,
     as_json: JsonOption = False,
 ) -> None:
     """Die unsichersten Gruppierungsentscheidungen zum Bestätigen oder Ablehnen."""
@@ -800,6 +808,7 @@ def audit(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option(help="Höchstens so viele Einträge (0: alle).")] = 50,
     since: SinceOption = None,
+    *,
     as_json: JsonOption = False,
     verify: Annotated[
         bool, typer.Option("--verify", help="Hash-Kette prüfen; Exit-Code 1 bei Manipulation.")
@@ -847,6 +856,7 @@ def _verify_audit(ctx: typer.Context) -> None:
 @app.command()
 def purge(
     ctx: typer.Context,
+    *,
     yes: Annotated[
         bool, typer.Option("--yes", help="Wirklich löschen (sonst nur anzeigen).")
     ] = False,
@@ -908,6 +918,7 @@ def forget(
 @app.command()
 def poll(
     ctx: typer.Context,
+    *,
     once: Annotated[bool, typer.Option("--once", help="Einmal abrufen und beenden.")] = True,
 ) -> None:
     """Neue Nachrichten aus den konfigurierten Postfächern abrufen und verarbeiten.
@@ -940,7 +951,7 @@ def run(ctx: typer.Context) -> None:
 
 
 @app.command()
-def status(ctx: typer.Context, as_json: JsonOption = False) -> None:
+def status(ctx: typer.Context, *, as_json: JsonOption = False) -> None:
     """Zustand zeigen; Exit-Code 1, wenn der letzte erfolgreiche Abruf zu alt ist."""
     from ikz_inbox.polling import collect_status
 

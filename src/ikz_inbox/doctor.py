@@ -53,16 +53,18 @@ def run_checks(
         settings = load_settings(config_path, database_url, environ)
         check_required_files(settings, tuple(k for k in REQUIRED_FILES if k != "events"))
     except ConfigError as exc:
-        return [Check("Konfiguration", False, _one_line(exc))]
+        return [Check("Konfiguration", ok=False, detail=_one_line(exc))]
     checks = [
-        Check("Konfiguration", True, f"gültig ({settings.config_path or 'keine Datei'})"),
+        Check("Konfiguration", ok=True, detail=f"gültig ({settings.config_path or 'keine Datei'})"),
         _check_database(settings),
         _check_topic_model(settings),
         _check_events(settings, now),
     ]
     checks += [_check_mailbox(settings, index, environ) for index in range(len(settings.mailboxes))]
     if not settings.mailboxes:
-        checks.append(Check("IMAP", False, "kein Postfach konfiguriert: Abschnitt [imap] fehlt"))
+        checks.append(
+            Check("IMAP", ok=False, detail="kein Postfach konfiguriert: Abschnitt [imap] fehlt")
+        )
     checks.append(_check_report_dir(settings.report_dir))
     return checks
 
@@ -76,10 +78,14 @@ def _check_database(settings: Settings) -> Check:
         finally:
             database.engine.dispose()
     except (IkzInboxError, OSError) as exc:
-        return Check("Datenbank", False, _one_line(exc))
+        return Check("Datenbank", ok=False, detail=_one_line(exc))
     if not current:
-        return Check("Datenbank", False, f"{database.url}: Schema nicht auf {HEAD_REVISION}")
-    return Check("Datenbank", True, f"{database.url} erreichbar, Schema {HEAD_REVISION} aktuell")
+        return Check(
+            "Datenbank", ok=False, detail=f"{database.url}: Schema nicht auf {HEAD_REVISION}"
+        )
+    return Check(
+        "Datenbank", ok=True, detail=f"{database.url} erreichbar, Schema {HEAD_REVISION} aktuell"
+    )
 
 
 def _check_topic_model(settings: Settings) -> Check:
@@ -88,8 +94,12 @@ def _check_topic_model(settings: Settings) -> Check:
             settings.topic_model_dir, load_taxonomy(settings.taxonomy_path)
         )
     except IkzInboxError as exc:
-        return Check("Themenmodell", False, f"{_one_line(exc)} (Ersatz wären Stichwortregeln)")
-    return Check("Themenmodell", True, f"{classifier.version} aus {settings.topic_model_dir}")
+        return Check(
+            "Themenmodell", ok=False, detail=f"{_one_line(exc)} (Ersatz wären Stichwortregeln)"
+        )
+    return Check(
+        "Themenmodell", ok=True, detail=f"{classifier.version} aus {settings.topic_model_dir}"
+    )
 
 
 def _check_events(settings: Settings, now: datetime) -> Check:
@@ -97,7 +107,7 @@ def _check_events(settings: Settings, now: datetime) -> Check:
         check_required_files(settings, ("events",))
         events = load_events(settings.events_path)
     except ConfigError as exc:
-        return Check("Veranstaltungen", False, _one_line(exc))
+        return Check("Veranstaltungen", ok=False, detail=_one_line(exc))
     upcoming = sorted(
         (event for event in events if event.ends_at >= now), key=lambda e: e.starts_at
     )
@@ -109,14 +119,14 @@ def _check_events(settings: Settings, now: datetime) -> Check:
         )
         return Check(
             "Veranstaltungen",
-            False,
-            f"keine bevorstehende Veranstaltung in {settings.events_path}{sample}",
+            ok=False,
+            detail=f"keine bevorstehende Veranstaltung in {settings.events_path}{sample}",
         )
     first = upcoming[0]
     return Check(
         "Veranstaltungen",
-        True,
-        f"{len(upcoming)} bevorstehend, nächste: {first.id} am {first.starts_at:%d.%m.%Y}",
+        ok=True,
+        detail=f"{len(upcoming)} bevorstehend, nächste: {first.id} am {first.starts_at:%d.%m.%Y}",
     )
 
 
@@ -129,12 +139,12 @@ def _check_mailbox(settings: Settings, index: int, environ: Mapping[str, str]) -
             mailbox.select()  # fails when the folder is missing or the post-action impossible
             capabilities = mailbox.has_capabilities(CAPABILITIES)
     except IkzInboxError as exc:
-        return Check(name, False, _one_line(exc))
+        return Check(name, ok=False, detail=_one_line(exc))
     listed = ", ".join(f"{cap} {'ja' if has else 'nein'}" for cap, has in capabilities.items())
     return Check(
         name,
-        True,
-        f"Anmeldung als {section.username} an {section.host}:{section.port} ok, "
+        ok=True,
+        detail=f"Anmeldung als {section.username} an {section.host}:{section.port} ok, "
         f"Ordner vorhanden; {listed}",
     )
 
@@ -145,8 +155,10 @@ def _check_report_dir(report_dir: Path) -> Check:
         with tempfile.NamedTemporaryFile(dir=report_dir, prefix=".doctor-"):
             pass
     except OSError as exc:
-        return Check("Berichtsordner", False, f"{report_dir} nicht beschreibbar: {exc.strerror}")
-    return Check("Berichtsordner", True, f"{report_dir} beschreibbar")
+        return Check(
+            "Berichtsordner", ok=False, detail=f"{report_dir} nicht beschreibbar: {exc.strerror}"
+        )
+    return Check("Berichtsordner", ok=True, detail=f"{report_dir} beschreibbar")
 
 
 def _one_line(exc: Exception) -> str:

@@ -2,10 +2,11 @@
 
     raw bytes ──parse──▶ ParsedMail ──extract──▶ Extraction ──classify──▶ topics
 
-``process_mail`` runs the stages for one message and never raises: any failure becomes a
-quarantined result carrying the reason, so one bad message never blocks the rest and is
-never lost (the caller stores the raw bytes either way). Grouping (dedup) and ranking work
-on all stored questions at once and are run by the service after a batch.
+``run_stages`` runs the stages for one message (``run_stages_on_batch`` for a batch, with
+one classifier call) and never raises: any failure becomes a quarantined result carrying
+the reason, so one bad message never blocks the rest and is never lost (the caller
+stores the raw bytes either way). Grouping (dedup) and ranking work on all stored
+questions at once and are run by the service after a batch.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from ikz_inbox.extract import ExtractResources, extract_message
 from ikz_inbox.limits import MAX_MESSAGE_BYTES
 from ikz_inbox.parse import parse_message
 from ikz_inbox.types import (
+    ORGANISATION_TOPIC,
     Extraction,
     MessageStatus,
     ParsedMail,
@@ -33,8 +35,6 @@ from ikz_inbox.types import (
 )
 
 logger = logging.getLogger(__name__)
-
-ORGANISATION_TOPIC = "organisation"
 
 
 @dataclass(frozen=True)
@@ -58,23 +58,27 @@ class ProcessedMail:
     error: str | None
 
 
-def process_mail(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
+def run_stages(raw: RawMail, resources: PipelineResources) -> ProcessedMail:
     """Run parse, extract and classify on one message; quarantine it on any failure."""
-    return process_mails([raw], resources)[0]
+    return run_stages_on_batch([raw], resources)[0]
 
 
-def process_mails(raws: Sequence[RawMail], resources: PipelineResources) -> list[ProcessedMail]:
-    """``process_mail`` for many messages, with one classifier call for all their questions
+def run_stages_on_batch(
+    raws: Sequence[RawMail], resources: PipelineResources
+) -> list[ProcessedMail]:
+    """``run_stages`` for many messages, with one classifier call for all their questions
     (the model scores each question alone, so the topics are the same, at half the cost)."""
     staged = [_parse_and_extract(raw, resources) for raw in raws]
     asking = [mail for mail in staged if mail.extraction is not None and mail.extraction.questions]
     try:
         topics = classify_extractions([mail.extraction for mail in asking], resources.classifier)
-    except Exception:
+    # Any failure of the model on the batch: retried one message at a time, so that only a
+    # message whose questions fail on their own is quarantined.
+    except Exception:  # noqa: BLE001
         if len(raws) == 1:
             return [_stage_failure(raws[0])]
         logger.warning("classifying %s messages at once failed; one by one", len(raws))
-        return [process_mail(raw, resources) for raw in raws]
+        return [run_stages(raw, resources) for raw in raws]
     classified = {id(mail): found for mail, found in zip(asking, topics, strict=True)}
     return [replace(mail, topics=classified.get(id(mail), ())) for mail in staged]
 
@@ -88,7 +92,9 @@ def _parse_and_extract(raw: RawMail, resources: PipelineResources) -> ProcessedM
         extraction = extract_message(parsed, resources.extract)
     except ParseError as exc:
         return quarantined_mail(raw, f"nicht lesbar: {exc}")
-    except Exception:  # the one place that turns any stage failure into quarantine
+    # The one place that turns any stage failure into quarantine: a bug or a hostile mail
+    # must cost one message (kept with its raw bytes), never the rest of the batch.
+    except Exception:  # noqa: BLE001
         return _stage_failure(raw)
     return ProcessedMail(raw, parsed, extraction, (), MessageStatus.PROCESSED, None)
 
@@ -149,7 +155,8 @@ def fallback_headers(raw: bytes) -> ParsedMail:
         name, address = parseaddr(str(message.get("From") or ""))
         subject = str(message.get("Subject") or "")
         date = parsedate_to_datetime(str(message["Date"])) if message.get("Date") else None
-    except Exception:  # a broken header must not lose the message
+    # Best effort on a mail the parser already failed on: a broken header must not lose it.
+    except Exception:  # noqa: BLE001
         message_id, name, address, subject, date = None, "", "", "", None
     if date is not None and date.tzinfo is None:
         date = None

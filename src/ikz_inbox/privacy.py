@@ -15,10 +15,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# Same shapes as the briefing hides (report.py): a mail address, and a phone number (a
-# leading + or 0, then at least 6 more digits with spaces, / ( ) -).
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d(?:[ /()-]?\d){5,}")
+# Contact details in text, scrubbed here and hidden in the briefing (report.py): a mail
+# address, and a phone number (a leading + or 0, then at least 6 more digits with spaces,
+# / ( ) -).
+MAIL_ADDRESS_PATTERN = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+PHONE_NUMBER_PATTERN = re.compile(r"(?<![\w.])(?:\+|0)\d(?:[ /()-]?\d){5,}")
 _WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")
 # Words of a display name that do not identify anyone.
 _NOT_A_NAME = frozenset(
@@ -92,8 +93,8 @@ def scrub_text(text: str, terms: PersonalTerms, *, contacts: bool = True) -> str
         return text
     result = _replace_ci(text, terms.address, ADDRESS_PLACEHOLDER) if terms.address else text
     if contacts:
-        result = _EMAIL.sub(ADDRESS_PLACEHOLDER, result)
-        result = _PHONE.sub(PHONE_PLACEHOLDER, result)
+        result = MAIL_ADDRESS_PATTERN.sub(ADDRESS_PLACEHOLDER, result)
+        result = PHONE_NUMBER_PATTERN.sub(PHONE_PLACEHOLDER, result)
     for name in terms.names:
         pattern = re.compile(rf"(?<![^\W_]){re.escape(name)}(?![^\W_])", re.IGNORECASE)
         result = pattern.sub(NAME_PLACEHOLDER, result)

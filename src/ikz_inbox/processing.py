@@ -35,7 +35,12 @@ from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
 from ikz_inbox.parse import read_attachment
-from ikz_inbox.pipeline import PipelineResources, ProcessedMail, process_mails, quarantined_mail
+from ikz_inbox.pipeline import (
+    PipelineResources,
+    ProcessedMail,
+    quarantined_mail,
+    run_stages_on_batch,
+)
 from ikz_inbox.types import ClassifiedQuestion, Event, MessageResult, RawMail, Topic
 
 __all__ = [
@@ -107,7 +112,7 @@ def message_results(
     store keeps of each; never raises."""
     return [
         message_result(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
-        for processed in process_mails(raws, resources)
+        for processed in run_stages_on_batch(raws, resources)
     ]
 
 

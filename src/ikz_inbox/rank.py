@@ -11,15 +11,19 @@ excluded and answered clusters get no rank.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ikz_inbox.textnorm import fold
-from ikz_inbox.types import ClusterMember, ClusterSummary, Event, RankedCluster
+from ikz_inbox.textnorm import WORD_TOKEN, fold
+from ikz_inbox.types import (
+    ORGANISATION_TOPIC,
+    ClusterMember,
+    ClusterSummary,
+    Event,
+    RankedCluster,
+)
 
-ORGANISATION_TOPIC = "organisation"
 # A member that arrived within this span before "now" counts as new in the reason.
 RECENT_WINDOW = timedelta(days=1)
 # Representative questions of this length (characters) read best aloud.
@@ -77,7 +81,6 @@ ENGLISH_WORDS = frozenset(
     }
 )
 ENGLISH_SHARE = 0.25
-_TOKEN = re.compile(r"[a-z0-9§]+")
 
 
 @dataclass(frozen=True)
@@ -262,7 +265,7 @@ def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def _tokens(text: str) -> frozenset[str]:
-    return frozenset(_TOKEN.findall(_fold(text)))
+    return frozenset(WORD_TOKEN.findall(_fold(text)))
 
 
 def _fold(text: str) -> str:

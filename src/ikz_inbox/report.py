@@ -15,19 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from ikz_inbox import __version__
 from ikz_inbox.charts import BarChart, count_days, count_topics, day_chart, topic_chart
-from ikz_inbox.types import Briefing, ClusterMember, RankedCluster
+from ikz_inbox.privacy import MAIL_ADDRESS_PATTERN, PHONE_NUMBER_PATTERN
+from ikz_inbox.types import LOCAL_ZONE, Briefing, ClusterMember, RankedCluster
 
 ReportFormat = Literal["html", "md"]
 BriefingFormat = Literal["html", "pdf", "md"]
 BRIEFING_FORMATS: tuple[BriefingFormat, ...] = ("html", "pdf", "md")
-# Staff and moderators read times in the time zone of North Rhine-Westphalia.
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 _TEMPLATES: dict[str, str] = {"html": "briefing.html.j2", "md": "briefing.md.j2"}
 # How many questions the summary at the top lists.
 SUMMARY_SIZE = 5
@@ -37,10 +35,6 @@ NO_ORGANISATION = "Absender ohne Organisationsangabe"
 # is printed up to PRINT_APPENDIX_MAX questions (it is always in HTML and Markdown).
 PRINT_DETAIL = 100
 PRINT_APPENDIX_MAX = 1_000
-# Contact details inside question texts, hidden unless configured otherwise: mail addresses
-# and phone numbers (a leading + or 0, then at least 6 more digits with spaces, / ( ) -).
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\w.])(?:\+|0)\d(?:[ /()-]?\d){5,}")
 # Markdown: characters that could start markup inline; < > & become entities instead.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]{}()#+!|~])")
 _WHITESPACE = re.compile(r"\s+")
@@ -204,7 +198,9 @@ def clean_text(value: object, options: ReportOptions) -> str:
     text = str(value)
     if options.show_contact_details:
         return text
-    return _PHONE.sub("[Telefonnummer entfernt]", _EMAIL.sub("[E-Mail-Adresse entfernt]", text))
+    return PHONE_NUMBER_PATTERN.sub(
+        "[Telefonnummer entfernt]", MAIL_ADDRESS_PATTERN.sub("[E-Mail-Adresse entfernt]", text)
+    )
 
 
 def asker_display(asker: object, options: ReportOptions) -> str:

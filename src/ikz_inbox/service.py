@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from ikz_inbox import dataprotection
 from ikz_inbox.classify import TopicClassifier
@@ -37,6 +36,8 @@ from ikz_inbox.store.records import (
 )
 from ikz_inbox.textnorm import fold
 from ikz_inbox.types import (
+    LOCAL_ZONE,
+    ORGANISATION_TOPIC,
     Briefing,
     ClusterMember,
     ClusterSummary,
@@ -44,9 +45,11 @@ from ikz_inbox.types import (
     Event,
     GroupedQuestions,
     GroupingSuggestion,
+    MessageStatus,
     PreviousBriefing,
     RankedCluster,
     ReviewItem,
+    TopicSource,
 )
 
 if TYPE_CHECKING:
@@ -56,8 +59,6 @@ logger = logging.getLogger(__name__)
 
 # `--event all`: a briefing with one section per event.
 ALL_EVENTS = "all"
-# Dates of the question window are days in North Rhine-Westphalia.
-LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 # --- reprocessing -----------------------------------------------------------------------
@@ -84,12 +85,14 @@ def reclassify_and_regroup(
         target_id="*",
         details={"model": classifier.version},
     )
-    questions = [q for q in repository.list_questions(session) if q.topic_source != "staff"]
+    questions = [
+        q for q in repository.list_questions(session) if q.topic_source is not TopicSource.STAFF
+    ]
     predictions = classifier.predict([q.text for q in questions])
     by_id = {
         question.id: prediction
         for question, prediction in zip(questions, predictions, strict=True)
-        if question.topic != "organisation" or prediction.topic == "organisation"
+        if question.topic != ORGANISATION_TOPIC or prediction.topic == ORGANISATION_TOPIC
     }
     changed = repository.apply_model_topics(session, by_id, review_threshold)
     session.commit()
@@ -327,7 +330,7 @@ def _event_briefing(
         generated_at=now,
         content=tuple(entry for entry in ranked if entry.rank is not None),
         organisation=tuple(
-            e for e in ranked if e.summary.topic == "organisation" and not e.summary.excluded
+            e for e in ranked if e.summary.topic == ORGANISATION_TOPIC and not e.summary.excluded
         ),
         stats=_briefing_stats(questions, ranked),
         note=note,
@@ -389,7 +392,7 @@ def _review_items(
             "topic", f"Frage {q.id}", q.text, topic=q.topic, confidence=round(q.confidence, 2)
         )
         for q in questions
-        if q.needs_review and q.topic_source != "staff"
+        if q.needs_review and q.topic_source is not TopicSource.STAFF
     ]
     incoherent = [
         ReviewItem("incoherent", f"Gruppe {e.cluster_id}", e.representative.text, e.summary.topic)
@@ -398,7 +401,7 @@ def _review_items(
     ]
     quarantined = [
         ReviewItem("quarantine", f"Nachricht {m.id}", m.subject, error=m.error)
-        for m in repository.list_messages(session, status="quarantined")
+        for m in repository.list_messages(session, status=MessageStatus.QUARANTINED)
         if _belongs_to(m, event)
     ]
     return tuple(unsure + incoherent + quarantined)
@@ -676,7 +679,7 @@ def merge_clusters(
     for cluster in clusters:
         for question_id in cluster.question_ids:
             if question_id != anchor:
-                repository.add_constraint(session, anchor, question_id, True, now)
+                repository.add_constraint(session, anchor, question_id, must_link=True, now=now)
     repository.record_audit(
         session,
         at=now,
@@ -716,10 +719,10 @@ def split_cluster(
         raise IkzInboxError("Mindestens eine Frage muss in der Gruppe bleiben.")
     for moved in moving:
         for stays in staying:
-            repository.add_constraint(session, moved, stays, False, now)
+            repository.add_constraint(session, moved, stays, must_link=False, now=now)
     ordered = sorted(moving)
     for other in ordered[1:]:
-        repository.add_constraint(session, ordered[0], other, True, now)
+        repository.add_constraint(session, ordered[0], other, must_link=True, now=now)
     repository.record_audit(
         session,
         at=now,
@@ -756,7 +759,7 @@ def flag_cluster(
 ) -> None:
     """Pin, unpin, exclude, include or mark a cluster answered; audit and re-rank. Commits."""
     flag, value = CLUSTER_FLAG_ACTIONS[action]
-    previous = repository.set_cluster_flag(session, cluster_id, flag, value)
+    previous = repository.set_cluster_flag(session, cluster_id, flag, value=value)
     repository.record_audit(
         session,
         at=now,
@@ -845,7 +848,7 @@ def decide_suggestion(
         result = _split_question_off(session, first, second, now)
     else:
         must_link = action == "split"  # a rejected split stays; a rejected merge stays apart
-        repository.add_constraint(session, first, second, must_link, now)
+        repository.add_constraint(session, first, second, must_link=must_link, now=now)
         result = "zusammen gelassen" if must_link else "getrennt gehalten"
     repository.record_audit(
         session,
@@ -883,7 +886,7 @@ def _merge_questions_clusters(session: Session, first: int, second: int, now: da
     ]
     for qid in set(members) | {second}:
         if qid != first:
-            repository.add_constraint(session, first, qid, True, now)
+            repository.add_constraint(session, first, qid, must_link=True, now=now)
     return "zusammengeführt"
 
 
@@ -891,5 +894,5 @@ def _split_question_off(session: Session, head: int, moving: int, now: datetime)
     cluster = next((c for c in repository.list_clusters(session) if moving in c.question_ids), None)
     staying = [qid for qid in (cluster.question_ids if cluster else (head,)) if qid != moving]
     for stays in staying or [head]:
-        repository.add_constraint(session, moving, stays, False, now)
+        repository.add_constraint(session, moving, stays, must_link=False, now=now)
     return "abgetrennt"

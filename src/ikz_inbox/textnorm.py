@@ -8,7 +8,12 @@ drops umlauts).
 
 from __future__ import annotations
 
+import re
 import unicodedata
+
+# A word of folded text: a run of letters a-z, digits and § ("§ 5" keeps its sign), as
+# topic keywords, ranking overlap and the evaluation's question matching read it.
+WORD_TOKEN = re.compile(r"[a-z0-9§]+")
 
 
 def fold(text: str) -> str:

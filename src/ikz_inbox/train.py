@@ -451,7 +451,9 @@ def _train(
     tools = registry.resolve({"batcher": training["batcher"], "optimizer": training["optimizer"]})
     textcat: Any = nlp.get_pipe("textcat")
     multi: Any = nlp.get_pipe(MULTILABEL_PIPE) if MULTILABEL_PIPE in nlp.pipe_names else None
-    data = [_make_example(nlp, SpacyExample, ex, labels, multi is not None) for ex in examples]
+    data = [
+        _make_example(nlp, SpacyExample, ex, labels, multi=multi is not None) for ex in examples
+    ]
     optimizer = nlp.initialize(get_examples=lambda: data, sgd=tools["optimizer"])
     # IDF over distinct texts: repeated staff corrections must not lower their own weight.
     distinct = list({example.reference.text: example.reference for example in data}.values())
@@ -469,7 +471,7 @@ def _train(
 
 
 def _make_example(
-    nlp: Any, factory: Any, example: TrainingExample, labels: Sequence[str], multi: bool
+    nlp: Any, factory: Any, example: TrainingExample, labels: Sequence[str], *, multi: bool
 ) -> Any:
     """The spaCy example: one-hot on the primary topic for the softmax (``<id>``) and, with
     the multi-label component, 1.0 for every topic of the example (``has:<id>``)."""

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 from typing import TypeAlias
+from zoneinfo import ZoneInfo
 
 
 class MessageKind(StrEnum):
@@ -37,6 +38,16 @@ class TopicSource(StrEnum):
     MODEL = "model"
     RULES = "rules"
     STAFF = "staff"
+
+
+# The topic of organisational questions (registration, venue, slides, ...): a taxonomy topic
+# like the others, but such questions are listed apart and never ranked as content, and a
+# rule that is sure of it (``QuestionSpan.topic_hint``) wins over the topic model.
+ORGANISATION_TOPIC = "organisation"
+
+# The time zone of the events, staff and moderators (North Rhine-Westphalia): briefing
+# times, question-window dates, chart days and the worker's schedules are local to it.
+LOCAL_ZONE = ZoneInfo("Europe/Berlin")
 
 
 @dataclass(frozen=True)
@@ -113,7 +124,7 @@ class QuestionSpan:
     text: str
     start: int  # character span in ``Extraction.new_text``; -1/-1 for the subject
     end: int
-    topic_hint: str | None = None  # e.g. "organisation" when rules are sure
+    topic_hint: str | None = None  # e.g. ORGANISATION_TOPIC when rules are sure
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from ikz_inbox.errors import ConfigError, IkzInboxError, LockError, MailboxError
 from ikz_inbox.mailbox import Mailbox, credentials_for, mailbox_config_for
 from ikz_inbox.polling import poll_all_mailboxes, poll_mailbox
 from ikz_inbox.publish import publish_scheduled_briefing
+from ikz_inbox.types import LOCAL_ZONE
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def run_service(app: App) -> None:
     """Run polls (or IDLE) and the briefing job until SIGTERM/SIGINT."""
     stop = threading.Event()
     load_models(app)
-    scheduler = BlockingScheduler(timezone="Europe/Berlin")
+    scheduler = BlockingScheduler(timezone=LOCAL_ZONE.key)
     worker = app.settings.worker
     scheduler.add_job(
         _interval_poll_job,
@@ -58,7 +59,7 @@ def run_service(app: App) -> None:
     )
     scheduler.add_job(
         _briefing_job,
-        CronTrigger.from_crontab(worker.briefing_cron, timezone="Europe/Berlin"),
+        CronTrigger.from_crontab(worker.briefing_cron, timezone=LOCAL_ZONE.key),
         args=(app,),
         id="briefing",
         max_instances=1,
@@ -66,7 +67,7 @@ def run_service(app: App) -> None:
     )
     scheduler.add_job(
         _purge_job,
-        CronTrigger.from_crontab(app.settings.retention.purge_cron, timezone="Europe/Berlin"),
+        CronTrigger.from_crontab(app.settings.retention.purge_cron, timezone=LOCAL_ZONE.key),
         args=(app,),
         id="purge",
         max_instances=1,

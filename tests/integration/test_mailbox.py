@@ -103,7 +103,7 @@ def flags_of(server: DovecotServer, user: ImapUser, folder: str = "INBOX") -> di
         ("", False),
     ],
 )
-def test_is_loopback(host: str, expected: bool) -> None:
+def test_is_loopback(host: str, *, expected: bool) -> None:
     assert is_loopback(host) is expected
 
 

@@ -159,7 +159,7 @@ def _topics(*pairs: tuple[str, tuple[str, ...]]) -> tuple[Topic, ...]:
         (("2b ustg",), "2b und UStG", False),
     ],
 )
-def test_keyword_syntax(keywords: tuple[str, ...], text: str, matches: bool) -> None:
+def test_keyword_syntax(keywords: tuple[str, ...], text: str, *, matches: bool) -> None:
     classifier = KeywordClassifier(_topics(("a", keywords), ("sonstiges", ())))
     assert (classifier.predict([text])[0].topic == "a") is matches
 

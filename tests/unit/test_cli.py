@@ -267,7 +267,7 @@ def test_clusters_show(
     ],
 )
 def test_cluster_flags_are_set_and_audited(
-    cli: Cli, action: str, message: str, flag: str, value: bool
+    cli: Cli, action: str, message: str, flag: str, *, value: bool
 ) -> None:
     target = cli.cluster_of("Ist ein Zweckverband nötig?")
     result = cli("clusters", action, str(target), "--by", "mod", "--note", "warum")

@@ -387,6 +387,7 @@ def test_restore_then_add_equals_adding_all(
     model: DedupModel,
     restore_case: tuple[list[DedupItem], ClusterConstraints, list[dict[int, int]]],
     stored: int,
+    *,
     shuffle: bool,
 ) -> None:
     items, constraints, snapshots = restore_case

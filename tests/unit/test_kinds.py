@@ -82,10 +82,10 @@ def test_automatic_kind_of_sample_mails(name: str, kind: MessageKind | None) -> 
         ("human_question_outlook.eml", True, MessageKind.FRAGE),
     ],
 )
-def test_human_kind_of_sample_mails(name: str, has_questions: bool, kind: MessageKind) -> None:
+def test_human_kind_of_sample_mails(name: str, *, has_questions: bool, kind: MessageKind) -> None:
     parsed = _load(name)
     new_text = isolate_new_text(parsed.body_text)
-    assert detect_human_kind(parsed, new_text, has_questions) == kind
+    assert detect_human_kind(parsed, new_text, has_questions=has_questions) == kind
 
 
 HUMAN = "Guten Tag,\n\nwie hoch ist die Förderquote?\n\nViele Grüße\nJan Muster"
@@ -291,12 +291,12 @@ def test_human_mail_is_not_spam(body: str) -> None:
 )
 def test_human_kind_rules(subject: str, new_text: str, kind: str) -> None:
     parsed = _mail(new_text, subject=subject)
-    assert detect_human_kind(parsed, new_text, False) == MessageKind(kind)
+    assert detect_human_kind(parsed, new_text, has_questions=False) == MessageKind(kind)
 
 
 def test_registration_with_a_question_is_frage() -> None:
     text = "Hiermit melde ich mich an. Wo finde ich den Zugangslink?"
-    assert detect_human_kind(_mail(text), text, True) == MessageKind.FRAGE
+    assert detect_human_kind(_mail(text), text, has_questions=True) == MessageKind.FRAGE
 
 
 # Every code point once (surrogates cannot stand in text): the lower-casing that lets the
@@ -410,10 +410,10 @@ def _fixed_model(**probabilities: float) -> KindModel:
 
 
 def _decide(
-    parsed: ParsedMail, new_text: str, has_questions: bool, model: KindModel | None
+    parsed: ParsedMail, new_text: str, *, has_questions: bool, model: KindModel | None
 ) -> MessageKind:
     decision = settle_kind(parsed, parsed.body_text, new_text, model)
-    return final_kind(decision, parsed, new_text, has_questions)
+    return final_kind(decision, parsed, new_text, has_questions=has_questions)
 
 
 REGISTRATION_WITH_QUESTION = (
@@ -440,8 +440,8 @@ SPAM_WITH_QUESTIONS = (
 )
 def test_questions_make_frage_whatever_else_the_mail_does(body: str, model_says: str) -> None:
     model = _fixed_model(**{model_says: 0.75})
-    assert _decide(_mail(body), body, True, model) is MessageKind.FRAGE
-    assert _decide(_mail(body), body, False, model) is MessageKind(model_says)
+    assert _decide(_mail(body), body, has_questions=True, model=model) is MessageKind.FRAGE
+    assert _decide(_mail(body), body, has_questions=False, model=model) is MessageKind(model_says)
 
 
 def test_spam_with_questions_stays_spam() -> None:
@@ -449,13 +449,13 @@ def test_spam_with_questions_stays_spam() -> None:
     parsed = _mail(SPAM_WITH_QUESTIONS, from_name="Team Ranking", from_address="hi@rank.example")
     decision = settle_kind(parsed, parsed.body_text, SPAM_WITH_QUESTIONS, model)
     assert decision.kind is MessageKind.SPAM  # settled before questions are looked for
-    assert final_kind(decision, parsed, SPAM_WITH_QUESTIONS, True) is MessageKind.SPAM
+    assert final_kind(decision, parsed, SPAM_WITH_QUESTIONS, has_questions=True) is MessageKind.SPAM
 
 
 def test_spam_needs_the_bar() -> None:
     model = _fixed_model(spam=0.55, sonstiges=0.3)
-    assert _decide(_mail(HUMAN), HUMAN, True, model) is MessageKind.FRAGE
-    assert _decide(_mail(HUMAN), HUMAN, False, model) is MessageKind.SONSTIGES
+    assert _decide(_mail(HUMAN), HUMAN, has_questions=True, model=model) is MessageKind.FRAGE
+    assert _decide(_mail(HUMAN), HUMAN, has_questions=False, model=model) is MessageKind.SONSTIGES
 
 
 PHISHING = (
@@ -466,28 +466,37 @@ PHISHING = (
 
 def test_spam_flag_and_spam_rule_win_over_a_model_that_says_frage() -> None:
     flagged = _mail(HUMAN, headers=(("x-spam-flag", "YES"),))
-    assert _decide(flagged, HUMAN, True, _fixed_model(frage=0.99)) is MessageKind.SPAM
+    assert (
+        _decide(flagged, HUMAN, has_questions=True, model=_fixed_model(frage=0.99))
+        is MessageKind.SPAM
+    )
     parsed = _mail(PHISHING, from_name="IT-Service", from_address="it@login-check.example.com")
     assert kind_signals(parsed, PHISHING).spam_rule
     model = _fixed_model(frage=0.8, spam=0.1)
-    assert _decide(parsed, PHISHING, True, model) is MessageKind.SPAM
+    assert _decide(parsed, PHISHING, has_questions=True, model=model) is MessageKind.SPAM
 
 
 def test_spam_rule_gives_way_where_the_model_rules_spam_out() -> None:
     parsed = _mail(PHISHING, from_name="IT-Service", from_address="it@login-check.example.com")
     model = _fixed_model(newsletter=0.97, spam=0.01)
-    assert _decide(parsed, PHISHING, False, model) is MessageKind.NEWSLETTER
+    assert _decide(parsed, PHISHING, has_questions=False, model=model) is MessageKind.NEWSLETTER
 
 
 def test_a_sure_spam_verdict_wins_over_bounce_wording_but_not_over_a_dsn() -> None:
     model = _fixed_model(spam=0.9)
     subject = "Undeliverable: 17 Nachrichten warten auf Freigabe"
-    assert _decide(_mail(HUMAN, subject=subject), HUMAN, False, model) is MessageKind.SPAM
+    assert (
+        _decide(_mail(HUMAN, subject=subject), HUMAN, has_questions=False, model=model)
+        is MessageKind.SPAM
+    )
     unsure = _fixed_model(spam=0.3)
-    bounce = _decide(_mail(HUMAN, subject=subject), HUMAN, False, unsure)
+    bounce = _decide(_mail(HUMAN, subject=subject), HUMAN, has_questions=False, model=unsure)
     assert bounce is MessageKind.UNZUSTELLBAR
     dsn = (("content-type", "multipart/report; report-type=delivery-status; boundary=x"),)
-    assert _decide(_mail(HUMAN, headers=dsn), HUMAN, False, model) is MessageKind.UNZUSTELLBAR
+    assert (
+        _decide(_mail(HUMAN, headers=dsn), HUMAN, has_questions=False, model=model)
+        is MessageKind.UNZUSTELLBAR
+    )
 
 
 @pytest.mark.parametrize(
@@ -508,13 +517,16 @@ def test_header_evidence_stays_decisive(
     headers: tuple[tuple[str, str], ...], kind: MessageKind
 ) -> None:
     model = _fixed_model(frage=0.99)
-    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, model) is kind
+    assert _decide(_mail(HUMAN, headers=headers), HUMAN, has_questions=True, model=model) is kind
 
 
 def test_list_headers_give_way_to_a_sure_spam_verdict() -> None:
     headers = (("list-unsubscribe", "<https://mailer.example.com/u>"),)
     model = _fixed_model(spam=0.9)
-    assert _decide(_mail(HUMAN, headers=headers), HUMAN, False, model) is MessageKind.SPAM
+    assert (
+        _decide(_mail(HUMAN, headers=headers), HUMAN, has_questions=False, model=model)
+        is MessageKind.SPAM
+    )
 
 
 def test_a_sure_automatic_kind_is_settled_before_questions() -> None:
@@ -526,8 +538,8 @@ def test_a_sure_automatic_kind_is_settled_before_questions() -> None:
 def test_frage_without_a_question_needs_its_bar() -> None:
     sure = _fixed_model(frage=0.8, anmeldung=0.15)
     unsure = _fixed_model(frage=0.6, anmeldung=0.35)
-    assert _decide(_mail(HUMAN), HUMAN, False, sure) is MessageKind.FRAGE
-    assert _decide(_mail(HUMAN), HUMAN, False, unsure) is MessageKind.ANMELDUNG
+    assert _decide(_mail(HUMAN), HUMAN, has_questions=False, model=sure) is MessageKind.FRAGE
+    assert _decide(_mail(HUMAN), HUMAN, has_questions=False, model=unsure) is MessageKind.ANMELDUNG
 
 
 @pytest.mark.parametrize(
@@ -553,8 +565,8 @@ def test_signals_give_the_rule_answer_and_no_model_means_rules(name: str) -> Non
     assert kind_signals(parsed, parsed.body_text).rule_kind() == rule
     new_text = isolate_new_text(parsed.body_text)
     for has_questions in (False, True):
-        expected = rule or detect_human_kind(parsed, new_text, has_questions)
-        assert _decide(parsed, new_text, has_questions, None) == expected
+        expected = rule or detect_human_kind(parsed, new_text, has_questions=has_questions)
+        assert _decide(parsed, new_text, has_questions=has_questions, model=None) == expected
 
 
 @pytest.mark.parametrize(
@@ -587,9 +599,15 @@ def test_registration_shortcut_changes_no_answer(text: str) -> None:
 def test_auto_reply_headers_with_a_newsletter_text_make_a_newsletter() -> None:
     headers = (("auto-submitted", "auto-generated"),)
     sure = _fixed_model(newsletter=0.8)
-    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, sure) is MessageKind.NEWSLETTER
+    assert (
+        _decide(_mail(HUMAN, headers=headers), HUMAN, has_questions=True, model=sure)
+        is MessageKind.NEWSLETTER
+    )
     unsure = _fixed_model(newsletter=0.4, frage=0.5)
-    assert _decide(_mail(HUMAN, headers=headers), HUMAN, True, unsure) is MessageKind.ABWESENHEIT
+    assert (
+        _decide(_mail(HUMAN, headers=headers), HUMAN, has_questions=True, model=unsure)
+        is MessageKind.ABWESENHEIT
+    )
 
 
 def test_a_reply_to_an_auto_reply_that_asks_is_frage() -> None:
@@ -597,4 +615,4 @@ def test_a_reply_to_an_auto_reply_that_asks_is_frage() -> None:
     parsed = _mail(HUMAN, subject=subject)
     assert detect_automatic_kind(parsed, HUMAN) is MessageKind.ABWESENHEIT  # the rules
     model = _fixed_model(frage=0.7, abwesenheit=0.2)
-    assert _decide(parsed, HUMAN, True, model) is MessageKind.FRAGE
+    assert _decide(parsed, HUMAN, has_questions=True, model=model) is MessageKind.FRAGE

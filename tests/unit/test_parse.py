@@ -607,7 +607,7 @@ def test_fast_path_matches_feed_parser_on_generated_mails(
     ],
 )
 def test_fast_path_matches_feed_parser_on_odd_headers(
-    raw: bytes, fast: bool, monkeypatch: pytest.MonkeyPatch
+    raw: bytes, *, fast: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert _assert_fast_path_identical(raw, monkeypatch) is fast
 

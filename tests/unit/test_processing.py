@@ -22,7 +22,7 @@ from ikz_inbox.app import App, open_app, worker_processes
 from ikz_inbox.classify import TopicClassifier
 from ikz_inbox.config import WorkerSection
 from ikz_inbox.errors import ModelError, StoppedError
-from ikz_inbox.pipeline import process_mail, process_mails
+from ikz_inbox.pipeline import run_stages, run_stages_on_batch
 from ikz_inbox.processing import (
     BatchProcessor,
     InlineProcessor,
@@ -227,12 +227,12 @@ def test_a_classifier_failure_quarantines_only_its_own_message(app: App) -> None
         ).encode(),
         source="poison",
     )
-    processed = process_mails([*good[:3], bad, *good[3:]], poisoned)
+    processed = run_stages_on_batch([*good[:3], bad, *good[3:]], poisoned)
     statuses = [mail.status.value for mail in processed]
     assert statuses == ["processed"] * 3 + ["quarantined"] + ["processed"] * 3
     assert processed[3].error is not None and "RuntimeError" in processed[3].error
     assert [mail.topics for mail in processed[:3]] == [
-        process_mail(mail, app.pipeline).topics for mail in good[:3]
+        run_stages(mail, app.pipeline).topics for mail in good[:3]
     ]
 
 
@@ -347,7 +347,7 @@ class _RecordingReader:
     ],
 )
 def test_the_task_pipe_is_closed_unless_a_broken_pool_finishes_on_its_own(
-    monkeypatch: pytest.MonkeyPatch, broken: bool, stuck: bool, closes: int
+    monkeypatch: pytest.MonkeyPatch, *, broken: bool, stuck: bool, closes: int
 ) -> None:
     # A broken pool closes the pipe from its own feeder thread; a second close from here
     # could race with it (seen as EBADF in CI). So a broken pool gets the grace time first.

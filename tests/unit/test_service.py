@@ -107,7 +107,7 @@ def test_clusters_are_listed_ranked_first_then_unranked_by_id(
 ) -> None:
     excluded = cluster_of(database, "Ist ein Zweckverband nötig?")
     with session_scope(database) as session:
-        repository.set_cluster_flag(session, excluded, "excluded", True)
+        repository.set_cluster_flag(session, excluded, "excluded", value=True)
         session.commit()
         listings = service.list_clusters_ranked(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model)
     ranks = [listing.cluster.rank for listing in listings]
@@ -133,7 +133,7 @@ def test_clusters_are_listed_ranked_first_then_unranked_by_id(
 def test_listing_reranks_and_commits(database: Database, model: DedupModel) -> None:
     pinned = cluster_of(database, "Gibt es Geld für Praxen?")
     with session_scope(database) as session:
-        repository.set_cluster_flag(session, pinned, "pinned", True)  # no re-ranking here
+        repository.set_cluster_flag(session, pinned, "pinned", value=True)  # no re-ranking here
         session.commit()
         first = service.list_clusters_ranked(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model)[0]
     assert (first.cluster.id, first.cluster.rank) == (pinned, 1)

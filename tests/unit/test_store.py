@@ -215,7 +215,7 @@ def test_clustering_keeps_cluster_ids_and_flags_stable(session: Session) -> None
     )
     big = repository.list_questions(session)[0].cluster_id
     assert big is not None
-    repository.set_cluster_flag(session, big, "pinned", True)
+    repository.set_cluster_flag(session, big, "pinned", value=True)
     # a later clustering adds a question to the big group: it keeps its id and its pin
     repository.apply_clustering(
         session, {ids[0]: ids[0], ids[1]: ids[0], ids[2]: ids[0], ids[3]: ids[3]}, NOW
@@ -231,9 +231,9 @@ def test_constraints_roundtrip(session: Session) -> None:
         session, message("a", questions=(question(0, "A?"), question(1, "B?"))), collision=False
     )
     a, b = (q.id for q in repository.list_questions(session))
-    repository.add_constraint(session, b, a, True, NOW)
+    repository.add_constraint(session, b, a, must_link=True, now=NOW)
     assert repository.load_constraints(session).must_link == {(a, b)}
-    repository.add_constraint(session, a, b, False, NOW)
+    repository.add_constraint(session, a, b, must_link=False, now=NOW)
     constraints = repository.load_constraints(session)
     assert constraints.cannot_link == {(a, b)} and not constraints.must_link
 
@@ -242,7 +242,7 @@ def test_unknown_ids_raise_not_found(session: Session) -> None:
     with pytest.raises(NotFoundError):
         repository.get_question(session, 999)
     with pytest.raises(NotFoundError):
-        repository.set_cluster_flag(session, 999, "pinned", True)
+        repository.set_cluster_flag(session, 999, "pinned", value=True)
 
 
 def test_audit_log_newest_first(session: Session) -> None:

@@ -117,7 +117,7 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
     if not questions:
         questions = extract_questions("", parsed.subject, resources.nlp)
     new_text = _JOINER.join(parts)
-    kind = final_kind(decision, parsed, new_text, bool(questions))
+    kind = final_kind(decision, parsed, new_text, has_questions=bool(questions))
     if kind not in _HUMAN_KINDS:
         return _automatic_extraction(parsed, kind, resources)
     if kind is not MessageKind.FRAGE:

@@ -641,7 +641,7 @@ def _decide(
     kind = kind_before_questions(example.signals, probabilities, bars)
     if kind is not None:
         return kind
-    return kind_after_questions(probabilities, bars, example.has_questions)
+    return kind_after_questions(probabilities, bars, has_questions=example.has_questions)
 
 
 def _pairs(

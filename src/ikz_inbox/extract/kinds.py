@@ -372,7 +372,7 @@ def kind_signals(parsed: ParsedMail, text: str) -> KindSignals:
         or "disposition-notification" in content_type,
         # "AW: Automatische Antwort: ..." is as often a person answering an auto-reply.
         auto_reply_text=bool(_AUTO_REPLY_SUBJECT_ANYWHERE.search(parsed.subject))
-        or _auto_reply_text(parsed, head, lowered, list_headers),
+        or _auto_reply_text(parsed, head, lowered, list_headers=list_headers),
         spam_flag=_spam_flag(parsed),
         spam_points=_spam_points(parsed, head, lowered),
         list_headers=list_headers,
@@ -425,14 +425,14 @@ def settle_kind(
 
 
 def final_kind(
-    decision: KindDecision, parsed: ParsedMail, new_text: str, has_questions: bool
+    decision: KindDecision, parsed: ParsedMail, new_text: str, *, has_questions: bool
 ) -> MessageKind:
     """The kind once the questions of the new text are known (see the module doc)."""
     if decision.kind is not None:
         return decision.kind
     if decision.probabilities is None or decision.bars is None:
-        return detect_human_kind(parsed, new_text, has_questions)
-    return kind_after_questions(decision.probabilities, decision.bars, has_questions)
+        return detect_human_kind(parsed, new_text, has_questions=has_questions)
+    return kind_after_questions(decision.probabilities, decision.bars, has_questions=has_questions)
 
 
 def kind_before_questions(
@@ -464,7 +464,7 @@ def kind_before_questions(
 
 
 def kind_after_questions(
-    probabilities: Mapping[MessageKind, float], bars: KindBars, has_questions: bool
+    probabilities: Mapping[MessageKind, float], bars: KindBars, *, has_questions: bool
 ) -> MessageKind:
     """Questions make ``frage``; else the most likely kind other than spam."""
     if has_questions:
@@ -481,7 +481,7 @@ def _ranked(probabilities: Mapping[MessageKind, float]) -> list[MessageKind]:
     return sorted(kinds, key=lambda kind: -probabilities[kind])
 
 
-def detect_human_kind(parsed: ParsedMail, new_text: str, has_questions: bool) -> MessageKind:
+def detect_human_kind(parsed: ParsedMail, new_text: str, *, has_questions: bool) -> MessageKind:
     """Return FRAGE, ANMELDUNG (registration or cancellation) or SONSTIGES for a human mail.
 
     A request to join or leave a newsletter or mailing list is NEWSLETTER.
@@ -553,10 +553,10 @@ def _is_auto_reply(parsed: ParsedMail, text: str, lowered: str) -> bool:
     content_type = (parsed.header("content-type") or "").lower()
     if "disposition-notification" in content_type:
         return True
-    return _auto_reply_text(parsed, text, lowered, _has_list_headers(parsed))
+    return _auto_reply_text(parsed, text, lowered, list_headers=_has_list_headers(parsed))
 
 
-def _auto_reply_text(parsed: ParsedMail, text: str, lowered: str, list_headers: bool) -> bool:
+def _auto_reply_text(parsed: ParsedMail, text: str, lowered: str, *, list_headers: bool) -> bool:
     """Out-of-office wording in a short body of a mail without list headers."""
     if list_headers or len(text.strip()) > AUTO_REPLY_MAX_CHARS:
         return False

@@ -232,15 +232,15 @@ class _Hints:
     verbs: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Cut:
     """Where the new text ends, and whether what follows is a deliberate forward."""
 
     start: int  # first line of the quote header
     body: int  # first line after the quote header block
-    forward_marker: bool
-    outlook_block: bool
-    unquote: bool  # the forwarded part is itself ">"-quoted (Apple Mail)
+    forward_marker: bool = False  # a "Forwarded message" marker line
+    outlook_block: bool = False  # an Outlook-style separator or "From:" header block
+    unquote: bool = False  # the forwarded part is itself ">"-quoted (Apple Mail)
 
 
 def isolate_new_text(body: str) -> str:
@@ -267,7 +267,7 @@ def _isolate(body: str, *, forwarded_subject: bool, depth: int) -> str:
     own = _clean_own(own_lines, folded if cut is None else None)
     if cut is None or depth >= MAX_FORWARD_DEPTH:
         return own
-    if not _is_forward(cut, own, forwarded_subject):
+    if not _is_forward(cut, own, forwarded_subject=forwarded_subject):
         return own
     rest = lines[cut.body :]
     if cut.unquote:
@@ -284,7 +284,7 @@ def _hints(folded: str) -> _Hints:
     )
 
 
-def _is_forward(cut: _Cut, own: str, forwarded_subject: bool) -> bool:
+def _is_forward(cut: _Cut, own: str, *, forwarded_subject: bool) -> bool:
     if cut.forward_marker or forwarded_subject or not own:
         return True
     folded = _fold(own)
@@ -349,7 +349,9 @@ def _find_cut(lines: list[str], folded_lines: list[str] | None, *, verbs: bool) 
     for index in _candidates(lines, folded_lines):
         stripped = lines[index].strip()
         if stripped:
-            cut = _cut_at(lines, index, stripped, first_quote < index, markers, verbs)
+            cut = _cut_at(
+                lines, index, stripped, seen_quote=first_quote < index, markers=markers, verbs=verbs
+            )
             if cut is not None:
                 return cut
     return None
@@ -382,7 +384,7 @@ def _first_quoted(lines: list[str]) -> int:
 
 
 def _cut_at(
-    lines: list[str], index: int, stripped: str, seen_quote: bool, markers: bool, verbs: bool
+    lines: list[str], index: int, stripped: str, *, seen_quote: bool, markers: bool, verbs: bool
 ) -> _Cut | None:
     """A ">"-quoted forward marker counts only as the first quoted line (Apple Mail).
 
@@ -392,17 +394,22 @@ def _cut_at(
     quoted = stripped.startswith(">")
     text = stripped.lstrip("> ").strip() if quoted else stripped
     if markers and _FORWARD_MARKER.match(text) and not (quoted and seen_quote):
-        return _Cut(index, _skip_headers(lines, index + 1), True, False, quoted)
+        return _Cut(
+            start=index,
+            body=_skip_headers(lines, index + 1),
+            forward_marker=True,
+            unquote=quoted,
+        )
     if quoted:
         return None
     if markers and _ORIGINAL_SEPARATOR.match(text):
-        return _Cut(index, _skip_headers(lines, index + 1), False, True, False)
+        return _Cut(start=index, body=_skip_headers(lines, index + 1), outlook_block=True)
     if _HEADER_FROM.match(text) and _has_header_block(lines, index):
         start = index - 1 if index > 0 and _is_rule(lines[index - 1]) else index
-        return _Cut(start, _skip_headers(lines, index), False, True, False)
-    end = _attribution_end(lines, index, verbs)
+        return _Cut(start=start, body=_skip_headers(lines, index), outlook_block=True)
+    end = _attribution_end(lines, index, verbs=verbs)
     if end is not None:
-        return _Cut(_attribution_start(lines, index, end, verbs), end, False, False, False)
+        return _Cut(start=_attribution_start(lines, index, end, verbs=verbs), body=end)
     return None
 
 
@@ -432,7 +439,7 @@ def _skip_headers(lines: list[str], index: int) -> int:
     return position if seen_header else index
 
 
-def _attribution_end(lines: list[str], index: int, verbs: bool) -> int | None:
+def _attribution_end(lines: list[str], index: int, *, verbs: bool) -> int | None:
     """If an attribution line ("Am ... schrieb ...:") starts at ``index``, return its end."""
     if not _colon_ends_within(lines, index):
         return None
@@ -441,12 +448,12 @@ def _attribution_end(lines: list[str], index: int, verbs: bool) -> int | None:
         if index + offset >= len(lines):
             return None
         part = lines[index + offset].strip()
-        if not _continues_attribution(part, offset, verbs):
+        if not _continues_attribution(part, offset, verbs=verbs):
             return None
         joined = f"{joined} {part}".strip() if joined else part
         if len(joined) > ATTRIBUTION_MAX_CHARS:
             return None
-        if _is_attribution(joined, verbs):
+        if _is_attribution(joined, verbs=verbs):
             return index + offset + 1
     return None
 
@@ -460,7 +467,7 @@ def _colon_ends_within(lines: list[str], index: int) -> bool:
     return any(line.rstrip().endswith(":") for line in lines[index : index + ATTRIBUTION_MAX_LINES])
 
 
-def _attribution_start(lines: list[str], index: int, end: int, verbs: bool) -> int:
+def _attribution_start(lines: list[str], index: int, end: int, *, verbs: bool) -> int:
     """Skip leading lines of new text that merely precede a wrapped attribution.
 
     A line is skipped when it ends a sentence, does not open an attribution itself
@@ -471,19 +478,20 @@ def _attribution_start(lines: list[str], index: int, end: int, verbs: bool) -> i
         line = lines[start].strip()
         if _ATTRIBUTION_START.match(line) or not line.endswith((".", "!", "?", "…", ")")):
             break
-        if not _is_attribution(" ".join(part.strip() for part in lines[start + 1 : end]), verbs):
+        following = " ".join(part.strip() for part in lines[start + 1 : end])
+        if not _is_attribution(following, verbs=verbs):
             break
         start += 1
     return start
 
 
-def _is_attribution(joined: str, verbs: bool) -> bool:
+def _is_attribution(joined: str, *, verbs: bool) -> bool:
     if _DATED_ATTRIBUTION.match(joined):
         return True
     return verbs and bool(_ATTRIBUTION_VERB.search(joined)) and _looks_like_attribution(joined)
 
 
-def _continues_attribution(part: str, offset: int, verbs: bool) -> bool:
+def _continues_attribution(part: str, offset: int, *, verbs: bool) -> bool:
     """The first line must carry a date, an address or the verb; ">" lines are quotes."""
     if not part:
         return False

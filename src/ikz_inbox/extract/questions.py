@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ikz_inbox.textnorm import lower_for_matching, whole_word, word_start
-from ikz_inbox.types import QuestionSpan
+from ikz_inbox.types import ORGANISATION_TOPIC, QuestionSpan
 
 if TYPE_CHECKING:  # spaCy is imported when the pipeline is built: importing it takes a second
     from spacy.language import Language
@@ -277,7 +277,9 @@ def extract_questions(new_text: str, subject: str, nlp: Language) -> tuple[Quest
             text=text,
             start=start,
             end=end,
-            topic_hint="organisation" if _ORGANISATION.search(lower_for_matching(text)) else None,
+            topic_hint=ORGANISATION_TOPIC
+            if _ORGANISATION.search(lower_for_matching(text))
+            else None,
         )
         for index, (start, end, text) in enumerate(spans)
     )

@@ -99,7 +99,9 @@ def _attachment_text(
             text = _docx_text(data, defects, filename)
         else:
             text = decode_bytes(data, charset)[0]
-    except Exception as exc:
+    # pypdf and python-docx raise almost any exception type on broken or hostile files; an
+    # unreadable attachment is a defect of the mail, never a reason to lose the mail.
+    except Exception as exc:  # noqa: BLE001
         defects.append(f"attachment {filename!r}: text not readable ({type(exc).__name__})")
         return ""
     return unify_line_ends(text)[:MAX_TEXT_CHARS]

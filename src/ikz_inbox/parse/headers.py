@@ -22,6 +22,7 @@ name, lower-cased address) and To addresses; whatever was odd is appended to the
 from __future__ import annotations
 
 import binascii
+import email.errors
 import email.header
 import email.message
 import email.utils
@@ -123,7 +124,7 @@ def _decode_ascii_words(value: str) -> str:
     """Decode the encoded words of an ASCII header value with the stdlib, then leniently."""
     try:
         chunks = email.header.decode_header(value)
-    except Exception:
+    except (email.errors.HeaderParseError, ValueError):  # bad base64 in an encoded word
         return _decode_words_leniently(value)
     parts = []
     for chunk, charset in chunks:
@@ -168,7 +169,7 @@ def parse_date(value: str | None, defects: list[str]) -> datetime | None:
         return None
     try:
         parsed = email.utils.parsedate_to_datetime(value)
-    except Exception:
+    except (ValueError, OverflowError):  # no date, or one out of range (a 20-digit year)
         defects.append(f"unparseable Date: {value[:80]!r}")
         return None
     if parsed.tzinfo is None:

@@ -382,7 +382,9 @@ def _html_to_text(markup: str) -> str:
     try:
         # The strict profile adds no indentation to <div>/<p> (Outlook wraps everything).
         text = str(get_text(markup, ParserConfig(css=CSS_PROFILES["strict"])))
-    except Exception as exc:
+    # inscriptis (with lxml) may raise any exception type on hostile markup; the tags are
+    # then stripped instead, so the body text is never lost.
+    except Exception as exc:  # noqa: BLE001
         logger.debug("inscriptis failed (%s), stripping tags instead", exc)
         text = html.unescape(_TAG.sub(" ", markup))
     text = text.replace("\xa0", " ").replace("\u200b", "")

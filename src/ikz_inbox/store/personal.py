@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ikz_inbox.store.database import Database
 from ikz_inbox.store.models import MessageRow, QuestionRow
+from ikz_inbox.types import MessageKind, MessageStatus
 
 
 @dataclass(frozen=True)
@@ -39,8 +40,8 @@ class PersonalMessage:
     received_at: datetime
     sent_at: datetime | None
     sender_org: str | None
-    kind: str | None
-    status: str
+    kind: MessageKind | None
+    status: MessageStatus
     raw: bytes
     raw_purged_at: datetime | None
     personal_purged_at: datetime | None
@@ -181,8 +182,8 @@ def _personal(row: MessageRow) -> PersonalMessage:
         received_at=row.received_at,
         sent_at=row.sent_at,
         sender_org=row.sender_org,
-        kind=row.kind,
-        status=row.status,
+        kind=MessageKind(row.kind) if row.kind is not None else None,
+        status=MessageStatus(row.status),
         raw=row.raw,
         raw_purged_at=row.raw_purged_at,
         personal_purged_at=row.personal_purged_at,

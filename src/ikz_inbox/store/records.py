@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ikz_inbox.types import MessageKind, MessageStatus, TopicSource
+
 
 @dataclass(frozen=True)
 class StoredMessage:
@@ -18,9 +20,9 @@ class StoredMessage:
     sent_at: datetime | None
     received_at: datetime
     sender_org: str | None
-    kind: str | None
+    kind: MessageKind | None
     event_id: str | None
-    status: str
+    status: MessageStatus
     error: str | None
     message_id_collision: bool
     source: str
@@ -38,7 +40,7 @@ class StoredQuestion:
     topic: str
     secondary_topics: tuple[str, ...]
     confidence: float
-    topic_source: str
+    topic_source: TopicSource
     model_version: str
     needs_review: bool
     cluster_id: int | None

@@ -35,7 +35,9 @@ from ikz_inbox.types import (
     ClassifiedQuestion,
     ClusterConstraints,
     Event,
+    MessageKind,
     MessageResult,
+    MessageStatus,
     TopicPrediction,
     TopicSource,
 )
@@ -79,7 +81,9 @@ def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) 
     # read back by the unique content fingerprint instead.
     messages = MessageRow.metadata.tables[MessageRow.__tablename__]
     try:
-        session.execute(insert(messages), [_message_values(new, flag) for new, flag in batch])
+        session.execute(
+            insert(messages), [_message_values(new, collision=flag) for new, flag in batch]
+        )
     except IntegrityError as exc:  # a concurrent writer committed the same content meanwhile
         raise DuplicateContentError(
             f"Inhalt bereits gespeichert / content stored concurrently: {exc.orig}"
@@ -107,7 +111,7 @@ def _message_keys(session: Session, fingerprints: Sequence[str]) -> dict[str, in
     return keys
 
 
-def _message_values(new: MessageResult, collision: bool) -> dict[str, object]:
+def _message_values(new: MessageResult, *, collision: bool) -> dict[str, object]:
     return {
         "message_id": new.message_id,
         "content_sha256": new.content_sha256,
@@ -237,7 +241,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
         last_id = rows[-1].id
 
 
-def list_messages(session: Session, *, status: str | None = None) -> list[StoredMessage]:
+def list_messages(session: Session, *, status: MessageStatus | None = None) -> list[StoredMessage]:
     """Every stored message (without raw bytes), oldest first."""
     query = select(MessageRow).order_by(MessageRow.id)
     if status is not None:
@@ -269,9 +273,9 @@ def _stored_message(row: MessageRow) -> StoredMessage:
         sent_at=row.sent_at,
         received_at=row.received_at,
         sender_org=row.sender_org,
-        kind=row.kind,
+        kind=MessageKind(row.kind) if row.kind is not None else None,
         event_id=row.event_id,
-        status=row.status,
+        status=MessageStatus(row.status),
         error=row.error,
         message_id_collision=row.message_id_collision,
         source=row.source,
@@ -322,7 +326,7 @@ def set_staff_topic(session: Session, question_id: int, topic: str) -> str:
     row.topic_source = TopicSource.STAFF
     row.confidence = 1.0
     row.needs_review = False
-    row.model_version = "staff"
+    row.model_version = TopicSource.STAFF  # a staff topic comes from no model
     session.flush()
     return previous
 
@@ -381,6 +385,7 @@ _QUESTION_COLUMNS = (
 def _question_from_columns(*values: Any) -> StoredQuestion:
     fields = list(values)
     fields[6] = tuple(fields[6] or ())  # secondary_topics: JSON list -> tuple
+    fields[8] = TopicSource(fields[8])
     return StoredQuestion(*fields)
 
 
@@ -601,7 +606,7 @@ def get_cluster(session: Session, cluster_id: int) -> StoredCluster:
     return _stored_cluster(row, [question.id for question in row.questions])
 
 
-def set_cluster_flag(session: Session, cluster_id: int, flag: str, value: bool) -> bool:
+def set_cluster_flag(session: Session, cluster_id: int, flag: str, *, value: bool) -> bool:
     """Set one staff flag (pinned, excluded, answered); return its previous value."""
     if flag not in ("pinned", "excluded", "answered"):
         raise ValueError(f"unknown cluster flag: {flag}")
@@ -635,9 +640,10 @@ class ClusterRanking:
 
 
 def add_constraint(
-    session: Session, question_a: int, question_b: int, must_link: bool, now: datetime
+    session: Session, question_a: int, question_b: int, *, must_link: bool, now: datetime
 ) -> None:
-    """Record (or overwrite) a must-link / cannot-link decision between two questions."""
+    """Record (or overwrite) a decision between two questions: ``must_link`` True keeps them
+    in one cluster, False keeps them apart (cannot-link)."""
     low, high = sorted((question_a, question_b))
     _get(session, QuestionRow, low, "Frage")
     _get(session, QuestionRow, high, "Frage")
