@@ -481,3 +481,10 @@ def test_forget_is_audited_by_hash(
     assert "lemgo" not in json.dumps(entry)
     assert (cli.config.parent / "state" / "audit-key").is_file()
     assert "--sender" in cli("forget", code=2).stderr
+
+
+def test_error_texts_keep_emoji_codes_as_typed(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, stderr = cli.fails(monkeypatch, capsys, "clusters", "accept", "merge:x:y")
+    assert code == 2 and "merge:x:y" in stderr and "❌" not in stderr

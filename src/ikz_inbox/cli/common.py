@@ -37,9 +37,10 @@ clusters_app = typer.Typer(
 app.add_typer(questions_app, name="questions")
 app.add_typer(clusters_app, name="clusters")
 
-# Question texts and names are data, never Rich markup.
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False)
+# Question texts and names are data: no Rich markup on stdout, and no emoji codes on either
+# console (":x:" in a suggestion key or a question must stay as typed).
+out = Console(highlight=False, soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, highlight=False, emoji=False)
 
 ConfigOption = Annotated[Path | None, typer.Option("--config", help="Konfigurationsdatei (TOML).")]
 DbOption = Annotated[str | None, typer.Option("--db", help="Datenbank-URL (überschreibt Datei).")]
