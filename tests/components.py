@@ -9,6 +9,7 @@ so a broken installation cannot hide behind a green run.
 from __future__ import annotations
 
 import os
+import shutil
 from typing import NoReturn
 
 import pytest
@@ -18,6 +19,8 @@ from tests.e2e.cdp import find_chromium
 REQUIRE_DOVECOT = "IKZ_REQUIRE_DOVECOT"
 REQUIRE_POSTGRES = "IKZ_REQUIRE_POSTGRES"
 REQUIRE_CHROMIUM = "IKZ_REQUIRE_CHROMIUM"
+# The command-line tools some tests need: systemd-analyze (the unit), openssl (SMTP TLS).
+REQUIRE_TOOLS = "IKZ_REQUIRE_TOOLS"
 
 
 def unavailable(variable: str, component: str, reason: str) -> NoReturn:
@@ -38,3 +41,11 @@ def chromium_or_skip() -> str:
             "(make test installs Debian's chromium as root)",
         )
     return browser
+
+
+def tool_or_skip(name: str, purpose: str) -> str:
+    """The path of the command ``name``; skip (or fail, see REQUIRE_TOOLS) without it."""
+    found = shutil.which(name)
+    if found is None:
+        unavailable(REQUIRE_TOOLS, name, f"not on PATH; needed for {purpose}")
+    return found

@@ -4,7 +4,6 @@ a login, with a certificate from a private CA (the one the Dovecot fixture makes
 from __future__ import annotations
 
 import email
-import shutil
 import socket
 import ssl
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from ikz_inbox.config import DeliverySection
 from ikz_inbox.delivery import briefing_message, send_message, smtp_password
 from ikz_inbox.errors import ConfigError, DeliveryError
+from tests.components import tool_or_skip
 from tests.integration.dovecot import make_certificates
 
 USER, PASSWORD = "ikz-briefing", "s3cret-Passwort"
@@ -62,8 +62,7 @@ def _free_port() -> int:
 
 @pytest.fixture
 def smtp_server(tmp_path: Path) -> Iterator[SmtpServer]:
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make the test certificates")
+    tool_or_skip("openssl", "the test certificates of the SMTP server")
     ca, cert, key = make_certificates(tmp_path / "tls")
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.components import tool_or_skip
+
 UNIT = Path(__file__).resolve().parents[2] / "systemd" / "ikz-inbox.service"
 INSTALLED_BINARY = "/opt/ikz-inbox/.venv/bin/ikz-inbox"
 
 
 def test_unit_verifies(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    analyze = tool_or_skip("systemd-analyze", "checking the systemd unit")
     binary = Path(sys.executable).parent / "ikz-inbox"
     unit = tmp_path / "ikz-inbox.service"
     unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, str(binary)))
@@ -36,9 +35,7 @@ MAX_EXPOSURE = 2.0
 
 
 def test_security_exposure_stays_low(tmp_path: Path) -> None:
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    analyze = tool_or_skip("systemd-analyze", "checking the systemd unit")
     binary = Path(sys.executable).parent / "ikz-inbox"
     unit = tmp_path / "ikz-inbox.service"
     unit.write_text(UNIT.read_text().replace(INSTALLED_BINARY, str(binary)))
