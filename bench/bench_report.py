@@ -19,7 +19,7 @@ from pypdf import PdfReader
 
 from ikz_inbox.rank import rank_clusters
 from ikz_inbox.report import render_briefing, render_briefing_pdf
-from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem
+from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem, ReviewKind
 
 QUESTIONS, CLUSTERS = 10_000, 2_000
 TOPICS = ("foerderung", "rechtsform", "steuern", "vergabe", "personal", "organisation")
@@ -56,7 +56,8 @@ def build_briefing(seed: int = 7) -> Briefing:
         summaries.append(ClusterSummary(cid, EVENT.id, topic, tuple(members)))
     ranked = rank_clusters(summaries, {EVENT.id: EVENT}, datetime(2024, 10, 8, tzinfo=UTC))
     review = tuple(
-        ReviewItem("topic", f"Frage {n}", f"Frage {n}", "steuern", 0.3) for n in range(1, 200)
+        ReviewItem(ReviewKind.TOPIC, f"Frage {n}", f"Frage {n}", "steuern", 0.3)
+        for n in range(1, 200)
     )
     return Briefing(
         title=f"Fragen-Briefing: {EVENT.title}",

@@ -32,6 +32,29 @@ class MessageStatus(StrEnum):
     QUARANTINED = "quarantined"
 
 
+class ReviewKind(StrEnum):
+    """Why an item is on the briefing's review list."""
+
+    TOPIC = "topic"  # a question's topic is below the review threshold
+    INCOHERENT = "incoherent"  # a cluster whose members disagree
+    QUARANTINE = "quarantine"  # a message the stages could not process
+
+
+class SuggestionAction(StrEnum):
+    """What a grouping suggestion proposes to staff."""
+
+    MERGE = "merge"  # two clusters that may ask the same
+    SPLIT = "split"  # a question that may not belong to its cluster
+
+
+class ClusterFlag(StrEnum):
+    """The staff flags of a cluster (columns of the clusters table)."""
+
+    PINNED = "pinned"
+    EXCLUDED = "excluded"
+    ANSWERED = "answered"
+
+
 class TopicSource(StrEnum):
     """Who set a question's topic; staff topics are never overwritten by a model."""
 
@@ -265,7 +288,7 @@ class RankedCluster:
 class ReviewItem:
     """Something staff should check before the event (the briefing's "Zur Prüfung")."""
 
-    kind: str  # "topic" (low topic confidence), "incoherent" (cluster), "quarantine" (message)
+    kind: ReviewKind
     reference: str  # "Frage 12", "Gruppe 3", "Nachricht 7"
     text: str  # the question, the cluster's representative question, or the mail's subject
     topic: str | None = None
@@ -318,7 +341,7 @@ class GroupingSuggestion:
     ``question_id``. ``key`` names the decision in ``clusters accept|reject``.
     """
 
-    action: str  # "merge" or "split"
+    action: SuggestionAction
     question_id: int
     other_question_id: int
     similarity: float

@@ -13,7 +13,7 @@ import pytest
 
 from ikz_inbox.rank import rank_clusters
 from ikz_inbox.report import ReportOptions, render_briefing
-from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem
+from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem, ReviewKind
 
 GOLDEN = Path(__file__).resolve().parents[1] / "data" / "golden"
 NOW = datetime(2024, 10, 8, 6, 0, tzinfo=UTC)
@@ -75,8 +75,8 @@ def briefing() -> Briefing:
         stats={"questions": 5, "messages": 4, "askers": 5, "groups": 3},
         clusters=tuple(ranked),
         review=(
-            ReviewItem("topic", "Frage 2", "Mit welchem Fördersatz?", "foerderung", 0.31),
-            ReviewItem("quarantine", "Nachricht 9", "Fragen zur IKZ", error="ParseError"),
+            ReviewItem(ReviewKind.TOPIC, "Frage 2", "Mit welchem Fördersatz?", "foerderung", 0.31),
+            ReviewItem(ReviewKind.QUARANTINE, "Nachricht 9", "Fragen zur IKZ", error="ParseError"),
         ),
         new_question_ids=frozenset({2}),
         previous_at=datetime(2024, 10, 7, 6, 0, tzinfo=UTC),

@@ -20,7 +20,7 @@ from pypdf import PdfReader
 
 from ikz_inbox.rank import rank_clusters
 from ikz_inbox.report import render_briefing, render_briefing_pdf
-from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem
+from ikz_inbox.types import Briefing, ClusterMember, ClusterSummary, Event, ReviewItem, ReviewKind
 
 EVENT = Event(
     id="e1",
@@ -69,9 +69,9 @@ def briefing_with(payload: str) -> Briefing:
         stats={"questions": 3, "messages": 3, "askers": 1, "groups": 2},
         clusters=tuple(ranked),
         review=(
-            ReviewItem("topic", "Frage 2", f"Frage 2: {payload}", "foerderung", 0.2),
-            ReviewItem("incoherent", "Gruppe 1", f"Frage 1: {payload}", "foerderung"),
-            ReviewItem("quarantine", "Nachricht 4", payload, error=payload),
+            ReviewItem(ReviewKind.TOPIC, "Frage 2", f"Frage 2: {payload}", "foerderung", 0.2),
+            ReviewItem(ReviewKind.INCOHERENT, "Gruppe 1", f"Frage 1: {payload}", "foerderung"),
+            ReviewItem(ReviewKind.QUARANTINE, "Nachricht 4", payload, error=payload),
         ),
     )
 

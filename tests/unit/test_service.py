@@ -17,7 +17,7 @@ from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.errors import NotFoundError
 from ikz_inbox.privacy import address_hash
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
-from ikz_inbox.types import Event, MessageResult
+from ikz_inbox.types import ClusterFlag, Event, MessageResult
 from tests.unit.test_store import NOW, message, question, unsure_question
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,7 +107,7 @@ def test_clusters_are_listed_ranked_first_then_unranked_by_id(
 ) -> None:
     excluded = cluster_of(database, "Ist ein Zweckverband nötig?")
     with session_scope(database) as session:
-        repository.set_cluster_flag(session, excluded, "excluded", value=True)
+        repository.set_cluster_flag(session, excluded, ClusterFlag.EXCLUDED, value=True)
         session.commit()
         listings = service.list_clusters_ranked(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model)
     ranks = [listing.cluster.rank for listing in listings]
@@ -133,7 +133,9 @@ def test_clusters_are_listed_ranked_first_then_unranked_by_id(
 def test_listing_reranks_and_commits(database: Database, model: DedupModel) -> None:
     pinned = cluster_of(database, "Gibt es Geld für Praxen?")
     with session_scope(database) as session:
-        repository.set_cluster_flag(session, pinned, "pinned", value=True)  # no re-ranking here
+        repository.set_cluster_flag(
+            session, pinned, ClusterFlag.PINNED, value=True
+        )  # no re-ranking here
         session.commit()
         first = service.list_clusters_ranked(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model)[0]
     assert (first.cluster.id, first.cluster.rank) == (pinned, 1)

@@ -24,6 +24,7 @@ from ikz_inbox.store.models import Base
 from ikz_inbox.store.records import MailboxState
 from ikz_inbox.types import (
     ClassifiedQuestion,
+    ClusterFlag,
     MessageKind,
     MessageResult,
     MessageStatus,
@@ -215,7 +216,7 @@ def test_clustering_keeps_cluster_ids_and_flags_stable(session: Session) -> None
     )
     big = repository.list_questions(session)[0].cluster_id
     assert big is not None
-    repository.set_cluster_flag(session, big, "pinned", value=True)
+    repository.set_cluster_flag(session, big, ClusterFlag.PINNED, value=True)
     # a later clustering adds a question to the big group: it keeps its id and its pin
     repository.apply_clustering(
         session, {ids[0]: ids[0], ids[1]: ids[0], ids[2]: ids[0], ids[3]: ids[3]}, NOW
@@ -242,7 +243,7 @@ def test_unknown_ids_raise_not_found(session: Session) -> None:
     with pytest.raises(NotFoundError):
         repository.get_question(session, 999)
     with pytest.raises(NotFoundError):
-        repository.set_cluster_flag(session, 999, "pinned", value=True)
+        repository.set_cluster_flag(session, 999, ClusterFlag.PINNED, value=True)
 
 
 def test_audit_log_newest_first(session: Session) -> None:

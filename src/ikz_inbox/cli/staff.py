@@ -27,6 +27,7 @@ from ikz_inbox.cli.common import (
     utc_now,
 )
 from ikz_inbox.store.records import StoredQuestion
+from ikz_inbox.types import SuggestionAction
 
 # --- questions --------------------------------------------------------------------------
 
@@ -201,7 +202,7 @@ def clusters_suggest(
         out.print("Keine unsicheren Entscheidungen.")
         return
     for suggestion in suggestions:
-        verb = "zusammenführen?" if suggestion.action == "merge" else "abtrennen?"
+        verb = "zusammenführen?" if suggestion.action is SuggestionAction.MERGE else "abtrennen?"
         out.print(
             f"[bold]{suggestion.key}[/bold]  {verb}  (Ähnlichkeit {suggestion.similarity:.2f})"
         )

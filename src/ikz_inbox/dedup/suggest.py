@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from ikz_inbox.dedup.cluster import member_sample
 from ikz_inbox.dedup.similarity import DedupModel, Profile, profile_of, profile_similarity
-from ikz_inbox.types import GroupedQuestions, GroupingSuggestion
+from ikz_inbox.types import GroupedQuestions, GroupingSuggestion, SuggestionAction
 
 # How far below the threshold a pair of representatives still counts as a near miss.
 MERGE_MARGIN = 0.3
@@ -71,7 +71,9 @@ def _merges(
                 similarity = profile_similarity(profile_a, profile_b, model)
                 if low <= similarity < model.threshold:
                     found.append(
-                        GroupingSuggestion("merge", qid_a, qid_b, similarity, (text_a, text_b))
+                        GroupingSuggestion(
+                            SuggestionAction.MERGE, qid_a, qid_b, similarity, (text_a, text_b)
+                        )
                     )
     return found
 
@@ -96,7 +98,9 @@ def _splits(
         if worst is not None and worst[0] < model.threshold + SPLIT_MARGIN:
             (head, head_text), (moving, moving_text) = questions[0], questions[worst[1]]
             found.append(
-                GroupingSuggestion("split", head, moving, worst[0], (head_text, moving_text))
+                GroupingSuggestion(
+                    SuggestionAction.SPLIT, head, moving, worst[0], (head_text, moving_text)
+                )
             )
     return found
 

@@ -27,6 +27,7 @@ from ikz_inbox.types import (
     PreviousBriefing,
     RankedCluster,
     ReviewItem,
+    ReviewKind,
     TopicSource,
 )
 
@@ -156,18 +157,24 @@ def _review_items(
     """Low topic confidence, clusters whose members disagree, quarantined mail of the event."""
     unsure = [
         ReviewItem(
-            "topic", f"Frage {q.id}", q.text, topic=q.topic, confidence=round(q.confidence, 2)
+            ReviewKind.TOPIC,
+            f"Frage {q.id}",
+            q.text,
+            topic=q.topic,
+            confidence=round(q.confidence, 2),
         )
         for q in questions
         if q.needs_review and q.topic_source is not TopicSource.STAFF
     ]
     incoherent = [
-        ReviewItem("incoherent", f"Gruppe {e.cluster_id}", e.representative.text, e.summary.topic)
+        ReviewItem(
+            ReviewKind.INCOHERENT, f"Gruppe {e.cluster_id}", e.representative.text, e.summary.topic
+        )
         for e in ranked
         if e.summary.incoherent
     ]
     quarantined = [
-        ReviewItem("quarantine", f"Nachricht {m.id}", m.subject, error=m.error)
+        ReviewItem(ReviewKind.QUARANTINE, f"Nachricht {m.id}", m.subject, error=m.error)
         for m in repository.list_messages(session, status=MessageStatus.QUARANTINED)
         if _belongs_to(m, event)
     ]

@@ -20,7 +20,13 @@ from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.service.grouping import regroup, rerank
 from ikz_inbox.store import Database, repository
 from ikz_inbox.store.records import AuditEntry, StoredCluster, StoredQuestion
-from ikz_inbox.types import Event, GroupedQuestions, GroupingSuggestion
+from ikz_inbox.types import (
+    ClusterFlag,
+    Event,
+    GroupedQuestions,
+    GroupingSuggestion,
+    SuggestionAction,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -222,13 +228,13 @@ def split_cluster(
     regroup(session, model, events, now)
 
 
-CLUSTER_FLAG_ACTIONS: Mapping[str, tuple[str, bool]] = {
-    "pin": ("pinned", True),
-    "unpin": ("pinned", False),
-    "exclude": ("excluded", True),
-    "include": ("excluded", False),
-    "answered": ("answered", True),
-    "unanswered": ("answered", False),
+CLUSTER_FLAG_ACTIONS: Mapping[str, tuple[ClusterFlag, bool]] = {
+    "pin": (ClusterFlag.PINNED, True),
+    "unpin": (ClusterFlag.PINNED, False),
+    "exclude": (ClusterFlag.EXCLUDED, True),
+    "include": (ClusterFlag.EXCLUDED, False),
+    "answered": (ClusterFlag.ANSWERED, True),
+    "unanswered": (ClusterFlag.ANSWERED, False),
 }
 
 
@@ -328,12 +334,14 @@ def decide_suggestion(
     action, first, second = _parse_suggestion_key(key)
     repository.get_question(session, first)  # raises for an unknown question
     repository.get_question(session, second)
-    if action == "merge" and accept:
+    if action is SuggestionAction.MERGE and accept:
         result = _merge_questions_clusters(session, first, second, now)
-    elif action == "split" and accept:
+    elif action is SuggestionAction.SPLIT and accept:
         result = _split_question_off(session, first, second, now)
     else:
-        must_link = action == "split"  # a rejected split stays; a rejected merge stays apart
+        must_link = (
+            action is SuggestionAction.SPLIT
+        )  # a rejected split stays; a rejected merge stays apart
         repository.add_constraint(session, first, second, must_link=must_link, now=now)
         result = "zusammen gelassen" if must_link else "getrennt gehalten"
     repository.record_audit(
@@ -350,14 +358,14 @@ def decide_suggestion(
     return result
 
 
-def _parse_suggestion_key(key: str) -> tuple[str, int, int]:
+def _parse_suggestion_key(key: str) -> tuple[SuggestionAction, int, int]:
     parts = key.split(":")
-    if len(parts) != 3 or parts[0] not in {"merge", "split"}:
+    if len(parts) != 3 or parts[0] not in set(SuggestionAction):
         raise IkzInboxError(
             f"Unbekannter Vorschlag {key!r} (erwartet merge:ID:ID oder split:ID:ID)."
         )
     try:
-        return parts[0], int(parts[1]), int(parts[2])
+        return SuggestionAction(parts[0]), int(parts[1]), int(parts[2])
     except ValueError as error:
         raise IkzInboxError(f"Unbekannter Vorschlag {key!r}.") from error
 

@@ -34,6 +34,7 @@ from ikz_inbox.store.records import (
 from ikz_inbox.types import (
     ClassifiedQuestion,
     ClusterConstraints,
+    ClusterFlag,
     Event,
     MessageKind,
     MessageResult,
@@ -606,10 +607,9 @@ def get_cluster(session: Session, cluster_id: int) -> StoredCluster:
     return _stored_cluster(row, [question.id for question in row.questions])
 
 
-def set_cluster_flag(session: Session, cluster_id: int, flag: str, *, value: bool) -> bool:
+def set_cluster_flag(session: Session, cluster_id: int, flag: ClusterFlag, *, value: bool) -> bool:
     """Set one staff flag (pinned, excluded, answered); return its previous value."""
-    if flag not in ("pinned", "excluded", "answered"):
-        raise ValueError(f"unknown cluster flag: {flag}")
+    flag = ClusterFlag(flag)  # refuses any other column name
     row = _get(session, ClusterRow, cluster_id, "Gruppe")
     previous = bool(getattr(row, flag))
     setattr(row, flag, value)
