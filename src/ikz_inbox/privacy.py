@@ -93,12 +93,18 @@ def scrub_text(text: str, terms: PersonalTerms, *, contacts: bool = True) -> str
         return text
     result = _replace_ci(text, terms.address, ADDRESS_PLACEHOLDER) if terms.address else text
     if contacts:
-        result = MAIL_ADDRESS_PATTERN.sub(ADDRESS_PLACEHOLDER, result)
-        result = PHONE_NUMBER_PATTERN.sub(PHONE_PLACEHOLDER, result)
+        result = scrub_contacts(result)
     for name in terms.names:
         pattern = re.compile(rf"(?<![^\W_]){re.escape(name)}(?![^\W_])", re.IGNORECASE)
         result = pattern.sub(NAME_PLACEHOLDER, result)
     return result
+
+
+def scrub_contacts(text: str) -> str:
+    """``text`` with every mail address and phone number replaced by its placeholder."""
+    return PHONE_NUMBER_PATTERN.sub(
+        PHONE_PLACEHOLDER, MAIL_ADDRESS_PATTERN.sub(ADDRESS_PLACEHOLDER, text)
+    )
 
 
 def mentions(text: str, terms: PersonalTerms) -> bool:
