@@ -17,7 +17,7 @@ from ikz_inbox.dedup import DedupModel, load_dedup_model
 from ikz_inbox.errors import NotFoundError
 from ikz_inbox.privacy import address_hash
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
-from ikz_inbox.types import ClusterFlag, Event, MessageResult
+from ikz_inbox.types import ClusterFlag, Event, MessageResult, MessageStatus, ReviewKind
 from tests.unit.test_store import NOW, message, question, unsure_question
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,3 +248,37 @@ def test_erase_sender_takes_the_systemd_credential(database: Database, tmp_path:
         )
     assert not (tmp_path / "state").exists()
     assert result.address_hash == address_hash("a@lemgo.de", b"k" * 32)
+
+
+def test_all_events_briefing_lists_a_quarantined_mail_under_one_part(
+    database: Database, model: DedupModel
+) -> None:
+    # Both events take questions in the same window, and one question has no event, so
+    # the all-events briefing has three parts: the failed mail of no event, sent in that
+    # window, belongs to exactly one of them.
+    failed = replace(
+        message("q1", "<q1@example.org>"),
+        event_id=None,
+        status=MessageStatus.QUARANTINED,
+        error="nicht lesbar",
+        kind=None,
+    )
+    no_event = replace(
+        mail("m9", "Stadt Bonn", "f@bonn.de", "x", "Wann ist Frist?", "finanzen"), event_id=None
+    )
+    with session_scope(database) as session:
+        ingest.store_results(session, [failed, no_event])
+        service.regroup(session, model, [SPRECHSTUNDE, GESUNDHEIT], NOW)
+        briefing = service.build_briefing(session, [SPRECHSTUNDE, GESUNDHEIT], None, NOW)
+    assert [part.event.id if part.event else None for part in briefing.parts] == [
+        SPRECHSTUNDE.id,
+        GESUNDHEIT.id,
+        None,
+    ]
+    listed = [
+        part.event.id if part.event else None
+        for part in briefing.parts
+        for item in part.review
+        if item.kind is ReviewKind.QUARANTINE
+    ]
+    assert listed == [SPRECHSTUNDE.id]

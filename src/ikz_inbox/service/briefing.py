@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -62,10 +63,17 @@ def build_briefing(
     by_id = {event.id: event for event in events}
     if event_id is not None and event_id not in by_id:
         raise IkzInboxError(f"Unbekannte Veranstaltung: {event_id}")
+    stored = _Stored(
+        questions=repository.list_questions(session, event_id=event_id),
+        clusters=repository.list_clusters(session),
+        quarantined=repository.list_messages(session, status=MessageStatus.QUARANTINED),
+    )
     if event_id is not None:
-        return _event_briefing(session, by_id, by_id[event_id], now, model, previous, note)
-    parts = [_event_briefing(session, by_id, event, now, model, None, "") for event in events]
-    parts.append(_event_briefing(session, by_id, None, now, model, None, ""))
+        return _event_briefing(session, stored, by_id, by_id[event_id], now, model, previous, note)
+    parts = [
+        _event_briefing(session, stored, by_id, event, now, model, None, "")
+        for event in (*events, None)
+    ]
     shown = tuple(part for part in parts if part.clusters or part.event is not None)
     return Briefing(
         title="Fragen-Briefing: alle Veranstaltungen",
@@ -79,8 +87,18 @@ def build_briefing(
     )
 
 
+@dataclass(frozen=True)
+class _Stored:
+    """What a briefing reads from the store, read once for all its parts."""
+
+    questions: list[StoredQuestion]
+    clusters: list[StoredCluster]
+    quarantined: list[StoredMessage]
+
+
 def _event_briefing(
     session: Session,
+    stored: _Stored,
     by_id: Mapping[str, Event],
     event: Event | None,
     now: datetime,
@@ -88,8 +106,9 @@ def _event_briefing(
     previous: PreviousBriefing | None,
     note: str,
 ) -> Briefing:
-    questions = _questions_of(session, event)
-    summaries = cluster_summaries(session, event.id if event else None, model, questions)
+    event_id = event.id if event else None
+    questions = [q for q in stored.questions if q.event_id == event_id]
+    summaries = cluster_summaries(session, event_id, model, questions, stored.clusters)
     ranked = rank_clusters(summaries, by_id, now)
     keys = {question.id: question_key(question.text, question.asker) for question in questions}
     return Briefing(
@@ -103,17 +122,11 @@ def _event_briefing(
         stats=_briefing_stats(questions, ranked),
         note=note,
         clusters=tuple(ranked),
-        review=_review_items(session, event, questions, ranked),
+        review=_review_items(stored.quarantined, by_id.values(), event, questions, ranked),
         new_question_ids=_new_questions(keys, previous),
         previous_at=previous.generated_at if previous else None,
         question_keys=frozenset(keys.values()),
     )
-
-
-def _questions_of(session: Session, event: Event | None) -> list[StoredQuestion]:
-    if event is not None:
-        return repository.list_questions(session, event_id=event.id)
-    return [q for q in repository.list_questions(session) if q.event_id is None]
 
 
 def question_key(text: str, asker: str) -> str:
@@ -149,7 +162,8 @@ def _sum_stats(parts: Sequence[Briefing]) -> dict[str, int]:
 
 
 def _review_items(
-    session: Session,
+    quarantined_messages: Sequence[StoredMessage],
+    events: Iterable[Event],
     event: Event | None,
     questions: Sequence[StoredQuestion],
     ranked: Sequence[RankedCluster],
@@ -175,19 +189,20 @@ def _review_items(
     ]
     quarantined = [
         ReviewItem(ReviewKind.QUARANTINE, f"Nachricht {m.id}", m.subject, error=m.error)
-        for m in repository.list_messages(session, status=MessageStatus.QUARANTINED)
-        if _belongs_to(m, event)
+        for m in quarantined_messages
+        if _part_of(m, events) == (event.id if event else None)
     ]
     return tuple(unsure + incoherent + quarantined)
 
 
-def _belongs_to(message: StoredMessage, event: Event | None) -> bool:
-    """A quarantined message of this event: assigned to it, or of no event and sent in its
-    question window (it failed before an event could be read from it)."""
-    if event is None or message.event_id is not None:
-        return message.event_id == (event.id if event else None)
+def _part_of(message: StoredMessage, events: Iterable[Event]) -> str | None:
+    """The event a quarantined message is listed under, in exactly one part: its own, else
+    the first whose question window holds the day it was sent (it failed before an event
+    could be read from it), else none."""
+    if message.event_id is not None:
+        return message.event_id
     day = (message.sent_at or message.received_at).astimezone(LOCAL_ZONE).date()
-    return event.questions_from <= day <= event.questions_until
+    return next((e.id for e in events if e.questions_from <= day <= e.questions_until), None)
 
 
 def briefing_event(

@@ -178,15 +178,16 @@ def cluster_summaries(
     event_id: str | None = None,
     model: DedupModel | None = None,
     loaded: Sequence[StoredQuestion] | None = None,
+    clusters: Sequence[StoredCluster] | None = None,
 ) -> list[ClusterSummary]:
     """Every cluster (of ``event_id`` when given) with its members and staff flags; with a
-    ``model``, the largest clusters per event are checked for coherence. ``loaded`` saves
-    reading the questions again when the caller has them."""
+    ``model``, the largest clusters per event are checked for coherence. ``loaded`` and
+    ``clusters`` save reading the questions and clusters again when the caller has them."""
     if loaded is None:
         loaded = repository.list_questions(session, event_id=event_id)
     questions = {q.id: q for q in loaded}
     grouped = []
-    for cluster in repository.list_clusters(session):
+    for cluster in clusters if clusters is not None else repository.list_clusters(session):
         members = tuple(_member(questions[qid]) for qid in cluster.question_ids if qid in questions)
         if members:
             grouped.append((cluster, members))
