@@ -206,14 +206,18 @@ def test_verify_audit_finds_an_edited_entry(database: Database) -> None:
     assert len(check.problems) == 1 and "Inhalt nachträglich verändert" in check.problems[0]
 
 
+def forbidden_model() -> DedupModel:
+    raise AssertionError("the personal export must not load the grouping model")
+
+
 def test_export_data_general_or_of_one_sender(database: Database, model: DedupModel) -> None:
     with session_scope(database) as session:
-        general = service.export_data(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model)
+        general = service.export_data(session, [SPRECHSTUNDE, GESUNDHEIT], NOW, lambda: model)
         of_event = service.export_data(
-            session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model, GESUNDHEIT.id
+            session, [SPRECHSTUNDE, GESUNDHEIT], NOW, lambda: model, GESUNDHEIT.id
         )
         personal = service.export_data(
-            session, [SPRECHSTUNDE, GESUNDHEIT], NOW, model, personal="A@Lemgo.de"
+            session, [SPRECHSTUNDE, GESUNDHEIT], NOW, forbidden_model, personal="A@Lemgo.de"
         )
     assert general["schema"] == "ikz-inbox/export/1"
     assert len(general["messages"]) == len(MAILS)  # type: ignore[arg-type]

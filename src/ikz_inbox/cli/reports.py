@@ -19,7 +19,7 @@ from ikz_inbox.publish import (
     report_options,
     write_atomically,
 )
-from ikz_inbox.report import BRIEFING_FORMATS, BriefingFormat, render_document
+from ikz_inbox.report import BRIEFING_FORMATS, SUMMARY_SIZE, render_document
 from ikz_inbox.types import Briefing
 
 # --- reports ----------------------------------------------------------------------------
@@ -48,21 +48,17 @@ def report(
         raise IkzInboxError("--format muss 'html', 'pdf' oder 'md' sein.")
     with open_session(ctx) as (application, session):
         result = prepare_briefing(session, application, event, utc_now())
-        document = render_document(
-            result, fmt_checked(fmt), application.topic_labels, report_options(application)
-        )
-        stem = briefing_stem(result.event.id if result.event else None)
-        target = output or application.settings.report_dir / f"{stem}.{fmt}"
+    # Rendering (a PDF takes seconds) needs no database session.
+    options = report_options(application)
+    document = render_document(result, fmt, application.topic_labels, options)
+    stem = briefing_stem(result.event.id if result.event else None)
+    target = output or application.settings.report_dir / f"{stem}.{fmt}"
     if str(target) == "-":
         sys.stdout.buffer.write(document)
         return
     write_atomically(target, document)
     _print_note(result)
     out.print(f"Briefing geschrieben: {target}")
-
-
-def fmt_checked(fmt: str) -> BriefingFormat:
-    return "md" if fmt == "md" else "pdf" if fmt == "pdf" else "html"
 
 
 @app.command()
@@ -91,7 +87,7 @@ def _print_note(result: Briefing) -> None:
         err.print(result.note, markup=False, soft_wrap=True)
 
 
-def _print_top(result: Briefing, count: int = 5) -> None:
+def _print_top(result: Briefing, count: int = SUMMARY_SIZE) -> None:
     title = result.event.title if result.event else "ohne Veranstaltung"
     out.print(f"\nDie {count} wichtigsten Fragen ({title}):")
     for entry in result.content[:count]:
@@ -118,7 +114,7 @@ def export(
     mit --personal ADRESSE alles, was zu einer Absenderin / einem Absender gespeichert ist."""
     with open_session(ctx) as (application, session):
         document = service.export_data(
-            session, application.events, utc_now(), application.dedup, event, personal
+            session, application.events, utc_now(), lambda: application.dedup, event, personal
         )
     write_atomically(output, json.dumps(document, ensure_ascii=False, indent=1) + "\n")
     out.print(f"Export geschrieben: {output}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -269,16 +269,16 @@ def export_data(
     session: Session,
     events: Sequence[Event],
     now: datetime,
-    model: DedupModel,
+    model: Callable[[], DedupModel],
     event_id: str | None = None,
     personal: str | None = None,
 ) -> dict[str, object]:
     """The document ``export`` writes: with ``personal`` (an address) everything stored
     about that sender (schema ikz-inbox/personal/1, Art. 15 DSGVO), else ``build_export``
-    of one event or all."""
+    of one event or all. ``model`` loads the grouping model, which only the latter needs."""
     if personal is not None:
         return dataprotection.personal_export(session, personal, now)
-    return build_export(session, events, now, model, event_id)
+    return build_export(session, events, now, model(), event_id)
 
 
 def _export_message(message: StoredMessage) -> dict[str, object]:

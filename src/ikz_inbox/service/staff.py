@@ -71,17 +71,13 @@ def list_clusters_ranked(
 ) -> list[ClusterListing]:
     """Re-rank every cluster and commit; return the clusters (of one event if given) in
     rank order: ranked ones by rank, then the unranked ones, each by id."""
-    rerank(session, events, now, model)
+    texts = {e.cluster_id: e.representative.text for e in rerank(session, events, now, model)}
     session.commit()
     clusters = [
         c for c in repository.list_clusters(session) if event_id is None or c.event_id == event_id
     ]
-    texts = {q.id: q.text for q in repository.list_questions(session, event_id=event_id)}
     clusters.sort(key=lambda c: (c.rank is None, c.rank or 0, c.id))
-    return [
-        ClusterListing(cluster, texts.get(cluster.representative_question_id or -1))
-        for cluster in clusters
-    ]
+    return [ClusterListing(cluster, texts.get(cluster.id)) for cluster in clusters]
 
 
 @dataclass(frozen=True)
