@@ -266,10 +266,11 @@ def personal_export(session: Session, address: str, now: datetime) -> dict[str, 
     """Everything stored about one sender, as JSON-ready data (schema ikz-inbox/personal/1)."""
     normalized = _checked_address(address)
     own = messages_from(session, normalized)
+    own_ids = {message.id for message in own}
     topics = {
         question.id: question
         for question in repository.list_questions(session)
-        if question.message_pk in {message.id for message in own}
+        if question.message_pk in own_ids
     }
     return {
         "schema": PERSONAL_EXPORT_SCHEMA,

@@ -40,9 +40,7 @@ def load_labels(path: Path) -> Labels:
 def score_export(labels: Labels, export: Mapping[str, Any]) -> dict[str, float | int]:
     """Every metric of SCORING.md for one export."""
     messages = {m["message_id"]: m for m in export.get("messages", [])}
-    questions_by_message: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for question in export.get("questions", []):
-        questions_by_message[question["message_id"]].append(question)
+    questions_by_message = _questions_by_message(export)
     matched = _match_all(labels, questions_by_message)
     predicted_total = sum(len(questions_by_message.get(r["message_id"], [])) for r in labels)
     gold_total = sum(len(row.get("questions") or []) for row in labels)
@@ -81,10 +79,14 @@ def matched_questions(
     labels: Labels, export: Mapping[str, Any]
 ) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """The (labelled, exported) question pairs the metrics read, by SCORING.md's matching."""
+    return _match_all(labels, _questions_by_message(export))
+
+
+def _questions_by_message(export: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
     by_message: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for question in export.get("questions", []):
         by_message[question["message_id"]].append(question)
-    return _match_all(labels, by_message)
+    return by_message
 
 
 def tokens(text: str | None) -> list[str]:

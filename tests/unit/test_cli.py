@@ -302,6 +302,16 @@ def test_cluster_flags_are_undone_and_unknown_clusters_refused(
     assert len(cli.actions()) == 4
 
 
+def test_answered_is_undone(cli: Cli) -> None:
+    target = cli.cluster_of("Ist ein Zweckverband nötig?")
+    cli("clusters", "answered", str(target))
+    assert cli("clusters", "unanswered", str(target)).stdout == (
+        f"Gruppe {target} wieder als offen markiert (protokolliert).\n"
+    )
+    assert not {c["id"]: c for c in cli.json("clusters", "list")}[target]["answered"]
+    assert [entry["action"] for entry in cli.actions()] == ["unanswered", "answered"]
+
+
 def test_merge_and_split_are_audited(
     cli: Cli, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -27,9 +27,10 @@ def purge(
     from ikz_inbox.dataprotection import plan_purge
     from ikz_inbox.dataprotection import purge as run_purge
 
+    now = utc_now()  # one time for the plan and its audit entry
     with open_session(ctx) as (application, session):
         retention = application.settings.retention
-        plan = plan_purge(session, application.events, retention, utc_now())
+        plan = plan_purge(session, application.events, retention, now)
         out.print(
             f"Rohnachricht entfernen (älter als {retention.raw_days} Tage): "
             f"{len(plan.raw_only)} Nachrichten"
@@ -41,7 +42,7 @@ def purge(
         if not yes:
             out.print("Nichts gelöscht (Probelauf). Mit --yes ausführen.")
             return
-        run_purge(session, application.database, plan, retention, utc_now(), actor=actor_name(by))
+        run_purge(session, application.database, plan, retention, now, actor=actor_name(by))
     out.print("Gelöscht und protokolliert." if not plan.empty else "Nichts zu löschen.")
 
 

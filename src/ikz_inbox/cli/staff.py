@@ -298,6 +298,7 @@ _flag_command("unpin", "Gruppe {cluster_id} nicht mehr angeheftet (protokolliert
 _flag_command("exclude", "Gruppe {cluster_id} aus dem Briefing ausgeschlossen (protokolliert).")
 _flag_command("include", "Gruppe {cluster_id} wieder im Briefing (protokolliert).")
 _flag_command("answered", "Gruppe {cluster_id} als beantwortet markiert (protokolliert).")
+_flag_command("unanswered", "Gruppe {cluster_id} wieder als offen markiert (protokolliert).")
 
 
 SinceOption = Annotated[

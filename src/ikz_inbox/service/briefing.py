@@ -1,11 +1,11 @@
 """The briefing and the export: what the moderator reads and what `evaluate` scores, built
-from the stored questions and clusters (reranked first). Take an open Session.
+from the stored questions and clusters; the export re-ranks first, the briefing ranks the
+clusters of each part itself. Take an open Session.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,8 +34,6 @@ from ikz_inbox.types import (
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-logger = logging.getLogger(__name__)
 
 # `--event all`: a briefing with one section per event.
 ALL_EVENTS = "all"

@@ -5,7 +5,6 @@ coherence flags (``rerank``). Take an open Session; commit where they say so.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,8 +34,6 @@ from ikz_inbox.types import (
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
-
-logger = logging.getLogger(__name__)
 
 # --- reprocessing -----------------------------------------------------------------------
 
@@ -99,7 +96,8 @@ def group_new_questions(
     """Add unclustered questions to the clusters incrementally. Commits.
 
     Costs grow with the new questions only; the ranking over all clusters is refreshed
-    where it is read (``rerank``: export, cluster list, briefing job, staff actions).
+    where it is stored (``rerank``: export, cluster list, staff actions); a briefing ranks
+    its parts itself and stores nothing.
     """
     marker = repository.grouping_marker(session)
     if cache.index is None or cache.marker != marker:

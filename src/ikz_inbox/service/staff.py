@@ -5,7 +5,6 @@ and commits.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,8 +29,6 @@ from ikz_inbox.types import (
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
-
-logger = logging.getLogger(__name__)
 
 # --- reading for staff ------------------------------------------------------------------
 
