@@ -23,7 +23,14 @@ from ikz_inbox import __version__
 from ikz_inbox.charts import BarChart, count_days, count_topics, day_chart, topic_chart
 from ikz_inbox.privacy import scrub_contacts
 from ikz_inbox.rank import distinct_askers
-from ikz_inbox.types import LOCAL_ZONE, Briefing, ClusterMember, RankedCluster
+from ikz_inbox.types import (
+    LOCAL_ZONE,
+    Briefing,
+    ClusterMember,
+    RankedCluster,
+    ReviewItem,
+    ReviewKind,
+)
 
 ReportFormat = Literal["html", "md"]
 BriefingFormat = Literal["html", "pdf", "md"]
@@ -59,6 +66,7 @@ class _PartView:
     briefing: Briefing
     summary: tuple[RankedCluster, ...]
     answered: tuple[RankedCluster, ...]
+    review: Mapping[ReviewKind, tuple[ReviewItem, ...]]  # "Zur Prüfung", by kind
     appendix: tuple[tuple[str, tuple[tuple[ClusterMember, int], ...]], ...]
     topic_chart: BarChart
     day_chart: BarChart
@@ -132,15 +140,16 @@ def _part_view(part: Briefing, labels: dict[str, str], index: int) -> _PartView:
         briefing=part,
         summary=part.content[:SUMMARY_SIZE],
         answered=tuple(e for e in part.clusters if e.summary.answered and not e.summary.excluded),
+        review={
+            kind: tuple(item for item in part.review if item.kind is kind) for kind in ReviewKind
+        },
         appendix=_appendix(part.clusters, labels),
-        topic_chart=topic_chart(f"chart-topics-{index}", count_topics(_topics(part), labels)),
+        topic_chart=topic_chart(
+            f"chart-topics-{index}", count_topics([m.topic for m in members], labels)
+        ),
         day_chart=day_chart(f"chart-days-{index}", days),
         days_outside=outside,
     )
-
-
-def _topics(part: Briefing) -> list[str]:
-    return [member.topic for entry in part.clusters for member in entry.summary.members]
 
 
 def _appendix(
