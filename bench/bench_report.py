@@ -63,8 +63,6 @@ def build_briefing(seed: int = 7) -> Briefing:
         title=f"Fragen-Briefing: {EVENT.title}",
         event=EVENT,
         generated_at=datetime(2024, 10, 8, tzinfo=UTC),
-        content=tuple(e for e in ranked if e.rank is not None),
-        organisation=tuple(e for e in ranked if e.summary.topic == "organisation"),
         stats={"questions": QUESTIONS, "messages": QUESTIONS, "askers": 396, "groups": CLUSTERS},
         clusters=tuple(ranked),
         review=review,

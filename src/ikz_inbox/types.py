@@ -311,8 +311,6 @@ class Briefing:
     title: str
     event: Event | None
     generated_at: datetime
-    content: tuple[RankedCluster, ...]
-    organisation: tuple[RankedCluster, ...]
     stats: dict[str, int] = field(default_factory=dict)
     note: str = ""  # e.g. that no event is upcoming and the most recent one is shown
     clusters: tuple[RankedCluster, ...] = ()  # every cluster (appendix, charts, answered)
@@ -321,6 +319,20 @@ class Briefing:
     previous_at: datetime | None = None  # when the previous briefing was written
     question_keys: frozenset[str] = frozenset()  # stable keys of all questions (next "new")
     parts: tuple[Briefing, ...] = ()  # one per event when the briefing covers all events
+
+    @property
+    def content(self) -> tuple[RankedCluster, ...]:
+        """The ranked list: clusters with a rank, in rank order."""
+        return tuple(entry for entry in self.clusters if entry.rank is not None)
+
+    @property
+    def organisation(self) -> tuple[RankedCluster, ...]:
+        """Organisational questions (never ranked as content), unless staff excluded them."""
+        return tuple(
+            e
+            for e in self.clusters
+            if e.summary.topic == ORGANISATION_TOPIC and not e.summary.excluded
+        )
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,6 @@ def briefing() -> Briefing:
         title=f"Fragen-Briefing: {EVENT.title}",
         event=EVENT,
         generated_at=NOW,
-        content=tuple(r for r in ranked if r.rank is not None),
-        organisation=tuple(r for r in ranked if r.summary.topic == "organisation"),
         stats={"questions": 5, "messages": 4, "askers": 5, "groups": 3},
         clusters=tuple(ranked),
         review=(
@@ -153,10 +151,8 @@ def test_all_events_briefing_has_a_section_per_event() -> None:
         questions_from=date(2024, 10, 10),
         questions_until=date(2024, 11, 6),
     )
-    empty = Briefing("Fragen-Briefing: x", other, NOW, (), ())
-    combined = Briefing(
-        "Fragen-Briefing: alle Veranstaltungen", None, NOW, (), (), parts=(part, empty)
-    )
+    empty = Briefing("Fragen-Briefing: x", other, NOW)
+    combined = Briefing("Fragen-Briefing: alle Veranstaltungen", None, NOW, parts=(part, empty))
     html = render_briefing(combined, "html", LABELS)
     assert html.count('class="event-part"') == 2
     assert "Online-Spotlight Gesundheit" in html and EVENT.title in html

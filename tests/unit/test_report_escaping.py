@@ -64,8 +64,6 @@ def briefing_with(payload: str) -> Briefing:
         title="Fragen-Briefing: Digitale Sprechstunde",
         event=EVENT,
         generated_at=datetime(2024, 10, 8, tzinfo=UTC),
-        content=tuple(e for e in ranked if e.rank is not None),
-        organisation=tuple(e for e in ranked if e.summary.topic == "organisation"),
         stats={"questions": 3, "messages": 3, "askers": 1, "groups": 2},
         clusters=tuple(ranked),
         review=(

@@ -21,7 +21,6 @@ from ikz_inbox.store.records import StoredCluster, StoredMessage, StoredQuestion
 from ikz_inbox.textnorm import fold
 from ikz_inbox.types import (
     LOCAL_ZONE,
-    ORGANISATION_TOPIC,
     Briefing,
     Event,
     MessageStatus,
@@ -77,8 +76,6 @@ def build_briefing(
         title="Fragen-Briefing: alle Veranstaltungen",
         event=None,
         generated_at=now,
-        content=(),
-        organisation=(),
         stats=_sum_stats(shown),
         note=note,
         parts=shown,
@@ -113,10 +110,6 @@ def _event_briefing(
         title=f"Fragen-Briefing: {event.title}" if event else "Fragen ohne Veranstaltung",
         event=event,
         generated_at=now,
-        content=tuple(entry for entry in ranked if entry.rank is not None),
-        organisation=tuple(
-            e for e in ranked if e.summary.topic == ORGANISATION_TOPIC and not e.summary.excluded
-        ),
         stats=_briefing_stats(questions, ranked),
         note=note,
         clusters=tuple(ranked),
