@@ -22,6 +22,7 @@ from ikz_inbox.types import (
     ClusterSummary,
     Event,
     RankedCluster,
+    distinct_askers,
 )
 
 # A member that arrived within this span before "now" counts as new in the reason.
@@ -146,11 +147,6 @@ def _features(cluster: ClusterSummary, events: Mapping[str, Event], now: datetim
         theme_fit=_theme_fit(cluster.members, event),
         recent=sum(1 for m in cluster.members if _is_recent(m.received_at, now)),
     )
-
-
-def distinct_askers(members: Sequence[ClusterMember]) -> int:
-    """How many different organisations (or senders) ask; one asker counts once in any case."""
-    return len({member.asker.casefold() for member in members})
 
 
 def _is_recent(received_at: datetime | None, now: datetime) -> bool:

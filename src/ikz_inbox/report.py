@@ -22,7 +22,6 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from ikz_inbox import __version__
 from ikz_inbox.charts import BarChart, count_days, count_topics, day_chart, topic_chart
 from ikz_inbox.privacy import scrub_contacts
-from ikz_inbox.rank import distinct_askers
 from ikz_inbox.types import (
     LOCAL_ZONE,
     Briefing,
@@ -30,6 +29,7 @@ from ikz_inbox.types import (
     RankedCluster,
     ReviewItem,
     ReviewKind,
+    distinct_askers,
 )
 
 ReportFormat = Literal["html", "md"]

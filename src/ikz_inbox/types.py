@@ -5,7 +5,7 @@ Nothing here imports any other module of ours; every stage takes and returns the
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -256,6 +256,12 @@ class ClusterMember:
     topic: str
     asker: str
     received_at: datetime | None
+
+
+def distinct_askers(members: Sequence[ClusterMember]) -> int:
+    """How many different organisations (or senders) ask; one asker counts once in any case
+    (what the ranking ranks by and the briefing shows)."""
+    return len({member.asker.casefold() for member in members})
 
 
 @dataclass(frozen=True)

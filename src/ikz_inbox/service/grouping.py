@@ -18,7 +18,7 @@ from ikz_inbox.dedup import (
     cluster_questions,
     is_incoherent,
 )
-from ikz_inbox.rank import distinct_askers, rank_clusters
+from ikz_inbox.rank import rank_clusters
 from ikz_inbox.store import repository
 from ikz_inbox.store.records import StoredCluster, StoredQuestion
 from ikz_inbox.types import (
@@ -29,6 +29,7 @@ from ikz_inbox.types import (
     Event,
     RankedCluster,
     TopicSource,
+    distinct_askers,
 )
 
 if TYPE_CHECKING:
