@@ -2,19 +2,34 @@
 
 In: the target folder. Out: a fresh temporary folder beside it (``replacing_folder``), which
 replaces the target when the ``with`` block ends without an error and is removed otherwise.
-Used by every trainer (topics, kinds, grouping).
+Used by every trainer (topics, kinds, grouping). Also the fold of a paraphrase ask
+(``ask_fold``, ``is_held_out_ask``), so that the topic and the grouping trainer hold out the
+same asks and neither trains on the other's test asks.
 """
 
 from __future__ import annotations
 
 import shutil
 import tempfile
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 # mkdtemp creates 0700; the worker may run as another user than the trainer.
 MODEL_DIR_MODE = 0o755
+# Paraphrase asks fall into crc32(id) % ASK_FOLDS; fold 0 (a fifth of the asks) is held out.
+ASK_FOLDS = 5
+
+
+def ask_fold(ask_id: str) -> int:
+    """The fold of a paraphrase ask, 0 to ASK_FOLDS - 1 (stable across runs and machines)."""
+    return zlib.crc32(ask_id.encode("utf-8")) % ASK_FOLDS
+
+
+def is_held_out_ask(ask_id: str) -> bool:
+    """Whether a paraphrase ask belongs to the held-out fold of every trainer."""
+    return ask_fold(ask_id) == 0
 
 
 @contextmanager

@@ -6,9 +6,10 @@ In: ``config/training/paraphrases/*.jsonl``, one line per ask: an ``id``, its ``
 it comes from an evaluation folder. Out: ``models/grouping/asks.npz`` and ``pairs.json``
 (see ``dedup.asks`` and ``dedup.pairs``) and ``metrics.json`` with the held-out figures.
 
-How: asks whose id hashes into fold 0 of 5 (``is_held_out``) are held out, fold 1 is the
-validation fold (``is_validation``) on which the clustering thresholds are chosen; the
-models are trained on the other three folds. The ask model learns the ask type from the wordings. The pair model
+How: asks whose id hashes into fold 0 of 5 (``modelfiles.is_held_out_ask``, the topic
+trainer's rule too) are held out, fold 1 is the validation fold (``is_validation``) on which
+the clustering thresholds are chosen (``split_asks``); the models are trained on the other
+three folds. The ask model learns the ask type from the wordings. The pair model
 learns from pairs: two wordings of one ask are the same question; wordings of two asks about
 the same object (near misses), of the same ask type about another object, and of unrelated
 asks are not. The ask distributions of the training pairs come from models that did not see
@@ -24,7 +25,6 @@ import hashlib
 import json
 import logging
 import random
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,12 +46,10 @@ from ikz_inbox.dedup.similarity import (
     profile_of,
 )
 from ikz_inbox.errors import ConfigError
-from ikz_inbox.modelfiles import replacing_folder
+from ikz_inbox.modelfiles import ask_fold, is_held_out_ask, replacing_folder
 
 logger = logging.getLogger(__name__)
 
-# Asks whose crc32(id) % HOLD_OUT_FOLDS == 0 are held out (the topic model holds out the same).
-HOLD_OUT_FOLDS = 5
 CROSS_FIT_FOLDS = 5
 # Feature occurrences below this are dropped from the ask vocabulary (noise, typos).
 MIN_FEATURE_COUNT = 2
@@ -103,18 +101,17 @@ class GroupingTrainResult:
     metrics: dict[str, Any]
 
 
-def is_held_out(ask_id: str) -> bool:
-    """Whether an ask belongs to the held-out fold (stable across runs and machines)."""
-    return _fold(ask_id) == 0
-
-
 def is_validation(ask_id: str) -> bool:
     """Whether an ask belongs to the validation fold, on which the thresholds are chosen."""
-    return _fold(ask_id) == 1
+    return ask_fold(ask_id) == 1
 
 
-def _fold(ask_id: str) -> int:
-    return zlib.crc32(ask_id.encode("utf-8")) % HOLD_OUT_FOLDS
+def split_asks(asks: Sequence[Ask]) -> tuple[list[Ask], list[Ask], list[Ask]]:
+    """The training, validation and held-out asks, each in the order of ``asks``."""
+    held = [ask for ask in asks if is_held_out_ask(ask.id)]
+    validation = [ask for ask in asks if is_validation(ask.id)]
+    train = [ask for ask in asks if not is_held_out_ask(ask.id) and not is_validation(ask.id)]
+    return train, validation, held
 
 
 def read_asks(folder: Path) -> list[Ask]:
@@ -166,9 +163,7 @@ def train_grouping_model(
     ``base`` supplies the analyser and lexicon (its own trained models are not used).
     """
     asks = read_asks(paraphrase_dir)
-    held = [ask for ask in asks if is_held_out(ask.id)]
-    validation = [ask for ask in asks if is_validation(ask.id)]
-    train = [ask for ask in asks if not is_held_out(ask.id) and not is_validation(ask.id)]
+    train, validation, held = split_asks(asks)
     analyses = {text: base.analyse(text) for ask in asks for text in ask.wordings}
     labels = tuple(sorted({ask.ask for ask in asks}))
     ask_model = fit_ask_model(train, analyses, labels)
