@@ -74,6 +74,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ikz_inbox.errors import ModelError
+from ikz_inbox.evaluation import macro_f1
 from ikz_inbox.extract.kinds import (
     AUTOMATIC_KINDS,
     KindBars,
@@ -628,7 +629,7 @@ def _calibrate(
     best_frage, best_f1 = FRAGE_BAR_LIMITS[0], -1.0
     for bar in _grid(FRAGE_BAR_LIMITS):
         bars = KindBars(spam=spam_bar, auto=auto_bar, frage=bar)
-        f1 = _macro_f1(_pairs(examples, oof, bars))
+        f1 = macro_f1(_pairs(examples, oof, bars), list(MessageKind))
         if f1 > best_f1 + 1e-9:
             best_frage, best_f1 = bar, f1
     return KindBars(spam=spam_bar, auto=auto_bar, frage=best_frage)
@@ -651,17 +652,6 @@ def _pairs(
         (example.kind, _decide(example, probabilities, bars))
         for example, probabilities in zip(examples, oof, strict=True)
     ]
-
-
-def _macro_f1(pairs: Sequence[tuple[MessageKind, MessageKind]]) -> float:
-    scores = []
-    for kind in MessageKind:
-        tp = sum(1 for gold, pred in pairs if gold is kind and pred is kind)
-        fp = sum(1 for gold, pred in pairs if gold is not kind and pred is kind)
-        fn = sum(1 for gold, pred in pairs if gold is kind and pred is not kind)
-        if tp + fp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return sum(scores) / len(scores) if scores else 0.0
 
 
 def _metrics(
@@ -691,9 +681,9 @@ def _metrics(
     return {
         "folds": FOLDS,
         "model_accuracy": round(sum(g is p for g, p in model_pairs) / len(model_pairs), 4),
-        "model_macro_f1": round(_macro_f1(model_pairs), 4),
+        "model_macro_f1": round(macro_f1(model_pairs, list(MessageKind)), 4),
         "decision_accuracy": round(sum(g is p for g, p in pairs) / len(pairs), 4),
-        "decision_macro_f1": round(_macro_f1(pairs), 4),
+        "decision_macro_f1": round(macro_f1(pairs, list(MessageKind)), 4),
         "per_kind": per_kind,
         "confusion": dict(sorted(confusion.items())),
         "spam_missed": sum(1 for g, p in pairs if g is MessageKind.SPAM and p is not g),
