@@ -79,9 +79,12 @@ from ikz_inbox.extract.kinds import (
     AUTOMATIC_KINDS,
     KindBars,
     KindSignals,
+    empty_return_path,
     kind_after_questions,
     kind_before_questions,
     kind_signals,
+    registrable,
+    reply_to_domain,
 )
 from ikz_inbox.modelfiles import replacing_folder
 from ikz_inbox.textnorm import fold
@@ -142,7 +145,6 @@ _LOCAL_CLASSES = (
 _MUNICIPAL = re.compile(
     r"stadt|gemeinde|kreis|kommun|verwaltung|rathaus|amt|landkreis|\.nrw$|bezreg|nrw\.de$"
 )
-_REPLY_TO_DOMAIN = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -199,10 +201,11 @@ def _meta_features(parsed: ParsedMail, new_text: str) -> list[str]:
         features.append("m:municipal")
     if not parsed.from_name.strip():
         features.append("m:no_name")
-    reply_to = _REPLY_TO_DOMAIN.search(parsed.header("reply-to") or "")
-    if reply_to is not None and _registrable(reply_to.group(1)) != _registrable(domain):
+    # Unlike the spam rule, a Reply-To counts against a From without domain too.
+    reply_to = reply_to_domain(parsed)
+    if reply_to is not None and reply_to != registrable(domain):
         features.append("m:reply_to_other")
-    if (parsed.header("return-path") or "").strip() == "<>":
+    if empty_return_path(parsed):
         features.append("m:null_sender")
     return features
 
@@ -214,10 +217,6 @@ def _signal_features(signals: KindSignals) -> list[str]:
     if signals.auto_reply_text:
         features.append("r:auto_reply_text")
     return features
-
-
-def _registrable(domain: str) -> str:
-    return ".".join(domain.lower().split(".")[-2:])
 
 
 @dataclass(frozen=True)
