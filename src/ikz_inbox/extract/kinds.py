@@ -37,10 +37,10 @@ after it:
   3. List-Id / List-Unsubscribe / Precedence bulk: newsletter (after spam, as bulk senders
      of cold sales mail set them too);
   4. an automatic kind (auto-reply, bounce, newsletter) the model is sure of
-     (``KindModel.auto_bar``) is settled without looking for questions;
+     (``KindModel.bars.auto``) is settled without looking for questions;
   5. after question extraction: a new text that asks something is ``frage``, whatever
      else it does (registration, thanks, reply to a newsletter); else the model's most
-     likely kind, where ``frage`` without a question found needs ``KindModel.frage_bar``.
+     likely kind, where ``frage`` without a question found needs ``KindModel.bars.frage``.
 Without a model (missing or unreadable: a warning is logged where it is loaded) both steps
 give exactly the rule answer of :func:`detect_automatic_kind` and :func:`detect_human_kind`.
 """
