@@ -731,8 +731,6 @@ def _save(
             coef=coef.astype(np.float32),
             intercept=intercept.astype(np.float32),
         )
-        for path in temp_dir.iterdir():
-            path.chmod(0o644)
 
 
 def _readme(result: KindTrainResult) -> str:
