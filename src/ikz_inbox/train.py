@@ -16,8 +16,8 @@ primary accuracy on unseen asks: the subject's domain then outvoted the ask.
 The loop is ours, driven by the config: ``nlp.initialize`` and ``nlp.update`` with the
 ``[training]`` batcher, optimizer, dropout, max_epochs and seed. Held out for the metrics
 and the calibration: a stratified share (``[ikz] holdout_fraction``) of the topic files and
-every paraphrase ask whose id falls into the held-out fold (``is_heldout_ask``: the same rule
-the grouping model uses, so neither trains on the other's test asks). With
+every paraphrase ask in the held-out fold (``modelfiles.is_held_out_ask``, which the
+grouping trainer uses too, so neither trains on the other's test asks). With
 ``[ikz] retrain_on_all`` the shipped model is then trained again, from the same seed, on
 every example; the calibration fitted on the held-out split is kept.
 
@@ -34,7 +34,6 @@ import math
 import random
 import sys
 import time
-import zlib
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -55,7 +54,7 @@ from ikz_inbox.classify import (
     set_idf_weights,
 )
 from ikz_inbox.errors import ConfigError, ModelError
-from ikz_inbox.modelfiles import replacing_folder
+from ikz_inbox.modelfiles import is_held_out_ask, replacing_folder
 from ikz_inbox.types import Topic
 
 logger = logging.getLogger(__name__)
@@ -63,8 +62,6 @@ logger = logging.getLogger(__name__)
 Example = tuple[str, str]  # (text, topic id)
 # Sub-directory of the training directory with paraphrase asks (one ask, many wordings).
 PARAPHRASE_DIR = "paraphrases"
-# An ask is held out when crc32(id) % HELDOUT_FOLDS == 0 (a fifth of the asks).
-HELDOUT_FOLDS = 5
 
 
 @dataclass(frozen=True)
@@ -76,11 +73,6 @@ class TrainingExample:
     topic: str
     topics: tuple[str, ...]
     ask_id: str | None = None
-
-
-def is_heldout_ask(ask_id: str) -> bool:
-    """Whether a paraphrase ask belongs to the held-out fold (stable across runs)."""
-    return zlib.crc32(ask_id.encode("utf-8")) % HELDOUT_FOLDS == 0
 
 
 @dataclass(frozen=True)
@@ -341,7 +333,7 @@ def split_examples(
 def split_training_data(
     examples: Sequence[TrainingExample], fraction: float, seed: int
 ) -> tuple[list[TrainingExample], list[TrainingExample]]:
-    """Held out: every wording of the asks in the held-out fold (``is_heldout_ask``) and a
+    """Held out: every wording of the asks in the held-out fold (``is_held_out_ask``) and a
     stratified ``fraction`` of the topic-file examples (``split_examples``)."""
     singles = [ex for ex in examples if ex.ask_id is None]
     by_pair = {(ex.text, ex.topic): ex for ex in singles}
@@ -352,7 +344,7 @@ def split_training_data(
     heldout = [by_pair[pair] for pair in heldout_pairs]
     for example in examples:
         if example.ask_id is not None:
-            (heldout if is_heldout_ask(example.ask_id) else train).append(example)
+            (heldout if is_held_out_ask(example.ask_id) else train).append(example)
     return train, heldout
 
 

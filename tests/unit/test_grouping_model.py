@@ -12,10 +12,11 @@ import pytest
 
 from ikz_inbox.dedup import DedupIndex, cluster_questions, load_dedup_model
 from ikz_inbox.dedup.asks import AskModel, ask_features, load_ask_model
-from ikz_inbox.dedup.learn import is_held_out, read_asks, train_grouping_model
+from ikz_inbox.dedup.learn import read_asks, train_grouping_model
 from ikz_inbox.dedup.pairs import FEATURE_NAMES, PAIR_MODEL_FORMAT, PairModel, load_pair_model
 from ikz_inbox.dedup.similarity import DedupModel, profile_of, profile_similarity
 from ikz_inbox.errors import ConfigError, ModelError
+from ikz_inbox.modelfiles import is_held_out_ask
 from ikz_inbox.types import DedupItem
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,7 +126,7 @@ def test_trained_models_round_trip_and_score_the_same(
     assert (tmp_path / "asks.npz").is_file() and (tmp_path / "pairs.json").is_file()
     metrics = json.loads((tmp_path / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["asks"] == result.asks == len(read_asks(SAMPLE))
-    assert metrics["held_out_asks"] == sum(is_held_out(ask.id) for ask in read_asks(SAMPLE))
+    assert metrics["held_out_asks"] == sum(is_held_out_ask(ask.id) for ask in read_asks(SAMPLE))
     assert 0.0 <= metrics["held_out"]["f1"] <= 1.0
     loaded = load_dedup_model(
         REPO / "config" / "lexicon.toml", cache_dir=tmp_path / "cache", model_dir=tmp_path
@@ -147,10 +148,10 @@ def test_trained_models_round_trip_and_score_the_same(
 
 def test_the_held_out_fold_is_stable() -> None:
     # crc32 of the id decides, so a re-run or another machine holds out the same asks.
-    assert [is_held_out(f"ask-{n}") for n in range(10)] == [
-        is_held_out(f"ask-{n}") for n in range(10)
+    assert [is_held_out_ask(f"ask-{n}") for n in range(10)] == [
+        is_held_out_ask(f"ask-{n}") for n in range(10)
     ]
-    shares = sum(is_held_out(f"ask-{n}") for n in range(1000)) / 1000
+    shares = sum(is_held_out_ask(f"ask-{n}") for n in range(1000)) / 1000
     assert 0.15 < shares < 0.25
 
 

@@ -21,13 +21,14 @@ from ikz_inbox.classify import (
     load_topic_classifier,
     load_topic_model,
 )
+from ikz_inbox.dedup.learn import read_asks, split_asks
 from ikz_inbox.errors import ConfigError, ModelError
+from ikz_inbox.modelfiles import is_held_out_ask
 from ikz_inbox.train import (
     PARAPHRASE_DIR,
     TrainingExample,
     TrainResult,
     fit_calibration,
-    is_heldout_ask,
     main,
     read_training_data,
     read_training_examples,
@@ -350,10 +351,22 @@ def test_bad_paraphrase_line_raises_config_error(tmp_path: Path, line: str, mess
 
 def test_heldout_asks_follow_the_crc32_rule_and_are_stable() -> None:
     ids = [f"ask-{number:04d}" for number in range(500)]
-    held = [ask_id for ask_id in ids if is_heldout_ask(ask_id)]
+    held = [ask_id for ask_id in ids if is_held_out_ask(ask_id)]
     assert held == [i for i in ids if zlib.crc32(i.encode("utf-8")) % 5 == 0]
     assert 0.12 < len(held) / len(ids) < 0.28  # about a fifth
-    assert held == [ask_id for ask_id in ids if is_heldout_ask(ask_id)]  # no hidden state
+    assert held == [ask_id for ask_id in ids if is_held_out_ask(ask_id)]  # no hidden state
+
+
+def test_topic_and_grouping_trainers_hold_out_the_same_asks(
+    taxonomy: tuple[Topic, ...],
+) -> None:
+    examples = read_training_data(TRAINING_DIR, [topic.id for topic in taxonomy])
+    train, heldout = split_training_data(examples, 0.2, 0)
+    topic_held = {ex.ask_id for ex in heldout if ex.ask_id is not None}
+    topic_trained = {ex.ask_id for ex in train if ex.ask_id is not None}
+    grouping_train, validation, grouping_held = split_asks(read_asks(TRAINING_DIR / PARAPHRASE_DIR))
+    assert topic_held and topic_held == {ask.id for ask in grouping_held}
+    assert topic_trained == {ask.id for ask in grouping_train + validation}
 
 
 def test_split_keeps_every_wording_of_an_ask_on_one_side_whatever_the_seed() -> None:
@@ -367,7 +380,7 @@ def test_split_keeps_every_wording_of_an_ask_on_one_side_whatever_the_seed() -> 
         train, heldout = split_training_data(singles + asks, 0.2, seed)
         assert sorted(train + heldout, key=str) == sorted(singles + asks, key=str)
         held_asks = {ex.ask_id for ex in heldout if ex.ask_id}
-        assert held_asks == {f"ask-{n}" for n in range(40) if is_heldout_ask(f"ask-{n}")}
+        assert held_asks == {f"ask-{n}" for n in range(40) if is_held_out_ask(f"ask-{n}")}
         assert not held_asks & {ex.ask_id for ex in train}
         assert sum(1 for ex in heldout if ex.ask_id is None) == 4  # 20 % of each topic file
 
@@ -482,7 +495,7 @@ def test_multilabel_model_learns_secondary_topics_and_keeps_the_primary(
     )
     assert result.counts["paraphrase_asks"] == 10
     assert result.counts["heldout_asks"] == sum(
-        is_heldout_ask(f"kiosk-form-{n}") for n in range(10)
+        is_held_out_ask(f"kiosk-form-{n}") for n in range(10)
     )
     assert result.secondary["gold"] > 0
     model = load_topic_model(tmp_path / "model", taxonomy)

@@ -36,6 +36,8 @@ _LEGAL_PREFIXES = {
     **dict.fromkeys(("abs", "absatz", "subsection"), "abs"),
     **dict.fromkeys(("art", "artikel", "article"), "art"),
 }
+# What a merged legal reference starts with ("§2b", "abs6", "art26"): ("§", "abs", "art").
+LEGAL_REFERENCE_PREFIXES = tuple(dict.fromkeys(_LEGAL_PREFIXES.values()))
 # Character n-gram length of the lexical similarity: trigrams catch inflection and compounds.
 _GRAM = 3
 # Compound parts shorter than this match too much by accident ("satz" in "Umsatz").

@@ -201,12 +201,11 @@ class DedupIndex:
         """Mean similarity of ``profile`` with the cluster of ``root`` when the question may
         join it (representative and enough members reach the threshold), else None."""
         model, entries = self._model, self._entries
-        members = [qid for qid in self._members.get(root, ()) if qid in entries]
+        members = self._members.get(root)  # every member is in entries (added or restored)
         if not members:
             return None
-        compared = member_sample(members)
         similarities = []
-        for qid in compared:
+        for qid in member_sample(members):
             other = entries[qid]
             similarity = scored.get(other)
             if similarity is None:
@@ -339,7 +338,7 @@ def cluster_questions(
 def member_sample(members: Sequence[_T]) -> list[_T]:
     """The members a cluster is judged by: its first (the representative) and its newest
     ``MEMBER_SAMPLE`` others, so that the cost stays bounded however large it grows."""
-    return [members[0], *members[1:][-MEMBER_SAMPLE:]] if members else []
+    return [members[0], *members[max(1, len(members) - MEMBER_SAMPLE) :]] if members else []
 
 
 def cluster_coherence(texts: Sequence[str], model: DedupModel) -> float:

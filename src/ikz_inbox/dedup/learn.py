@@ -6,9 +6,10 @@ In: ``config/training/paraphrases/*.jsonl``, one line per ask: an ``id``, its ``
 it comes from an evaluation folder. Out: ``models/grouping/asks.npz`` and ``pairs.json``
 (see ``dedup.asks`` and ``dedup.pairs``) and ``metrics.json`` with the held-out figures.
 
-How: asks whose id hashes into fold 0 of 5 (``is_held_out``) are held out, fold 1 is the
-validation fold (``is_validation``) on which the clustering thresholds are chosen; the
-models are trained on the other three folds. The ask model learns the ask type from the wordings. The pair model
+How: asks whose id hashes into fold 0 of 5 (``modelfiles.is_held_out_ask``, the topic
+trainer's rule too) are held out, fold 1 is the validation fold (``is_validation``) on which
+the clustering thresholds are chosen (``split_asks``); the models are trained on the other
+three folds. The ask model learns the ask type from the wordings. The pair model
 learns from pairs: two wordings of one ask are the same question; wordings of two asks about
 the same object (near misses), of the same ask type about another object, and of unrelated
 asks are not. The ask distributions of the training pairs come from models that did not see
@@ -24,7 +25,6 @@ import hashlib
 import json
 import logging
 import random
-import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -46,30 +46,24 @@ from ikz_inbox.dedup.similarity import (
     profile_of,
 )
 from ikz_inbox.errors import ConfigError
-from ikz_inbox.modelfiles import replacing_folder
+from ikz_inbox.modelfiles import ask_fold, is_held_out_ask, replacing_folder
 
 logger = logging.getLogger(__name__)
 
-# Asks whose crc32(id) % HOLD_OUT_FOLDS == 0 are held out (the topic model holds out the same).
-HOLD_OUT_FOLDS = 5
 CROSS_FIT_FOLDS = 5
 # Feature occurrences below this are dropped from the ask vocabulary (noise, typos).
 MIN_FEATURE_COUNT = 2
 # Inverse regularisation strengths, chosen once on the training folds; kept here.
 ASK_MODEL_C = 4.0
 PAIR_MODEL_C = 1.0
-# The word features enter the fit scaled by this: below 1 it regularises the thousands of
-# word weights more strongly than the few dense features (the stored weights are rescaled).
-WORD_FEATURE_SCALE = 1.0
 # Word weights smaller than this are left out of the stored model (they change no decision).
 WORD_WEIGHT_FLOOR = 0.01
 # Negatives drawn per ask beyond the near misses: same ask type elsewhere, and unrelated.
 SAME_ASK_NEGATIVES = 12
 RANDOM_NEGATIVES = 6
-# Hard negatives per wording: the other asks' wordings that share the most words with it.
-# (Mined by shared words they also catch the same question written twice into the data as
-# two asks; on the validation asks they made the model worse, so they are off.)
-HARD_NEGATIVES = 0
+# Hard negatives (other asks' wordings sharing the most words) were tried and dropped: they
+# also catch the same question written twice into the data as two asks, and on the
+# validation asks they made the model worse.
 # Simulated events: asks per event, and how many wordings an ask gets. As at the real
 # events, about three in four asks come from one sender only and a few from five or more,
 # so an event of 70 asks holds about 100 questions.
@@ -103,18 +97,17 @@ class GroupingTrainResult:
     metrics: dict[str, Any]
 
 
-def is_held_out(ask_id: str) -> bool:
-    """Whether an ask belongs to the held-out fold (stable across runs and machines)."""
-    return _fold(ask_id) == 0
-
-
 def is_validation(ask_id: str) -> bool:
     """Whether an ask belongs to the validation fold, on which the thresholds are chosen."""
-    return _fold(ask_id) == 1
+    return ask_fold(ask_id) == 1
 
 
-def _fold(ask_id: str) -> int:
-    return zlib.crc32(ask_id.encode("utf-8")) % HOLD_OUT_FOLDS
+def split_asks(asks: Sequence[Ask]) -> tuple[list[Ask], list[Ask], list[Ask]]:
+    """The training, validation and held-out asks, each in the order of ``asks``."""
+    held = [ask for ask in asks if is_held_out_ask(ask.id)]
+    validation = [ask for ask in asks if is_validation(ask.id)]
+    train = [ask for ask in asks if not is_held_out_ask(ask.id) and not is_validation(ask.id)]
+    return train, validation, held
 
 
 def read_asks(folder: Path) -> list[Ask]:
@@ -166,14 +159,12 @@ def train_grouping_model(
     ``base`` supplies the analyser and lexicon (its own trained models are not used).
     """
     asks = read_asks(paraphrase_dir)
-    held = [ask for ask in asks if is_held_out(ask.id)]
-    validation = [ask for ask in asks if is_validation(ask.id)]
-    train = [ask for ask in asks if not is_held_out(ask.id) and not is_validation(ask.id)]
+    train, validation, held = split_asks(asks)
     analyses = {text: base.analyse(text) for ask in asks for text in ask.wordings}
     labels = tuple(sorted({ask.ask for ask in asks}))
     ask_model = fit_ask_model(train, analyses, labels)
     profiles = _cross_fitted_profiles(train, analyses, labels, base, seed)
-    pairs, targets = training_pairs(train, seed, analyses if HARD_NEGATIVES else None)
+    pairs, targets = training_pairs(train, seed)
     inputs = [pair_inputs(profiles[a], profiles[b], base) for a, b in pairs]
     features = [features for features, _ in inputs]
     words = [words for _, words in inputs]
@@ -263,14 +254,12 @@ _Wording = tuple[str, int]  # (ask id, wording index)
 
 
 def training_pairs(
-    asks: Sequence[Ask], seed: int, analyses: dict[str, Analysis] | None = None
+    asks: Sequence[Ask], seed: int
 ) -> tuple[list[tuple[_Wording, _Wording]], list[int]]:
     """Positive and negative wording pairs, as ((ask id, wording index), ...) and 1/0.
 
     Negatives: every pair of asks about the same object (near misses), asks of the same
-    type about other objects, a few unrelated asks and, with ``analyses``, the wordings of
-    other asks that share the most words with each wording (hard negatives, as the
-    grouping's candidate search would put them side by side).
+    type about other objects and a few unrelated asks.
     """
     rng = random.Random(seed)
     pairs: list[tuple[tuple[str, int], tuple[str, int]]] = []
@@ -296,37 +285,7 @@ def training_pairs(
                 )
             )
             targets.append(0)
-    if analyses is not None:
-        for first, second in _hard_negatives(asks, analyses, rng):
-            pairs.append((first, second))
-            targets.append(0)
     return pairs, targets
-
-
-def _hard_negatives(
-    asks: Sequence[Ask], analyses: dict[str, Analysis], rng: random.Random
-) -> list[tuple[_Wording, _Wording]]:
-    """For each wording, the ``HARD_NEGATIVES`` wordings of other asks that share the most
-    content lemmas and concepts with it (ties broken at random)."""
-    words: dict[_Wording, frozenset[str]] = {}
-    postings: dict[str, list[_Wording]] = defaultdict(list)
-    for ask in asks:
-        for index, text in enumerate(ask.wordings):
-            analysis = analyses[text]
-            key = (ask.id, index)
-            words[key] = analysis.content | {"c:" + c for c in analysis.concepts}
-            for word in words[key]:
-                postings[word].append(key)
-    found: list[tuple[_Wording, _Wording]] = []
-    for key, own in words.items():
-        shared: dict[_Wording, int] = defaultdict(int)
-        for word in own:
-            for other in postings[word]:
-                if other[0] != key[0]:
-                    shared[other] += 1
-        ranked = sorted(shared, key=lambda other: (-shared[other], rng.random()))
-        found.extend((key, other) for other in ranked[:HARD_NEGATIVES])
-    return found
 
 
 def _group(asks: Iterable[Ask], key: Any) -> dict[str, list[Ask]]:
@@ -350,7 +309,7 @@ def _fit_pair_model(
     from sklearn.linear_model import LogisticRegression
 
     vocabulary = _word_vocabulary(words, asked)
-    sparse = _sparse_rows([(p.keys, p.scale * WORD_FEATURE_SCALE) for p in words], vocabulary)
+    sparse = _sparse_rows([(p.keys, p.scale) for p in words], vocabulary)
     matrix = hstack([csr_matrix(np.array(features)), sparse]).tocsr()
     classifier = LogisticRegression(C=PAIR_MODEL_C, max_iter=5000, class_weight="balanced")
     classifier.fit(matrix, np.array(targets))
@@ -358,7 +317,7 @@ def _fit_pair_model(
     dense_part = len(FEATURE_NAMES)
     coefficients = tuple(float(value) for value in weights[:dense_part])
     word_weights = {
-        key: round(float(weights[dense_part + i]) * WORD_FEATURE_SCALE, 5)
+        key: round(float(weights[dense_part + i]), 5)
         for key, i in vocabulary.items()
         if abs(weights[dense_part + i]) >= WORD_WEIGHT_FLOOR
     }

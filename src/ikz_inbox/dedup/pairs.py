@@ -121,15 +121,14 @@ class PairModel:
     member_share: float
     info: Mapping[str, Any]  # training data hash, figures; written to the JSON as is
 
-    def probability(self, features: tuple[float, ...], words: PairWords | None = None) -> float:
+    def probability(self, features: tuple[float, ...], words: PairWords) -> float:
         """The probability that one answer serves both questions, from the dense features
         and the pair's weighted words (``pair_words``)."""
         logit = self.intercept
         for weight, value in zip(self.coefficients, features, strict=True):
             logit += weight * value
-        if words is not None:
-            weights = self.word_weights
-            logit += words.scale * sum(weights.get(key, 0.0) for key in words.keys)
+        weights = self.word_weights
+        logit += words.scale * sum(weights.get(key, 0.0) for key in words.keys)
         if logit < -30.0:
             return 0.0
         return 1.0 / (1.0 + math.exp(-logit))

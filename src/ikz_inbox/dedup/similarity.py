@@ -21,7 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ikz_inbox.dedup.analysis import Analysis, Analyzer, LemmaLookup, build_analyzer
+from ikz_inbox.dedup.analysis import (
+    LEGAL_REFERENCE_PREFIXES,
+    Analysis,
+    Analyzer,
+    LemmaLookup,
+    build_analyzer,
+)
 from ikz_inbox.dedup.asks import AskModel, load_ask_model
 from ikz_inbox.dedup.lemmas import load_language_data
 from ikz_inbox.dedup.lexicon import Settings, read_lexicon
@@ -43,7 +49,6 @@ _TOKEN_SHARE = 0.5
 # The files of the trained grouping model inside its folder.
 ASK_MODEL_FILE = "asks.npz"
 PAIR_MODEL_FILE = "pairs.json"
-_REFERENCE_PREFIXES = ("§", "abs", "art")
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,7 +206,7 @@ def pair_signals(analysis: Analysis, strong_aspects: frozenset[str], asks: AskMo
 def _is_reference(token: str) -> bool:
     """A merged legal reference ("§2b", "abs6", "art26"); plain numbers (amounts, years)
     say nothing about what is asked."""
-    return token.startswith(_REFERENCE_PREFIXES) and any(ch.isdigit() for ch in token)
+    return token.startswith(LEGAL_REFERENCE_PREFIXES) and any(ch.isdigit() for ch in token)
 
 
 def _strong(aspects: frozenset[str], weak: frozenset[str]) -> frozenset[str]:

@@ -104,10 +104,11 @@ def load_extract_resources(
 
 def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extraction:
     """Return kind, new text, questions, sender organisation and event of one message."""
-    parts = _new_text_parts(parsed)
+    own_text = isolate_new_text_with_subject(parsed.body_text, parsed.subject)
+    parts = _new_text_parts(parsed, own_text)
     decision = settle_kind(parsed, parsed.body_text, _JOINER.join(parts), resources.kind_model)
     if decision.kind is not None:
-        return _automatic_extraction(parsed, decision.kind, resources)
+        return _automatic_extraction(parsed, decision.kind, own_text, resources)
     questions = _questions(parts, resources.nlp)
     if not questions and _questions_attached(parsed, parts):
         with_attachments = parts + _attachment_texts(parsed, resources.read_attachment)
@@ -119,7 +120,7 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
     new_text = _JOINER.join(parts)
     kind = final_kind(decision, parsed, new_text, has_questions=bool(questions))
     if kind not in _HUMAN_KINDS:
-        return _automatic_extraction(parsed, kind, resources)
+        return _automatic_extraction(parsed, kind, own_text, resources)
     if kind is not MessageKind.FRAGE:
         questions = ()
     sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)
@@ -136,19 +137,22 @@ def extract_message(parsed: ParsedMail, resources: ExtractResources) -> Extracti
 
 
 def _automatic_extraction(
-    parsed: ParsedMail, kind: MessageKind, resources: ExtractResources
+    parsed: ParsedMail, kind: MessageKind, own_text: str, resources: ExtractResources
 ) -> Extraction:
+    """``own_text``: the new text of the mail's own body (attached messages left out)."""
     sender_org = None
     if kind in _ORG_KINDS:
         sender_org = find_sender_org(parsed, parsed.body_text, resources.gazetteer)
-    new_text = isolate_new_text_with_subject(parsed.body_text, parsed.subject)
     logger.debug("%s automatic kind=%s org=%s", parsed.message_id, kind, sender_org)
-    return Extraction(kind, new_text, (), sender_org, None)
+    return Extraction(kind, own_text, (), sender_org, None)
 
 
-def _new_text_parts(parsed: ParsedMail) -> list[str]:
-    """The sender's new text followed by that of each attached message/rfc822."""
-    parts = [isolate_new_text_with_subject(parsed.body_text, parsed.subject)]
+def _new_text_parts(parsed: ParsedMail, own_text: str | None = None) -> list[str]:
+    """The sender's new text followed by that of each attached message/rfc822 (``own_text``:
+    the new text of the mail's own body when the caller has it already)."""
+    if own_text is None:
+        own_text = isolate_new_text_with_subject(parsed.body_text, parsed.subject)
+    parts = [own_text]
     parts.extend(_embedded_texts(parsed.embedded))
     return [part for part in parts if part.strip()]
 

@@ -74,13 +74,17 @@ import numpy as np
 import numpy.typing as npt
 
 from ikz_inbox.errors import ModelError
+from ikz_inbox.evaluation import macro_f1
 from ikz_inbox.extract.kinds import (
     AUTOMATIC_KINDS,
     KindBars,
     KindSignals,
+    empty_return_path,
     kind_after_questions,
     kind_before_questions,
     kind_signals,
+    registrable,
+    reply_to_domain,
 )
 from ikz_inbox.modelfiles import replacing_folder
 from ikz_inbox.textnorm import fold
@@ -141,7 +145,6 @@ _LOCAL_CLASSES = (
 _MUNICIPAL = re.compile(
     r"stadt|gemeinde|kreis|kommun|verwaltung|rathaus|amt|landkreis|\.nrw$|bezreg|nrw\.de$"
 )
-_REPLY_TO_DOMAIN = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -198,10 +201,11 @@ def _meta_features(parsed: ParsedMail, new_text: str) -> list[str]:
         features.append("m:municipal")
     if not parsed.from_name.strip():
         features.append("m:no_name")
-    reply_to = _REPLY_TO_DOMAIN.search(parsed.header("reply-to") or "")
-    if reply_to is not None and _registrable(reply_to.group(1)) != _registrable(domain):
+    # Unlike the spam rule, a Reply-To counts against a From without domain too.
+    reply_to = reply_to_domain(parsed)
+    if reply_to is not None and reply_to != registrable(domain):
         features.append("m:reply_to_other")
-    if (parsed.header("return-path") or "").strip() == "<>":
+    if empty_return_path(parsed):
         features.append("m:null_sender")
     return features
 
@@ -213,10 +217,6 @@ def _signal_features(signals: KindSignals) -> list[str]:
     if signals.auto_reply_text:
         features.append("r:auto_reply_text")
     return features
-
-
-def _registrable(domain: str) -> str:
-    return ".".join(domain.lower().split(".")[-2:])
 
 
 @dataclass(frozen=True)
@@ -628,7 +628,7 @@ def _calibrate(
     best_frage, best_f1 = FRAGE_BAR_LIMITS[0], -1.0
     for bar in _grid(FRAGE_BAR_LIMITS):
         bars = KindBars(spam=spam_bar, auto=auto_bar, frage=bar)
-        f1 = _macro_f1(_pairs(examples, oof, bars))
+        f1 = macro_f1(_pairs(examples, oof, bars), list(MessageKind))
         if f1 > best_f1 + 1e-9:
             best_frage, best_f1 = bar, f1
     return KindBars(spam=spam_bar, auto=auto_bar, frage=best_frage)
@@ -651,17 +651,6 @@ def _pairs(
         (example.kind, _decide(example, probabilities, bars))
         for example, probabilities in zip(examples, oof, strict=True)
     ]
-
-
-def _macro_f1(pairs: Sequence[tuple[MessageKind, MessageKind]]) -> float:
-    scores = []
-    for kind in MessageKind:
-        tp = sum(1 for gold, pred in pairs if gold is kind and pred is kind)
-        fp = sum(1 for gold, pred in pairs if gold is not kind and pred is kind)
-        fn = sum(1 for gold, pred in pairs if gold is kind and pred is not kind)
-        if tp + fp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return sum(scores) / len(scores) if scores else 0.0
 
 
 def _metrics(
@@ -691,9 +680,9 @@ def _metrics(
     return {
         "folds": FOLDS,
         "model_accuracy": round(sum(g is p for g, p in model_pairs) / len(model_pairs), 4),
-        "model_macro_f1": round(_macro_f1(model_pairs), 4),
+        "model_macro_f1": round(macro_f1(model_pairs, list(MessageKind)), 4),
         "decision_accuracy": round(sum(g is p for g, p in pairs) / len(pairs), 4),
-        "decision_macro_f1": round(_macro_f1(pairs), 4),
+        "decision_macro_f1": round(macro_f1(pairs, list(MessageKind)), 4),
         "per_kind": per_kind,
         "confusion": dict(sorted(confusion.items())),
         "spam_missed": sum(1 for g, p in pairs if g is MessageKind.SPAM and p is not g),
@@ -742,8 +731,6 @@ def _save(
             coef=coef.astype(np.float32),
             intercept=intercept.astype(np.float32),
         )
-        for path in temp_dir.iterdir():
-            path.chmod(0o644)
 
 
 def _readme(result: KindTrainResult) -> str:

@@ -37,10 +37,10 @@ after it:
   3. List-Id / List-Unsubscribe / Precedence bulk: newsletter (after spam, as bulk senders
      of cold sales mail set them too);
   4. an automatic kind (auto-reply, bounce, newsletter) the model is sure of
-     (``KindModel.auto_bar``) is settled without looking for questions;
+     (``KindModel.bars.auto``) is settled without looking for questions;
   5. after question extraction: a new text that asks something is ``frage``, whatever
      else it does (registration, thanks, reply to a newsletter); else the model's most
-     likely kind, where ``frage`` without a question found needs ``KindModel.frage_bar``.
+     likely kind, where ``frage`` without a question found needs ``KindModel.bars.frage``.
 Without a model (missing or unreadable: a warning is logged where it is loaded) both steps
 give exactly the rule answer of :func:`detect_automatic_kind` and :func:`detect_human_kind`.
 """
@@ -66,10 +66,13 @@ __all__ = [
     "KindSignals",
     "detect_automatic_kind",
     "detect_human_kind",
+    "empty_return_path",
     "final_kind",
     "kind_after_questions",
     "kind_before_questions",
     "kind_signals",
+    "registrable",
+    "reply_to_domain",
     "settle_kind",
 ]
 
@@ -276,6 +279,8 @@ _REPLY_ME_BACK = re.compile(
 )
 # A sentence ends after a word, not after "9." in a date.
 _SENTENCE_END = re.compile(r"(?<=[^\W\d]{2}[.!?])\s+|\n\s*\n")
+# An address in a Reply-To header; group 1 is its domain.
+_REPLY_TO_ADDRESS = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
 
 
 # The kinds a machine sends; the model settles them before questions are looked for.
@@ -562,7 +567,7 @@ def _auto_reply_text(parsed: ParsedMail, text: str, lowered: str, *, list_header
         return False
     # Auto-replies go out with an empty Return-Path (RFC 3834); X-Auto-Response-Suppress
     # is no support, because Outlook sets it on human mail too.
-    needed = AUTO_REPLY_TEXT_PHRASES if _empty_return_path(parsed) else AUTO_REPLY_TEXT_PHRASES + 1
+    needed = AUTO_REPLY_TEXT_PHRASES if empty_return_path(parsed) else AUTO_REPLY_TEXT_PHRASES + 1
     phrases = _count(_AUTO_REPLY_TEXT, lowered) + int(bool(_AUTO_REPLY_OPENING.search(text)))
     return phrases >= needed
 
@@ -575,7 +580,9 @@ def _auto_reply_subject(subject: str) -> bool:
     )
 
 
-def _empty_return_path(parsed: ParsedMail) -> bool:
+def empty_return_path(parsed: ParsedMail) -> bool:
+    """True when the Return-Path is "<>" (a missing header is not empty, unlike
+    ``_is_null_sender``)."""
     return (parsed.header("return-path") or "").strip() == "<>"
 
 
@@ -631,11 +638,16 @@ def _brand_mismatch(parsed: ParsedMail) -> int:
 
 
 def _reply_to_mismatch(parsed: ParsedMail) -> int:
-    reply_to = parsed.header("reply-to") or ""
-    match = re.search(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)", reply_to)
-    if match is None or not parsed.from_address:
+    reply_to = reply_to_domain(parsed)
+    if reply_to is None or not parsed.from_address:
         return 0
-    return int(_registrable(match.group(1)) != _registrable(_domain(parsed.from_address)))
+    return int(reply_to != registrable(_domain(parsed.from_address)))
+
+
+def reply_to_domain(parsed: ParsedMail) -> str | None:
+    """The registrable domain of the first address in Reply-To, or None without one."""
+    match = _REPLY_TO_ADDRESS.search(parsed.header("reply-to") or "")
+    return None if match is None else registrable(match.group(1))
 
 
 def _checker_suspicion(parsed: ParsedMail) -> int:
@@ -650,7 +662,7 @@ def _domain(address: str) -> str:
     return address.rpartition("@")[2].lower()
 
 
-def _registrable(domain: str) -> str:
+def registrable(domain: str) -> str:
     """The last two labels of a domain ("news.kommunen.nrw" -> "kommunen.nrw")."""
     return ".".join(domain.lower().split(".")[-2:])
 
