@@ -12,7 +12,7 @@ import pytest
 
 from ikz_inbox import ingest
 from ikz_inbox.config import RetentionSection
-from ikz_inbox.dataprotection import load_audit_key, plan_purge, purge
+from ikz_inbox.dataprotection import forget_sender, load_audit_key, plan_purge, purge
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
 from ikz_inbox.types import Event, RawMail
 from tests.unit.test_store import NOW, message, question
@@ -92,3 +92,21 @@ def test_audit_key_is_private_and_stable(tmp_path: Path) -> None:
     (credentials / "audit-key").write_bytes(b"from-systemd\n")
     environ = {"CREDENTIALS_DIRECTORY": str(credentials)}
     assert load_audit_key(tmp_path / "state", environ) == b"from-systemd"
+
+
+def test_forget_takes_an_underscore_in_the_address_literally(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path}/forget.sqlite3")
+    migrate(db)
+    with session_scope(db) as session:
+        own = replace(message("a", "<a@x>"), from_address="max_mustermann@lemgo.de")
+        other = replace(
+            message("b", "<b@x>"),
+            raw=RawMail(raw=b"Subject: y\r\n\r\nmax.mustermann@lemgo.de", source="file:y.eml"),
+            new_text="Bitte an max.mustermann@lemgo.de antworten.",
+        )
+        ingest.store_results(session, [own, other])
+        result = forget_sender(session, db, "max_mustermann@lemgo.de", b"k" * 32, NOW, actor="t")
+        assert (result.messages, result.mentions) == (1, 0)
+        assert [r.id for r in repository.iter_raw_messages(session)] == [2]
+        assert repository.get_message(session, 2).from_address == "a@lemgo.de"
+    db.engine.dispose()

@@ -90,13 +90,17 @@ def messages_by_ids(session: Session, ids: Sequence[int]) -> list[PersonalMessag
 
 def messages_mentioning(session: Session, needle: str) -> list[int]:
     """Keys of messages whose subject, new text or questions contain ``needle`` (any case)."""
-    pattern = f"%{needle.casefold()}%"
-    in_questions = select(QuestionRow.message_pk).where(func.lower(QuestionRow.text).like(pattern))
+    # autoescape: "_" and "%" in an address are literal characters, no LIKE wildcards
+    # (else forgetting max_muster@x would also scrub the messages naming max.muster@x).
+    needle = needle.casefold()
+    in_questions = select(QuestionRow.message_pk).where(
+        func.lower(QuestionRow.text).contains(needle, autoescape=True)
+    )
     query = select(MessageRow.id).where(
         or_(
-            func.lower(MessageRow.subject).like(pattern),
-            func.lower(MessageRow.new_text).like(pattern),
-            func.lower(MessageRow.error).like(pattern),
+            func.lower(MessageRow.subject).contains(needle, autoescape=True),
+            func.lower(MessageRow.new_text).contains(needle, autoescape=True),
+            func.lower(MessageRow.error).contains(needle, autoescape=True),
             MessageRow.id.in_(in_questions),
         )
     )
