@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -68,24 +69,24 @@ class MailboxSource(IngestSource[list[FetchedMail]]):
 
     def __init__(self, mailbox: Mailbox, state: MailboxState, uids: Sequence[int]) -> None:
         self._mailbox = mailbox
-        self._uids = uids
-        self._done = 0
-        self.state = state
+        self._uids = sorted(uids)  # as Mailbox.new_uids gives them: bisect needs the order
+        self.state = replace(state, backlog=len(self._uids))
 
     def expected(self) -> int:
         return len(self._uids)
 
     def batches(self) -> Iterable[list[FetchedMail]]:
-        return self._mailbox.fetch_batches(list(self._uids))
+        return self._mailbox.fetch_batches(self._uids)
 
     def mails(self, batch: list[FetchedMail]) -> list[RawMail]:
         return [mail.raw for mail in batch]
 
     def before_commit(self, session: Session, batch: list[FetchedMail]) -> None:
-        self._done += len(batch)
-        self.state = replace(
-            self.state, last_uid=batch[-1].uid, backlog=len(self._uids) - self._done
-        )
+        """The new high-water UID and the UIDs above it still to fetch (computed from the
+        UID, so vanished UIDs and a repeated call for the same batch count right)."""
+        last_uid = batch[-1].uid
+        backlog = len(self._uids) - bisect_right(self._uids, last_uid)
+        self.state = replace(self.state, last_uid=last_uid, backlog=backlog)
         repository.save_mailbox_state(session, self.state)
 
     def committed(self, batch: list[FetchedMail], results: Sequence[MessageResult]) -> None:
