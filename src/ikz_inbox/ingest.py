@@ -25,7 +25,7 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ikz_inbox import service, store
+from ikz_inbox import service
 from ikz_inbox.errors import DuplicateContentError
 from ikz_inbox.fingerprint import raw_sha256
 from ikz_inbox.processing import process_ahead
@@ -169,15 +169,14 @@ def commit_batch(
     """Store a batch and what goes with it in one commit. When a concurrent writer (another
     mailbox fed the same mail) stored one of them first, store them one by one."""
     try:
-        outcomes = source.store(session, batch, results)
+        try:
+            outcomes = source.store(session, batch, results)
+        except DuplicateContentError:  # raised by the insert, before anything is committed
+            session.rollback()
+            logger.info("batch collided with a concurrent writer; storing one by one")
+            outcomes = [_commit_one(session, source, batch, result) for result in results]
         source.before_commit(session, batch)
-        store.commit(session)
-    except DuplicateContentError:
-        session.rollback()
-        logger.info("batch collided with a concurrent writer; storing one by one")
-        outcomes = [_commit_one(session, source, batch, result) for result in results]
-        source.before_commit(session, batch)
-        store.commit(session)
+        session.commit()
     finally:
         session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
     return outcomes
@@ -190,10 +189,11 @@ def _commit_one(
     concurrent writer: the rest of its batch still gets in)."""
     try:
         [outcome] = source.store(session, batch, [result])
-        store.commit(session)
     except DuplicateContentError:  # a concurrent worker stored the same content first
         session.rollback()
         return IngestOutcome.DUPLICATE
+    else:
+        session.commit()
     finally:
         session.expunge_all()
     return outcome

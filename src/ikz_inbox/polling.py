@@ -20,7 +20,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ikz_inbox import store
 from ikz_inbox.classify import RULES_VERSION
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import (
@@ -154,7 +153,7 @@ def _sync_folder(
         session,
         replace(source.state, last_poll_at=finished, last_success_at=finished, last_error=None),
     )
-    store.commit(session)
+    session.commit()
     return PollResult(config.name, config.folder, summary, source.state.backlog, resynced)
 
 
@@ -182,7 +181,7 @@ def _record_failure(session: Session, config: MailboxConfig, error: str, at: dat
         config.name, config.folder, None, 0, None, None, None, 0
     )
     repository.save_mailbox_state(session, replace(state, last_poll_at=at, last_error=error))
-    store.commit(session)
+    session.commit()
 
 
 def poll_all_mailboxes(app: App, stop: threading.Event | None = None) -> list[PollResult]:

@@ -73,7 +73,8 @@ def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
 
 def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) -> list[int]:
     """Insert many (message, Message-ID collision) pairs with their questions in two
-    multi-row statements; return the primary keys in the given order (no commit)."""
+    multi-row statements; return the primary keys in the given order (no commit).
+    DuplicateContentError when a content fingerprint is taken (the caller rolls back)."""
     if not batch:
         return []
     # Core inserts on the tables (not ORM bulk inserts): a third of the cost per row. No
