@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from ikz_inbox.classify import load_topic_classifier
+from ikz_inbox.classify import TopicClassifier, load_topic_classifier
 from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
@@ -91,13 +91,18 @@ class PipelineSpec:
     kind_model_dir: Path | None = None
 
 
-def load_pipeline(spec: PipelineSpec) -> PipelineResources:
-    """Load the sentence pipeline, gazetteer and topic classifier once per process."""
+def load_pipeline(
+    spec: PipelineSpec, classifier: TopicClassifier | None = None
+) -> PipelineResources:
+    """Load the sentence pipeline, gazetteer and topic classifier once per process
+    (``classifier``: one the process has loaded already)."""
+    if classifier is None:
+        classifier = load_topic_classifier(spec.topic_model_dir, spec.taxonomy)
     return PipelineResources(
         extract=load_extract_resources(
             spec.gazetteer_path, spec.events, spec.kind_model_dir, read_attachment=read_attachment
         ),
-        classifier=load_topic_classifier(spec.topic_model_dir, spec.taxonomy),
+        classifier=classifier,
         max_message_bytes=spec.max_message_bytes,
     )
 
