@@ -253,7 +253,8 @@ def _outcome_of(result: MessageResult) -> IngestOutcome:
 
 class MailSource(IngestSource[list[RawMail]]):
     """Messages read one at a time (files, an mbox export, a list), ingested in batches;
-    ``progress`` hears how many messages each committed batch held."""
+    ``progress`` hears how many messages each committed batch held. ``grouping``: after
+    each batch (the default), or once at the end (an import into an empty store)."""
 
     def __init__(
         self,
@@ -261,7 +262,9 @@ class MailSource(IngestSource[list[RawMail]]):
         *,
         progress: Callable[[int], None] = lambda _count: None,
         batch_size: int = IMPORT_BATCH,
+        grouping: Grouping = Grouping.NEW_QUESTIONS,
     ) -> None:
+        self.grouping = grouping
         self._rest = batched_mails(mails, batch_size)
         # Read now: a full first batch means many messages, worth the worker processes.
         self._first = next(self._rest, [])
@@ -369,8 +372,8 @@ def reprocess_messages(
 def evaluation_export(
     session: Session, app: App, paths: Sequence[Path], now: datetime
 ) -> dict[str, object]:
-    """Import ``paths`` into an empty store, group everything anew and return the export
-    that `ikz-inbox evaluate` scores against the folder's labels."""
-    import_files(session, app, paths, now=lambda: now)
-    service.regroup(session, app.dedup, app.events, now)
+    """Import ``paths`` into an empty store, group everything once at the end and return
+    the export that `ikz-inbox evaluate` scores against the folder's labels."""
+    source = MailSource(iter_raw_mails(paths), grouping=Grouping.EVERYTHING)
+    ingest(session, app, source, now=lambda: now)
     return service.build_export(session, app.events, now, app.dedup)
