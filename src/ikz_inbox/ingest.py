@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from ikz_inbox import service
 from ikz_inbox.errors import DuplicateContentError
-from ikz_inbox.fingerprint import raw_sha256
 from ikz_inbox.processing import process_ahead
 from ikz_inbox.sources import batched_mails, iter_raw_mails
 from ikz_inbox.store import repository
@@ -301,10 +300,11 @@ def import_files(
 
 @dataclass(frozen=True)
 class StoredBatch:
-    """Stored messages to run through the stages again: their keys and raw bytes."""
+    """Stored messages to run through the stages again: their raw bytes, and their keys by
+    the raw bytes' stored hash."""
 
-    message_ids: tuple[int, ...]
     mails: tuple[RawMail, ...]
+    message_ids: Mapping[str, int]  # raw_sha256 -> primary key
 
 
 class StoredSource(IngestSource[StoredBatch]):
@@ -321,11 +321,11 @@ class StoredSource(IngestSource[StoredBatch]):
         return repository.count_raw_messages(self._session)
 
     def batches(self) -> Iterator[StoredBatch]:
-        records = iter(repository.iter_raw_messages(self._session, self._batch_size))
-        while batch := list(islice(records, self._batch_size)):
+        records = repository.iter_raw_messages(self._session, self._batch_size)
+        for batch in batched_mails(records, self._batch_size):
             yield StoredBatch(
-                message_ids=tuple(record.id for record in batch),
                 mails=tuple(RawMail(raw=record.raw, source=record.source) for record in batch),
+                message_ids={record.raw_sha256: record.id for record in batch},
             )
 
     def mails(self, batch: StoredBatch) -> Sequence[RawMail]:
@@ -336,12 +336,10 @@ class StoredSource(IngestSource[StoredBatch]):
     ) -> list[IngestOutcome]:
         """Replace the stored results; a result finds its message by the raw bytes' hash
         (stored messages never share raw bytes: their content fingerprints are unique)."""
-        message_ids = {
-            raw_sha256(mail.raw): message_id
-            for mail, message_id in zip(batch.mails, batch.message_ids, strict=True)
-        }
         for result in results:
-            repository.replace_message_results(session, message_ids[result.raw_sha256], result)
+            repository.replace_message_results(
+                session, batch.message_ids[result.raw_sha256], result
+            )
         return [_outcome_of(result) for result in results]
 
 

@@ -210,12 +210,12 @@ def _question_row(question: ClassifiedQuestion) -> QuestionRow:
 
 @dataclass(frozen=True)
 class RawRecord:
-    """The stored raw bytes of a message, for reprocessing."""
+    """The stored raw bytes of a message and their hash, for reprocessing."""
 
     id: int
     raw: bytes
+    raw_sha256: str
     source: str
-    received_at: datetime
 
 
 def count_raw_messages(session: Session) -> int:
@@ -230,7 +230,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
     last_id = 0
     while True:
         query = (
-            select(MessageRow.id, MessageRow.raw, MessageRow.source, MessageRow.received_at)
+            select(MessageRow.id, MessageRow.raw, MessageRow.raw_sha256, MessageRow.source)
             .where(MessageRow.id > last_id, MessageRow.raw_purged_at.is_(None))
             .order_by(MessageRow.id)
             .limit(batch_size)
@@ -239,7 +239,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
         if not rows:
             return
         for row in rows:
-            yield RawRecord(id=row.id, raw=row.raw, source=row.source, received_at=row.received_at)
+            yield RawRecord(id=row.id, raw=row.raw, raw_sha256=row.raw_sha256, source=row.source)
         last_id = rows[-1].id
 
 
