@@ -116,16 +116,16 @@ def message_results(
     """Run every stage on each message (one classifier call for all) and return what the
     store keeps of each; never raises."""
     return [
-        message_result(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
+        message_result(processed, review_threshold, received_at)
         for processed in run_stages_on_batch(raws, resources)
     ]
 
 
 def message_result(
-    processed: ProcessedMail, fingerprint: str, review_threshold: float, received_at: datetime
+    processed: ProcessedMail, review_threshold: float, received_at: datetime
 ) -> MessageResult:
-    """The stage results of a processed message with its fingerprints; a topic below
-    ``review_threshold`` needs review."""
+    """The stage results of a processed message with its fingerprints (content and raw
+    bytes); a topic below ``review_threshold`` needs review."""
     parsed, extraction = processed.parsed, processed.extraction
     questions: tuple[ClassifiedQuestion, ...] = ()
     if extraction is not None:
@@ -137,7 +137,7 @@ def message_result(
         )
     return MessageResult(
         raw=processed.raw,
-        content_sha256=fingerprint,
+        content_sha256=content_sha256(processed.raw.raw),
         raw_sha256=raw_sha256(processed.raw.raw),
         received_at=received_at,
         message_id=parsed.message_id,
@@ -330,10 +330,7 @@ class PoolProcessor(BatchProcessor):
             logger.error("processing %s killed its worker twice; quarantined", raw.source)
             self._replace_pool()
             return message_result(
-                quarantined_mail(raw, CRASH_REASON),
-                content_sha256(raw.raw),
-                self._spec.review_threshold,
-                at,
+                quarantined_mail(raw, CRASH_REASON), self._spec.review_threshold, at
             )
 
     def _replace_pool(self) -> None:
