@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
+from sqlalchemy import func, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from ikz_inbox.store.chunks import chunks
 from ikz_inbox.store.database import Database
 from ikz_inbox.store.models import MessageRow, QuestionRow
 from ikz_inbox.types import MessageKind, MessageStatus
@@ -84,8 +85,11 @@ def messages_from(session: Session, address: str) -> list[PersonalMessage]:
 
 def messages_by_ids(session: Session, ids: Sequence[int]) -> list[PersonalMessage]:
     """The messages with these primary keys, in key order."""
-    query = select(MessageRow).where(MessageRow.id.in_(list(ids))).order_by(MessageRow.id)
-    return [_personal(row) for row in session.scalars(query)]
+    found: list[PersonalMessage] = []
+    for chunk in chunks(sorted(set(ids))):
+        query = select(MessageRow).where(MessageRow.id.in_(chunk)).order_by(MessageRow.id)
+        found.extend(_personal(row) for row in session.scalars(query))
+    return found
 
 
 def messages_mentioning(session: Session, needle: str) -> list[int]:
@@ -133,11 +137,16 @@ def retention_candidates(session: Session) -> list[RetentionCandidate]:
 
 
 def remove_raw(session: Session, ids: Sequence[int], now: datetime) -> None:
-    """Drop the raw bytes of these messages, keeping what the pipeline derived (no commit)."""
-    for row in session.scalars(select(MessageRow).where(MessageRow.id.in_(list(ids)))):
-        row.raw = b""
-        row.raw_purged_at = row.raw_purged_at or now
-    session.flush()
+    """Drop the raw bytes of these messages, keeping what the pipeline derived (no commit).
+    One UPDATE per chunk of keys: the bytes are never loaded."""
+    purged_at = func.coalesce(MessageRow.raw_purged_at, literal(now, MessageRow.raw_purged_at.type))
+    for chunk in chunks(sorted(set(ids))):
+        session.execute(
+            update(MessageRow)
+            .where(MessageRow.id.in_(chunk))
+            .values(raw=b"", raw_purged_at=purged_at)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def apply_scrub(session: Session, scrubbed: ScrubbedMessage, now: datetime) -> None:
