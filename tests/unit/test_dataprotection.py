@@ -3,17 +3,20 @@ keeps, the audit entry, and that reprocessing leaves purged messages alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from ikz_inbox import ingest
 from ikz_inbox.config import RetentionSection
 from ikz_inbox.dataprotection import forget_sender, load_audit_key, plan_purge, purge
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
+from ikz_inbox.store.personal import messages_by_ids, messages_from
 from ikz_inbox.types import Event, RawMail
 from tests.unit.test_store import NOW, message, question
 
@@ -110,3 +113,24 @@ def test_forget_takes_an_underscore_in_the_address_literally(tmp_path: Path) -> 
         assert [r.id for r in repository.iter_raw_messages(session)] == [2]
         assert repository.get_message(session, 2).from_address == "a@lemgo.de"
     db.engine.dispose()
+
+
+def test_only_the_personal_export_reads_raw_bytes(database: Database) -> None:
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with session_scope(database) as session:
+            repository.list_messages(session)
+            repository.get_message(session, 1)
+            messages_by_ids(session, [1, 2])
+            assert [m.raw for m in messages_from(session, "jana.beispiel@lemgo.de")] == [None]
+            reads = [s for s in statements if re.search(r"messages\.raw\b(?!_)", s)]
+            assert reads == []
+            [exported] = messages_from(session, "jana.beispiel@lemgo.de", with_raw=True)
+            assert exported.raw is not None and exported.raw.startswith(b"From: Jana")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

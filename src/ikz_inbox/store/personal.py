@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, literal, or_, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from ikz_inbox.store.chunks import chunks
 from ikz_inbox.store.database import Database
@@ -43,7 +43,7 @@ class PersonalMessage:
     sender_org: str | None
     kind: MessageKind | None
     status: MessageStatus
-    raw: bytes
+    raw: bytes | None  # None: not loaded (messages_from without with_raw, messages_by_ids)
     raw_purged_at: datetime | None
     personal_purged_at: datetime | None
     questions: tuple[PersonalQuestion, ...]
@@ -73,22 +73,27 @@ class ScrubbedMessage:
     clear_sender: bool  # True: address and display name removed too
 
 
-def messages_from(session: Session, address: str) -> list[PersonalMessage]:
-    """Every message whose sender address is ``address`` (compared case-insensitively)."""
+def messages_from(
+    session: Session, address: str, *, with_raw: bool = False
+) -> list[PersonalMessage]:
+    """Every message whose sender address is ``address`` (compared case-insensitively);
+    their raw bytes only ``with_raw`` (the personal export)."""
     query = (
         select(MessageRow)
         .where(func.lower(MessageRow.from_address) == address.casefold())
         .order_by(MessageRow.id)
     )
-    return [_personal(row) for row in session.scalars(query)]
+    if with_raw:
+        query = query.options(undefer(MessageRow.raw))
+    return [_personal(row, with_raw=with_raw) for row in session.scalars(query)]
 
 
 def messages_by_ids(session: Session, ids: Sequence[int]) -> list[PersonalMessage]:
-    """The messages with these primary keys, in key order."""
+    """The messages with these primary keys, in key order (without their raw bytes)."""
     found: list[PersonalMessage] = []
     for chunk in chunks(sorted(set(ids))):
         query = select(MessageRow).where(MessageRow.id.in_(chunk)).order_by(MessageRow.id)
-        found.extend(_personal(row) for row in session.scalars(query))
+        found.extend(_personal(row, with_raw=False) for row in session.scalars(query))
     return found
 
 
@@ -150,7 +155,8 @@ def remove_raw(session: Session, ids: Sequence[int], now: datetime) -> None:
 
 
 def apply_scrub(session: Session, scrubbed: ScrubbedMessage, now: datetime) -> None:
-    """Write a scrubbed message: new texts and spans, no raw bytes; no commit."""
+    """Write a scrubbed message: new texts and spans, no raw bytes; no commit (the old
+    bytes are never loaded: the column is deferred)."""
     row = session.get(MessageRow, scrubbed.id)
     if row is None:
         return
@@ -182,7 +188,7 @@ def compact(database: Database) -> None:
             conn.execute(text("VACUUM FULL messages, questions"))
 
 
-def _personal(row: MessageRow) -> PersonalMessage:
+def _personal(row: MessageRow, *, with_raw: bool) -> PersonalMessage:
     return PersonalMessage(
         id=row.id,
         message_id=row.message_id,
@@ -197,7 +203,7 @@ def _personal(row: MessageRow) -> PersonalMessage:
         sender_org=row.sender_org,
         kind=MessageKind(row.kind) if row.kind is not None else None,
         status=MessageStatus(row.status),
-        raw=row.raw,
+        raw=row.raw if with_raw else None,
         raw_purged_at=row.raw_purged_at,
         personal_purged_at=row.personal_purged_at,
         questions=tuple(
