@@ -163,7 +163,8 @@ def _starting_state(
     """The sync state to start from, and whether a UIDVALIDITY change forces a re-sync."""
     state = repository.get_mailbox_state(session, config.name, config.folder)
     if state is None:
-        return MailboxState(config.name, config.folder, uidvalidity, 0, at, None, None, 0), False
+        first = MailboxState(config.name, config.folder, uidvalidity=uidvalidity, last_poll_at=at)
+        return first, False
     if state.uidvalidity not in (None, uidvalidity):
         logger.warning(
             "%s/%s: UIDVALIDITY changed %s -> %s; full re-sync (deduplicated)",
@@ -178,7 +179,7 @@ def _starting_state(
 
 def _record_failure(session: Session, config: MailboxConfig, error: str, at: datetime) -> None:
     state = repository.get_mailbox_state(session, config.name, config.folder) or MailboxState(
-        config.name, config.folder, None, 0, None, None, None, 0
+        config.name, config.folder
     )
     repository.save_mailbox_state(session, replace(state, last_poll_at=at, last_error=error))
     session.commit()

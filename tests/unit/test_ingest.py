@@ -55,7 +55,9 @@ class StateSource(IngestSource[int]):
         self._session, self._uid = session, uid
 
     def before_commit(self, session: Session, batch: int) -> None:
-        state = MailboxState("default", "INBOX", 7, self._uid, NOW, None, None, 0)
+        state = MailboxState(
+            "default", "INBOX", uidvalidity=7, last_uid=self._uid, last_poll_at=NOW
+        )
         repository.save_mailbox_state(session, state)
 
 
@@ -116,7 +118,7 @@ def test_the_backlog_counts_the_uids_above_the_committed_one(
         mail = message(content, f"<{content}@x>")
         return FetchedMail(uid=uid, raw=mail.raw, size=len(mail.raw.raw), too_large=False), mail
 
-    state = MailboxState("default", "INBOX", 7, 0, NOW, None, None, 0)
+    state = MailboxState("default", "INBOX", uidvalidity=7, last_poll_at=NOW)
     source = MailboxSource(cast(Mailbox, None), state, [2, 3, 5, 8, 9])
     assert source.state.backlog == 5
     # UID 2 vanished before the fetch: the batch holds 3 and 5 only
