@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -104,13 +104,12 @@ def poll_mailbox(
     app: App,
     section: ImapSection,
     *,
-    environ: Mapping[str, str] | None = None,
     stop: threading.Event | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PollResult:
     """Fetch, store and group everything new in one mailbox folder, exactly once."""
     config = mailbox_config_for(section)
-    credentials = credentials_for(section, os.environ if environ is None else environ)
+    credentials = credentials_for(section, os.environ)
     with mailbox_lock(app.database, f"{config.name}-{config.folder}", app.settings.lock_dir):
         with session_scope(app.database) as session:
             try:

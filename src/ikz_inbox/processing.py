@@ -160,12 +160,12 @@ class PendingBatch:
 
     def __init__(self, collect: Callable[[], list[MessageResult]]) -> None:
         self._collect = collect
-        self._records: list[MessageResult] | None = None
+        self._results: list[MessageResult] | None = None
 
     def result(self) -> list[MessageResult]:
-        if self._records is None:
-            self._records = self._collect()
-        return self._records
+        if self._results is None:
+            self._results = self._collect()
+        return self._results
 
 
 class BatchProcessor:
@@ -300,8 +300,8 @@ class PoolProcessor(BatchProcessor):
         try:
             if not futures and batch:
                 raise BrokenProcessPool("the pool was broken before the batch was submitted")
-            records = [record for future in futures for record in future.result()]
-            return _with_raw_bytes(records, batch)
+            results = [result for future in futures for result in future.result()]
+            return _with_raw_bytes(results, batch)
         except CancelledError:
             raise StoppedError(
                 "Verarbeitung beendet / the worker processes were stopped under this batch"
