@@ -17,15 +17,14 @@ from ikz_inbox.config import (
     load_settings,
 )
 from ikz_inbox.dedup import DedupModel, load_dedup_model
-from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.limits import MAX_MESSAGE_BYTES
-from ikz_inbox.parse import read_attachment
 from ikz_inbox.pipeline import PipelineResources
 from ikz_inbox.processing import (
     BatchProcessor,
     InlineProcessor,
     PipelineSpec,
     PoolProcessor,
+    load_pipeline,
     tune_gc_after_loading,
 )
 from ikz_inbox.service import GroupingCache
@@ -58,15 +57,7 @@ class App:
 
     @cached_property
     def pipeline(self) -> PipelineResources:
-        extract = load_extract_resources(
-            self.settings.gazetteer_path,
-            self.events,
-            self.settings.kind_model_dir,
-            read_attachment=read_attachment,
-        )
-        resources = PipelineResources(
-            extract=extract, classifier=self.classifier, max_message_bytes=self._max_message_bytes
-        )
+        resources = load_pipeline(self.pipeline_spec, self.classifier)
         tune_gc_after_loading()
         return resources
 

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -271,10 +271,14 @@ def load_settings(
     path = find_config_file(config_path, env)
     data = _read_toml(path) if path else {}
     parsed = _validate(data, path)
-    mailboxes = tuple(parsed.mailboxes) + ((parsed.imap,) if parsed.imap else ())
+    base = path.resolve().parent if path else Path.cwd()  # relative paths start here
+    mailboxes = tuple(
+        _with_files_resolved(mailbox, base)
+        for mailbox in (*parsed.mailboxes, *((parsed.imap,) if parsed.imap else ()))
+    )
     _check_mailbox_names(mailboxes)
     state = state_root(env)
-    paths, origins = _resolve_paths(parsed.paths, path, state)
+    paths, origins = _resolve_paths(parsed.paths, base, state)
     url, origins["database.url"] = _database_url(database_url, env, parsed.database, state)
     origins["config"] = _config_origin(config_path, path, env)
     origins["classify.review_threshold"] = _origin_of(parsed.classify, "review_threshold")
@@ -299,16 +303,16 @@ def load_settings(
         origins=origins,
         grouping=parsed.grouping,
         report=parsed.report,
-        delivery=_resolved_delivery(parsed.delivery, path),
+        delivery=_with_files_resolved(parsed.delivery, base) if parsed.delivery else None,
         retention=parsed.retention,
     )
 
 
 def _resolve_paths(
-    section: PathsSection, path: Path | None, state: Path
+    section: PathsSection, base: Path, state: Path
 ) -> tuple[dict[str, Path], dict[str, str]]:
-    """Resolve every [paths] key: the file's value against its folder, else the default."""
-    base = path.resolve().parent if path else Path.cwd()
+    """Resolve every [paths] key: the file's value against ``base`` (the config file's
+    folder), else the default."""
     values: dict[str, Path] = {}
     origins: dict[str, str] = {}
     for key in _PATH_ATTRIBUTES:
@@ -445,17 +449,19 @@ def _check_mailbox_names(mailboxes: tuple[ImapSection, ...]) -> None:
             )
 
 
-def _resolved_delivery(
-    section: DeliverySection | None, path: Path | None
-) -> DeliverySection | None:
-    """[delivery] with its file paths resolved against the config file's folder."""
-    if section is None:
-        return None
-    base = path.resolve().parent if path else Path.cwd()
+# The keys of [imap], [[mailboxes]] and [delivery] that name a file (secrets, CA bundle).
+_FILE_KEYS = ("password_file", "ca_file", "oauth2_token_file")
+
+_SectionT = TypeVar("_SectionT", ImapSection, DeliverySection)
+
+
+def _with_files_resolved(section: _SectionT, base: Path) -> _SectionT:
+    """``section`` with the file paths it names resolved against ``base`` (the config
+    file's folder)."""
     files = {
         key: str(_resolve(base, value))
-        for key in ("password_file", "ca_file")
-        if (value := getattr(section, key))
+        for key in _FILE_KEYS
+        if (value := getattr(section, key, None))
     }
     return section.model_copy(update=files)
 

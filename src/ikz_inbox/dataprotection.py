@@ -265,7 +265,7 @@ def load_audit_key(lock_dir: Path, environ: Mapping[str, str]) -> bytes:
 def personal_export(session: Session, address: str, now: datetime) -> dict[str, object]:
     """Everything stored about one sender, as JSON-ready data (schema ikz-inbox/personal/1)."""
     normalized = _checked_address(address)
-    own = messages_from(session, normalized)
+    own = messages_from(session, normalized, with_raw=True)
     own_ids = {message.id for message in own}
     topics = {
         question.id: question

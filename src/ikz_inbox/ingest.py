@@ -17,17 +17,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from itertools import chain, islice
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from ikz_inbox import service, store
+from ikz_inbox import service
 from ikz_inbox.errors import DuplicateContentError
-from ikz_inbox.fingerprint import raw_sha256
 from ikz_inbox.processing import process_ahead
 from ikz_inbox.sources import batched_mails, iter_raw_mails
 from ikz_inbox.store import repository
@@ -169,15 +168,14 @@ def commit_batch(
     """Store a batch and what goes with it in one commit. When a concurrent writer (another
     mailbox fed the same mail) stored one of them first, store them one by one."""
     try:
-        outcomes = source.store(session, batch, results)
+        try:
+            outcomes = source.store(session, batch, results)
+        except DuplicateContentError:  # raised by the insert, before anything is committed
+            session.rollback()
+            logger.info("batch collided with a concurrent writer; storing one by one")
+            outcomes = [_commit_one(session, source, batch, result) for result in results]
         source.before_commit(session, batch)
-        store.commit(session)
-    except DuplicateContentError:
-        session.rollback()
-        logger.info("batch collided with a concurrent writer; storing one by one")
-        outcomes = [_commit_one(session, source, batch, result) for result in results]
-        source.before_commit(session, batch)
-        store.commit(session)
+        session.commit()
     finally:
         session.expunge_all()  # keep memory flat over long imports: raw bytes stay in the DB
     return outcomes
@@ -190,10 +188,11 @@ def _commit_one(
     concurrent writer: the rest of its batch still gets in)."""
     try:
         [outcome] = source.store(session, batch, [result])
-        store.commit(session)
     except DuplicateContentError:  # a concurrent worker stored the same content first
         session.rollback()
         return IngestOutcome.DUPLICATE
+    else:
+        session.commit()
     finally:
         session.expunge_all()
     return outcome
@@ -253,7 +252,8 @@ def _outcome_of(result: MessageResult) -> IngestOutcome:
 
 class MailSource(IngestSource[list[RawMail]]):
     """Messages read one at a time (files, an mbox export, a list), ingested in batches;
-    ``progress`` hears how many messages each committed batch held."""
+    ``progress`` hears how many messages each committed batch held. ``grouping``: after
+    each batch (the default), or once at the end (an import into an empty store)."""
 
     def __init__(
         self,
@@ -261,7 +261,9 @@ class MailSource(IngestSource[list[RawMail]]):
         *,
         progress: Callable[[int], None] = lambda _count: None,
         batch_size: int = IMPORT_BATCH,
+        grouping: Grouping = Grouping.NEW_QUESTIONS,
     ) -> None:
+        self.grouping = grouping
         self._rest = batched_mails(mails, batch_size)
         # Read now: a full first batch means many messages, worth the worker processes.
         self._first = next(self._rest, [])
@@ -298,10 +300,11 @@ def import_files(
 
 @dataclass(frozen=True)
 class StoredBatch:
-    """Stored messages to run through the stages again: their keys and raw bytes."""
+    """Stored messages to run through the stages again: their raw bytes, and their keys by
+    the raw bytes' stored hash."""
 
-    message_ids: tuple[int, ...]
     mails: tuple[RawMail, ...]
+    message_ids: Mapping[str, int]  # raw_sha256 -> primary key
 
 
 class StoredSource(IngestSource[StoredBatch]):
@@ -318,11 +321,11 @@ class StoredSource(IngestSource[StoredBatch]):
         return repository.count_raw_messages(self._session)
 
     def batches(self) -> Iterator[StoredBatch]:
-        records = iter(repository.iter_raw_messages(self._session, self._batch_size))
-        while batch := list(islice(records, self._batch_size)):
+        records = repository.iter_raw_messages(self._session, self._batch_size)
+        for batch in batched_mails(records, self._batch_size):
             yield StoredBatch(
-                message_ids=tuple(record.id for record in batch),
                 mails=tuple(RawMail(raw=record.raw, source=record.source) for record in batch),
+                message_ids={record.raw_sha256: record.id for record in batch},
             )
 
     def mails(self, batch: StoredBatch) -> Sequence[RawMail]:
@@ -333,12 +336,10 @@ class StoredSource(IngestSource[StoredBatch]):
     ) -> list[IngestOutcome]:
         """Replace the stored results; a result finds its message by the raw bytes' hash
         (stored messages never share raw bytes: their content fingerprints are unique)."""
-        message_ids = {
-            raw_sha256(mail.raw): message_id
-            for mail, message_id in zip(batch.mails, batch.message_ids, strict=True)
-        }
         for result in results:
-            repository.replace_message_results(session, message_ids[result.raw_sha256], result)
+            repository.replace_message_results(
+                session, batch.message_ids[result.raw_sha256], result
+            )
         return [_outcome_of(result) for result in results]
 
 
@@ -369,8 +370,8 @@ def reprocess_messages(
 def evaluation_export(
     session: Session, app: App, paths: Sequence[Path], now: datetime
 ) -> dict[str, object]:
-    """Import ``paths`` into an empty store, group everything anew and return the export
-    that `ikz-inbox evaluate` scores against the folder's labels."""
-    import_files(session, app, paths, now=lambda: now)
-    service.regroup(session, app.dedup, app.events, now)
+    """Import ``paths`` into an empty store, group everything once at the end and return
+    the export that `ikz-inbox evaluate` scores against the folder's labels."""
+    source = MailSource(iter_raw_mails(paths), grouping=Grouping.EVERYTHING)
+    ingest(session, app, source, now=lambda: now)
     return service.build_export(session, app.events, now, app.dedup)

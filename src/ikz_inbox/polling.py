@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ikz_inbox import store
 from ikz_inbox.classify import RULES_VERSION
 from ikz_inbox.config import ImapSection
 from ikz_inbox.errors import (
@@ -68,24 +68,24 @@ class MailboxSource(IngestSource[list[FetchedMail]]):
 
     def __init__(self, mailbox: Mailbox, state: MailboxState, uids: Sequence[int]) -> None:
         self._mailbox = mailbox
-        self._uids = uids
-        self._done = 0
-        self.state = state
+        self._uids = sorted(uids)  # as Mailbox.new_uids gives them: bisect needs the order
+        self.state = replace(state, backlog=len(self._uids))
 
     def expected(self) -> int:
         return len(self._uids)
 
     def batches(self) -> Iterable[list[FetchedMail]]:
-        return self._mailbox.fetch_batches(list(self._uids))
+        return self._mailbox.fetch_batches(self._uids)
 
     def mails(self, batch: list[FetchedMail]) -> list[RawMail]:
         return [mail.raw for mail in batch]
 
     def before_commit(self, session: Session, batch: list[FetchedMail]) -> None:
-        self._done += len(batch)
-        self.state = replace(
-            self.state, last_uid=batch[-1].uid, backlog=len(self._uids) - self._done
-        )
+        """The new high-water UID and the UIDs above it still to fetch (computed from the
+        UID, so vanished UIDs and a repeated call for the same batch count right)."""
+        last_uid = batch[-1].uid
+        backlog = len(self._uids) - bisect_right(self._uids, last_uid)
+        self.state = replace(self.state, last_uid=last_uid, backlog=backlog)
         repository.save_mailbox_state(session, self.state)
 
     def committed(self, batch: list[FetchedMail], results: Sequence[MessageResult]) -> None:
@@ -104,13 +104,12 @@ def poll_mailbox(
     app: App,
     section: ImapSection,
     *,
-    environ: Mapping[str, str] | None = None,
     stop: threading.Event | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> PollResult:
     """Fetch, store and group everything new in one mailbox folder, exactly once."""
     config = mailbox_config_for(section)
-    credentials = credentials_for(section, os.environ if environ is None else environ)
+    credentials = credentials_for(section, os.environ)
     with mailbox_lock(app.database, f"{config.name}-{config.folder}", app.settings.lock_dir):
         with session_scope(app.database) as session:
             try:
@@ -153,7 +152,7 @@ def _sync_folder(
         session,
         replace(source.state, last_poll_at=finished, last_success_at=finished, last_error=None),
     )
-    store.commit(session)
+    session.commit()
     return PollResult(config.name, config.folder, summary, source.state.backlog, resynced)
 
 
@@ -163,7 +162,8 @@ def _starting_state(
     """The sync state to start from, and whether a UIDVALIDITY change forces a re-sync."""
     state = repository.get_mailbox_state(session, config.name, config.folder)
     if state is None:
-        return MailboxState(config.name, config.folder, uidvalidity, 0, at, None, None, 0), False
+        first = MailboxState(config.name, config.folder, uidvalidity=uidvalidity, last_poll_at=at)
+        return first, False
     if state.uidvalidity not in (None, uidvalidity):
         logger.warning(
             "%s/%s: UIDVALIDITY changed %s -> %s; full re-sync (deduplicated)",
@@ -178,10 +178,10 @@ def _starting_state(
 
 def _record_failure(session: Session, config: MailboxConfig, error: str, at: datetime) -> None:
     state = repository.get_mailbox_state(session, config.name, config.folder) or MailboxState(
-        config.name, config.folder, None, 0, None, None, None, 0
+        config.name, config.folder
     )
     repository.save_mailbox_state(session, replace(state, last_poll_at=at, last_error=error))
-    store.commit(session)
+    session.commit()
 
 
 def poll_all_mailboxes(app: App, stop: threading.Event | None = None) -> list[PollResult]:

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
-from ikz_inbox.classify import load_topic_classifier
+from ikz_inbox.classify import TopicClassifier, load_topic_classifier
 from ikz_inbox.errors import ModelError, StoppedError
 from ikz_inbox.extract import load_extract_resources
 from ikz_inbox.fingerprint import content_sha256, raw_sha256
@@ -91,13 +91,18 @@ class PipelineSpec:
     kind_model_dir: Path | None = None
 
 
-def load_pipeline(spec: PipelineSpec) -> PipelineResources:
-    """Load the sentence pipeline, gazetteer and topic classifier once per process."""
+def load_pipeline(
+    spec: PipelineSpec, classifier: TopicClassifier | None = None
+) -> PipelineResources:
+    """Load the sentence pipeline, gazetteer and topic classifier once per process
+    (``classifier``: one the process has loaded already)."""
+    if classifier is None:
+        classifier = load_topic_classifier(spec.topic_model_dir, spec.taxonomy)
     return PipelineResources(
         extract=load_extract_resources(
             spec.gazetteer_path, spec.events, spec.kind_model_dir, read_attachment=read_attachment
         ),
-        classifier=load_topic_classifier(spec.topic_model_dir, spec.taxonomy),
+        classifier=classifier,
         max_message_bytes=spec.max_message_bytes,
     )
 
@@ -111,16 +116,16 @@ def message_results(
     """Run every stage on each message (one classifier call for all) and return what the
     store keeps of each; never raises."""
     return [
-        message_result(processed, content_sha256(processed.raw.raw), review_threshold, received_at)
+        message_result(processed, review_threshold, received_at)
         for processed in run_stages_on_batch(raws, resources)
     ]
 
 
 def message_result(
-    processed: ProcessedMail, fingerprint: str, review_threshold: float, received_at: datetime
+    processed: ProcessedMail, review_threshold: float, received_at: datetime
 ) -> MessageResult:
-    """The stage results of a processed message with its fingerprints; a topic below
-    ``review_threshold`` needs review."""
+    """The stage results of a processed message with its fingerprints (content and raw
+    bytes); a topic below ``review_threshold`` needs review."""
     parsed, extraction = processed.parsed, processed.extraction
     questions: tuple[ClassifiedQuestion, ...] = ()
     if extraction is not None:
@@ -132,7 +137,7 @@ def message_result(
         )
     return MessageResult(
         raw=processed.raw,
-        content_sha256=fingerprint,
+        content_sha256=content_sha256(processed.raw.raw),
         raw_sha256=raw_sha256(processed.raw.raw),
         received_at=received_at,
         message_id=parsed.message_id,
@@ -155,12 +160,12 @@ class PendingBatch:
 
     def __init__(self, collect: Callable[[], list[MessageResult]]) -> None:
         self._collect = collect
-        self._records: list[MessageResult] | None = None
+        self._results: list[MessageResult] | None = None
 
     def result(self) -> list[MessageResult]:
-        if self._records is None:
-            self._records = self._collect()
-        return self._records
+        if self._results is None:
+            self._results = self._collect()
+        return self._results
 
 
 class BatchProcessor:
@@ -295,8 +300,8 @@ class PoolProcessor(BatchProcessor):
         try:
             if not futures and batch:
                 raise BrokenProcessPool("the pool was broken before the batch was submitted")
-            records = [record for future in futures for record in future.result()]
-            return _with_raw_bytes(records, batch)
+            results = [result for future in futures for result in future.result()]
+            return _with_raw_bytes(results, batch)
         except CancelledError:
             raise StoppedError(
                 "Verarbeitung beendet / the worker processes were stopped under this batch"
@@ -325,10 +330,7 @@ class PoolProcessor(BatchProcessor):
             logger.error("processing %s killed its worker twice; quarantined", raw.source)
             self._replace_pool()
             return message_result(
-                quarantined_mail(raw, CRASH_REASON),
-                content_sha256(raw.raw),
-                self._spec.review_threshold,
-                at,
+                quarantined_mail(raw, CRASH_REASON), self._spec.review_threshold, at
             )
 
     def _replace_pool(self) -> None:

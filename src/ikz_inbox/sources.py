@@ -10,11 +10,14 @@ import mailbox
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 from pathlib import Path
+from typing import TypeVar
 
 from ikz_inbox.errors import IkzInboxError
 from ikz_inbox.types import RawMail
 
 logger = logging.getLogger(__name__)
+
+_MailT = TypeVar("_MailT")
 
 MAIL_SUFFIXES = frozenset({".eml", ".msg", ".txt", ".raw", ""})
 
@@ -30,8 +33,9 @@ def iter_raw_mails(paths: Sequence[Path]) -> Iterator[RawMail]:
     return (mail for path in paths for mail in _from_path(path))
 
 
-def batched_mails(mails: Iterable[RawMail], size: int) -> Iterator[list[RawMail]]:
-    """``mails`` in lists of ``size`` (the last may be shorter), read as they are needed."""
+def batched_mails(mails: Iterable[_MailT], size: int) -> Iterator[list[_MailT]]:
+    """``mails`` (or stored records of them) in lists of ``size`` (the last may be
+    shorter), read as they are needed."""
     iterator = iter(mails)
     while batch := list(islice(iterator, size)):
         yield batch

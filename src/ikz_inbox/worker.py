@@ -88,7 +88,7 @@ def run_service(app: App) -> None:
             ).start()
 
     def shutdown(signum: int, _frame: FrameType | None) -> None:
-        logger.info("signal %s: finishing the current message, then stopping", signum)
+        logger.info("signal %s: committing the batch in hand, then stopping", signum)
         sd_notify("STOPPING=1")
         stop.set()
         scheduler.shutdown(wait=True)

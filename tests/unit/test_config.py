@@ -123,6 +123,28 @@ def test_relative_paths_resolve_against_the_config_file(tmp_path: Path) -> None:
     assert load_settings(path, environ={}).taxonomy_path == tmp_path / "tax.toml"
 
 
+def test_secret_and_ca_files_resolve_against_the_config_file(tmp_path: Path) -> None:
+    text = (
+        '[imap]\nhost = "h"\nusername = "u"\npassword_file = "secrets/imap"\n'
+        'ca_file = "ca.pem"\n'
+        '[[mailboxes]]\nname = "o"\nhost = "h"\nusername = "u"\n'
+        'oauth2_token_file = "token"\nca_file = "/etc/ca.pem"\n'
+        '[delivery]\nhost = "smtp"\nsender = "a@b.c"\nrecipients = ["d@e.f"]\n'
+        'password_file = "secrets/smtp"\n'
+    )
+    folder = tmp_path / "conf"
+    folder.mkdir()
+    settings = load_settings(write(folder / "c.toml", text), environ={})
+    other, default = settings.mailboxes
+    assert (default.password_file, default.ca_file) == (
+        str(folder / "secrets" / "imap"),
+        str(folder / "ca.pem"),
+    )
+    assert (other.oauth2_token_file, other.ca_file) == (str(folder / "token"), "/etc/ca.pem")
+    assert settings.delivery is not None
+    assert settings.delivery.password_file == str(folder / "secrets" / "smtp")
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [

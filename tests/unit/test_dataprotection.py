@@ -3,17 +3,20 @@ keeps, the audit entry, and that reprocessing leaves purged messages alone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event
 
 from ikz_inbox import ingest
 from ikz_inbox.config import RetentionSection
-from ikz_inbox.dataprotection import load_audit_key, plan_purge, purge
+from ikz_inbox.dataprotection import forget_sender, load_audit_key, plan_purge, purge
 from ikz_inbox.store import Database, migrate, open_database, repository, session_scope
+from ikz_inbox.store.personal import messages_by_ids, messages_from
 from ikz_inbox.types import Event, RawMail
 from tests.unit.test_store import NOW, message, question
 
@@ -92,3 +95,42 @@ def test_audit_key_is_private_and_stable(tmp_path: Path) -> None:
     (credentials / "audit-key").write_bytes(b"from-systemd\n")
     environ = {"CREDENTIALS_DIRECTORY": str(credentials)}
     assert load_audit_key(tmp_path / "state", environ) == b"from-systemd"
+
+
+def test_forget_takes_an_underscore_in_the_address_literally(tmp_path: Path) -> None:
+    db = open_database(f"sqlite:///{tmp_path}/forget.sqlite3")
+    migrate(db)
+    with session_scope(db) as session:
+        own = replace(message("a", "<a@x>"), from_address="max_mustermann@lemgo.de")
+        other = replace(
+            message("b", "<b@x>"),
+            raw=RawMail(raw=b"Subject: y\r\n\r\nmax.mustermann@lemgo.de", source="file:y.eml"),
+            new_text="Bitte an max.mustermann@lemgo.de antworten.",
+        )
+        ingest.store_results(session, [own, other])
+        result = forget_sender(session, db, "max_mustermann@lemgo.de", b"k" * 32, NOW, actor="t")
+        assert (result.messages, result.mentions) == (1, 0)
+        assert [r.id for r in repository.iter_raw_messages(session)] == [2]
+        assert repository.get_message(session, 2).from_address == "a@lemgo.de"
+    db.engine.dispose()
+
+
+def test_only_the_personal_export_reads_raw_bytes(database: Database) -> None:
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        with session_scope(database) as session:
+            repository.list_messages(session)
+            repository.get_message(session, 1)
+            messages_by_ids(session, [1, 2])
+            assert [m.raw for m in messages_from(session, "jana.beispiel@lemgo.de")] == [None]
+            reads = [s for s in statements if re.search(r"messages\.raw\b(?!_)", s)]
+            assert reads == []
+            [exported] = messages_from(session, "jana.beispiel@lemgo.de", with_raw=True)
+            assert exported.raw is not None and exported.raw.startswith(b"From: Jana")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

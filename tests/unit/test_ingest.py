@@ -7,6 +7,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import cast
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from ikz_inbox import ingest, service
 from ikz_inbox.app import App, open_app
 from ikz_inbox.ingest import IngestOutcome, IngestSource, IngestSummary, MailSource
+from ikz_inbox.mailbox import FetchedMail, Mailbox
+from ikz_inbox.polling import MailboxSource
 from ikz_inbox.sources import iter_raw_mails
 from ikz_inbox.store import migrate, open_database, repository, session_scope
 from ikz_inbox.store.records import MailboxState
@@ -52,7 +55,9 @@ class StateSource(IngestSource[int]):
         self._session, self._uid = session, uid
 
     def before_commit(self, session: Session, batch: int) -> None:
-        state = MailboxState("default", "INBOX", 7, self._uid, NOW, None, None, 0)
+        state = MailboxState(
+            "default", "INBOX", uidvalidity=7, last_uid=self._uid, last_poll_at=NOW
+        )
         repository.save_mailbox_state(session, state)
 
 
@@ -104,6 +109,30 @@ def test_a_concurrent_writer_makes_the_batch_fall_back_to_one_by_one(
     assert len(repository.list_messages(session)) == 3
     saved = repository.get_mailbox_state(session, "default", "INBOX")
     assert saved is not None and saved.last_uid == 9
+
+
+def test_the_backlog_counts_the_uids_above_the_committed_one(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fetched(uid: int, content: str) -> tuple[FetchedMail, MessageResult]:
+        mail = message(content, f"<{content}@x>")
+        return FetchedMail(uid=uid, raw=mail.raw, size=len(mail.raw.raw), too_large=False), mail
+
+    state = MailboxState("default", "INBOX", uidvalidity=7, last_poll_at=NOW)
+    source = MailboxSource(cast(Mailbox, None), state, [2, 3, 5, 8, 9])
+    assert source.state.backlog == 5
+    # UID 2 vanished before the fetch: the batch holds 3 and 5 only
+    first = [fetched(3, "a"), fetched(5, "b")]
+    ingest.commit_batch(session, source, [f for f, _ in first], [r for _, r in first])
+    assert (source.state.last_uid, source.state.backlog) == (5, 2)
+    source.before_commit(session, [f for f, _ in first])  # written again: the same state
+    assert (source.state.last_uid, source.state.backlog) == (5, 2)
+    # a concurrent writer stored "a": the batch is stored one by one, then the state
+    monkeypatch.setattr(repository, "stored_fingerprints", lambda _session, _prints: set())
+    second = [fetched(8, "c"), fetched(9, "a")]
+    ingest.commit_batch(session, source, [f for f, _ in second], [r for _, r in second])
+    saved = repository.get_mailbox_state(session, "default", "INBOX")
+    assert saved is not None and (saved.last_uid, saved.backlog) == (9, 0)
 
 
 def test_summary_adds_a_batch_of_outcomes() -> None:

@@ -104,7 +104,7 @@ def test_a_question_mail_is_parsed_extracted_and_classified(
     assert list(result.topics) == resources.classifier.predict(questions)
 
 
-def test_process_mails_equals_process_mail_one_by_one(resources: PipelineResources) -> None:
+def test_run_stages_on_batch_equals_run_stages_one_by_one(resources: PipelineResources) -> None:
     raws = [QUESTIONS, mail("Danke für die Antwort!", "Danke", 2), mail("", "x", 3)]
     assert run_stages_on_batch(raws, resources) == [run_stages(raw, resources) for raw in raws]
 

@@ -2,11 +2,10 @@
 
 from ikz_inbox.store.database import (
     Database,
-    commit,
     migrate,
     open_database,
     schema_is_current,
     session_scope,
 )
 
-__all__ = ["Database", "commit", "migrate", "open_database", "schema_is_current", "session_scope"]
+__all__ = ["Database", "migrate", "open_database", "schema_is_current", "session_scope"]

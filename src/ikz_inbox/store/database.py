@@ -10,10 +10,10 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ikz_inbox.errors import DuplicateContentError, StoreError
+from ikz_inbox.errors import StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -115,14 +115,3 @@ def session_scope(database: Database) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-def commit(session: Session) -> None:
-    """Commit ``session``; DuplicateContentError when a unique key (a message's content
-    fingerprint) was taken by a concurrent writer meanwhile (the caller rolls back)."""
-    try:
-        session.commit()
-    except IntegrityError as exc:
-        raise DuplicateContentError(
-            f"Inhalt bereits gespeichert / content stored concurrently: {exc.orig}"
-        ) from exc

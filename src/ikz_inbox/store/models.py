@@ -52,7 +52,9 @@ class MessageRow(Base):
     message_id: Mapped[str | None] = mapped_column(String(998), index=True)
     content_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     raw_sha256: Mapped[str] = mapped_column(String(64))
-    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: an ORM load of a message leaves the bytes in the database until they are
+    # read (only the personal export does: messages_from(with_raw=True)).
+    raw: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text, default="")

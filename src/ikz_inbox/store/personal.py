@@ -7,9 +7,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import func, literal, or_, select, text, update
+from sqlalchemy.orm import Session, undefer
 
+from ikz_inbox.store.chunks import chunks
 from ikz_inbox.store.database import Database
 from ikz_inbox.store.models import MessageRow, QuestionRow
 from ikz_inbox.types import MessageKind, MessageStatus
@@ -42,7 +43,7 @@ class PersonalMessage:
     sender_org: str | None
     kind: MessageKind | None
     status: MessageStatus
-    raw: bytes
+    raw: bytes | None  # None: not loaded (messages_from without with_raw, messages_by_ids)
     raw_purged_at: datetime | None
     personal_purged_at: datetime | None
     questions: tuple[PersonalQuestion, ...]
@@ -72,31 +73,43 @@ class ScrubbedMessage:
     clear_sender: bool  # True: address and display name removed too
 
 
-def messages_from(session: Session, address: str) -> list[PersonalMessage]:
-    """Every message whose sender address is ``address`` (compared case-insensitively)."""
+def messages_from(
+    session: Session, address: str, *, with_raw: bool = False
+) -> list[PersonalMessage]:
+    """Every message whose sender address is ``address`` (compared case-insensitively);
+    their raw bytes only ``with_raw`` (the personal export)."""
     query = (
         select(MessageRow)
         .where(func.lower(MessageRow.from_address) == address.casefold())
         .order_by(MessageRow.id)
     )
-    return [_personal(row) for row in session.scalars(query)]
+    if with_raw:
+        query = query.options(undefer(MessageRow.raw))
+    return [_personal(row, with_raw=with_raw) for row in session.scalars(query)]
 
 
 def messages_by_ids(session: Session, ids: Sequence[int]) -> list[PersonalMessage]:
-    """The messages with these primary keys, in key order."""
-    query = select(MessageRow).where(MessageRow.id.in_(list(ids))).order_by(MessageRow.id)
-    return [_personal(row) for row in session.scalars(query)]
+    """The messages with these primary keys, in key order (without their raw bytes)."""
+    found: list[PersonalMessage] = []
+    for chunk in chunks(sorted(set(ids))):
+        query = select(MessageRow).where(MessageRow.id.in_(chunk)).order_by(MessageRow.id)
+        found.extend(_personal(row, with_raw=False) for row in session.scalars(query))
+    return found
 
 
 def messages_mentioning(session: Session, needle: str) -> list[int]:
     """Keys of messages whose subject, new text or questions contain ``needle`` (any case)."""
-    pattern = f"%{needle.casefold()}%"
-    in_questions = select(QuestionRow.message_pk).where(func.lower(QuestionRow.text).like(pattern))
+    # autoescape: "_" and "%" in an address are literal characters, no LIKE wildcards
+    # (else forgetting max_muster@x would also scrub the messages naming max.muster@x).
+    needle = needle.casefold()
+    in_questions = select(QuestionRow.message_pk).where(
+        func.lower(QuestionRow.text).contains(needle, autoescape=True)
+    )
     query = select(MessageRow.id).where(
         or_(
-            func.lower(MessageRow.subject).like(pattern),
-            func.lower(MessageRow.new_text).like(pattern),
-            func.lower(MessageRow.error).like(pattern),
+            func.lower(MessageRow.subject).contains(needle, autoescape=True),
+            func.lower(MessageRow.new_text).contains(needle, autoescape=True),
+            func.lower(MessageRow.error).contains(needle, autoescape=True),
             MessageRow.id.in_(in_questions),
         )
     )
@@ -129,15 +142,21 @@ def retention_candidates(session: Session) -> list[RetentionCandidate]:
 
 
 def remove_raw(session: Session, ids: Sequence[int], now: datetime) -> None:
-    """Drop the raw bytes of these messages, keeping what the pipeline derived (no commit)."""
-    for row in session.scalars(select(MessageRow).where(MessageRow.id.in_(list(ids)))):
-        row.raw = b""
-        row.raw_purged_at = row.raw_purged_at or now
-    session.flush()
+    """Drop the raw bytes of these messages, keeping what the pipeline derived (no commit).
+    One UPDATE per chunk of keys: the bytes are never loaded."""
+    purged_at = func.coalesce(MessageRow.raw_purged_at, literal(now, MessageRow.raw_purged_at.type))
+    for chunk in chunks(sorted(set(ids))):
+        session.execute(
+            update(MessageRow)
+            .where(MessageRow.id.in_(chunk))
+            .values(raw=b"", raw_purged_at=purged_at)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def apply_scrub(session: Session, scrubbed: ScrubbedMessage, now: datetime) -> None:
-    """Write a scrubbed message: new texts and spans, no raw bytes; no commit."""
+    """Write a scrubbed message: new texts and spans, no raw bytes; no commit (the old
+    bytes are never loaded: the column is deferred)."""
     row = session.get(MessageRow, scrubbed.id)
     if row is None:
         return
@@ -169,7 +188,7 @@ def compact(database: Database) -> None:
             conn.execute(text("VACUUM FULL messages, questions"))
 
 
-def _personal(row: MessageRow) -> PersonalMessage:
+def _personal(row: MessageRow, *, with_raw: bool) -> PersonalMessage:
     return PersonalMessage(
         id=row.id,
         message_id=row.message_id,
@@ -184,7 +203,7 @@ def _personal(row: MessageRow) -> PersonalMessage:
         sender_org=row.sender_org,
         kind=MessageKind(row.kind) if row.kind is not None else None,
         status=MessageStatus(row.status),
-        raw=row.raw,
+        raw=row.raw if with_raw else None,
         raw_purged_at=row.raw_purged_at,
         personal_purged_at=row.personal_purged_at,
         questions=tuple(

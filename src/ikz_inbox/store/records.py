@@ -94,13 +94,13 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class MailboxState:
-    """Sync state of one mailbox folder."""
+    """Sync state of one mailbox folder (the defaults: never polled)."""
 
     mailbox: str
     folder: str
-    uidvalidity: int | None
-    last_uid: int
-    last_poll_at: datetime | None
-    last_success_at: datetime | None
-    last_error: str | None
-    backlog: int
+    uidvalidity: int | None = None
+    last_uid: int = 0
+    last_poll_at: datetime | None = None
+    last_success_at: datetime | None = None
+    last_error: str | None = None
+    backlog: int = 0

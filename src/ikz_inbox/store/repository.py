@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ikz_inbox.errors import DuplicateContentError, NotFoundError, StoreError
+from ikz_inbox.store.chunks import chunks
 from ikz_inbox.store.models import (
     AuditRow,
     ClusterConstraintRow,
@@ -44,10 +45,6 @@ from ikz_inbox.types import (
 )
 
 _RowT = TypeVar("_RowT")
-_ValueT = TypeVar("_ValueT")
-
-# Values per IN (...) list or multi-row statement; far below SQLite's and PostgreSQL's limits.
-CHUNK = 5000
 
 # --- messages ---------------------------------------------------------------------------
 
@@ -65,7 +62,7 @@ def stored_fingerprints(session: Session, fingerprints: Iterable[str]) -> set[st
 def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
     """The Message-IDs among ``message_ids`` that some stored message already carries."""
     found: set[str] = set()
-    for chunk in _chunks(sorted(set(message_ids))):
+    for chunk in chunks(sorted(set(message_ids))):
         query = select(MessageRow.message_id).where(MessageRow.message_id.in_(chunk)).distinct()
         found.update(value for value in session.scalars(query) if value is not None)
     return found
@@ -73,7 +70,8 @@ def taken_message_ids(session: Session, message_ids: Iterable[str]) -> set[str]:
 
 def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) -> list[int]:
     """Insert many (message, Message-ID collision) pairs with their questions in two
-    multi-row statements; return the primary keys in the given order (no commit)."""
+    multi-row statements; return the primary keys in the given order (no commit).
+    DuplicateContentError when a content fingerprint is taken (the caller rolls back)."""
     if not batch:
         return []
     # Core inserts on the tables (not ORM bulk inserts): a third of the cost per row. No
@@ -104,7 +102,7 @@ def add_messages(session: Session, batch: Sequence[tuple[MessageResult, bool]]) 
 def _message_keys(session: Session, fingerprints: Sequence[str]) -> dict[str, int]:
     """Primary key by content fingerprint of the stored messages among ``fingerprints``."""
     keys: dict[str, int] = {}
-    for chunk in _chunks(fingerprints):
+    for chunk in chunks(fingerprints):
         query = select(MessageRow.content_sha256, MessageRow.id).where(
             MessageRow.content_sha256.in_(chunk)
         )
@@ -209,12 +207,12 @@ def _question_row(question: ClassifiedQuestion) -> QuestionRow:
 
 @dataclass(frozen=True)
 class RawRecord:
-    """The stored raw bytes of a message, for reprocessing."""
+    """The stored raw bytes of a message and their hash, for reprocessing."""
 
     id: int
     raw: bytes
+    raw_sha256: str
     source: str
-    received_at: datetime
 
 
 def count_raw_messages(session: Session) -> int:
@@ -229,7 +227,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
     last_id = 0
     while True:
         query = (
-            select(MessageRow.id, MessageRow.raw, MessageRow.source, MessageRow.received_at)
+            select(MessageRow.id, MessageRow.raw, MessageRow.raw_sha256, MessageRow.source)
             .where(MessageRow.id > last_id, MessageRow.raw_purged_at.is_(None))
             .order_by(MessageRow.id)
             .limit(batch_size)
@@ -238,7 +236,7 @@ def iter_raw_messages(session: Session, batch_size: int = 200) -> Iterator[RawRe
         if not rows:
             return
         for row in rows:
-            yield RawRecord(id=row.id, raw=row.raw, source=row.source, received_at=row.received_at)
+            yield RawRecord(id=row.id, raw=row.raw, raw_sha256=row.raw_sha256, source=row.source)
         last_id = rows[-1].id
 
 
@@ -490,7 +488,7 @@ def _topics_and_events(
     session: Session, question_ids: Iterable[int]
 ) -> dict[int, tuple[str, str | None]]:
     found: dict[int, tuple[str, str | None]] = {}
-    for chunk in _chunks(sorted(question_ids)):
+    for chunk in chunks(sorted(question_ids)):
         query = (
             select(QuestionRow.id, QuestionRow.topic, MessageRow.event_id)
             .join(MessageRow)
@@ -502,7 +500,7 @@ def _topics_and_events(
 
 def _cluster_ids_of(session: Session, question_ids: Sequence[int]) -> dict[int, int]:
     found: dict[int, int] = {}
-    for chunk in _chunks(sorted(question_ids)):
+    for chunk in chunks(sorted(question_ids)):
         query = select(QuestionRow.id, QuestionRow.cluster_id).where(QuestionRow.id.in_(chunk))
         found.update({qid: cid for qid, cid in session.execute(query) if cid is not None})
     return found
@@ -534,7 +532,7 @@ def _new_cluster_values(topic: str, event_id: str | None, now: datetime) -> dict
 
 def _cluster_topics(session: Session, cluster_ids: Sequence[int]) -> dict[int, str]:
     found: dict[int, str] = {}
-    for chunk in _chunks(cluster_ids):
+    for chunk in chunks(cluster_ids):
         query = select(ClusterRow.id, ClusterRow.topic).where(ClusterRow.id.in_(chunk))
         found.update({cluster_id: topic for cluster_id, topic in session.execute(query)})
     return found
@@ -550,7 +548,7 @@ def refresh_cluster_topic_of(session: Session, question_id: int, now: datetime) 
 def _refresh_cluster_topics(session: Session, cluster_ids: Sequence[int], now: datetime) -> None:
     """Each cluster's topic is its members' most common one (ties: the earliest question)."""
     best: dict[int, tuple[int, int, str]] = {}  # cluster -> (count, -first question id, topic)
-    for chunk in _chunks(cluster_ids):
+    for chunk in chunks(cluster_ids):
         query = (
             select(
                 QuestionRow.cluster_id, QuestionRow.topic, func.count(), func.min(QuestionRow.id)
@@ -852,11 +850,6 @@ def sync_events(session: Session, events: Sequence[Event]) -> None:
         row.themes = list(event.themes)
         session.add(row)
     session.flush()
-
-
-def _chunks(values: Sequence[_ValueT]) -> Iterator[Sequence[_ValueT]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 def _get(session: Session, model: type[_RowT], key: int, label: str) -> _RowT:
